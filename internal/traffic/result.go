@@ -1,0 +1,97 @@
+package traffic
+
+import "time"
+
+// ResultKind says what a Result measures.
+type ResultKind uint8
+
+// Result kinds.
+const (
+	// ResultHTTP is one replayed HTTP exchange.
+	ResultHTTP ResultKind = iota + 1
+	// ResultWSConnect is one WebSocket handshake (connecting time).
+	ResultWSConnect
+	// ResultWSSession is one WebSocket connection from open to close,
+	// with its message counts.
+	ResultWSSession
+	// ResultWSRoundTrip is a client message answered by a matching server
+	// message (ackId, rpc-request/rpc-response).
+	ResultWSRoundTrip
+	// ResultWSPush is the delivery of a server push that followed an HTTP
+	// mutation in the same flow.
+	ResultWSPush
+	// ResultWSSend is one client message sent on schedule (or not).
+	ResultWSSend
+)
+
+func (k ResultKind) String() string {
+	switch k {
+	case ResultHTTP:
+		return "http"
+	case ResultWSConnect:
+		return "ws-connect"
+	case ResultWSSession:
+		return "ws-session"
+	case ResultWSRoundTrip:
+		return "ws-roundtrip"
+	case ResultWSPush:
+		return "ws-push"
+	case ResultWSSend:
+		return "ws-send"
+	}
+	return "result"
+}
+
+// Reasons a scheduled event was not sent (Result.NotSent).
+const (
+	NotSentInFlight   = "in-flight limit"
+	NotSentRunEnded   = "run ended"
+	NotSentDependency = "dependency failed"
+	NotSentNoConn     = "connection not open"
+)
+
+// Result is the outcome of one scheduled event of a replay. Offsets are
+// from the run's start on the engine's monotonic clock.
+type Result struct {
+	Kind ResultKind
+	// Endpoint is the route template, "GET /v1/sessions/{id}".
+	Endpoint string
+	Flow     string
+	// Copy is the traffic copy (0-based) under --multiply.
+	Copy int
+	// Intended is when the event was scheduled to fire.
+	Intended time.Duration
+	// Sent is when it actually went out (zero with NotSent).
+	Sent time.Duration
+	// Latency runs from Intended to completion: what a user waiting on the
+	// schedule saw, queueing included (coordinated-omission safe).
+	Latency time.Duration
+	// Service runs from Sent to completion: the server's share.
+	Service time.Duration
+	// Connecting is the time spent dialing and handshaking (zero on a
+	// reused connection).
+	Connecting time.Duration
+	// Status is the HTTP status (101 for a WebSocket upgrade), 0 on error.
+	Status int
+	// Expected is the recorded status, for checks (0 when unknown).
+	Expected int
+	// Error classifies a failure ("refused", "reset", "timeout", ...);
+	// empty on success. An HTTP error status is not an Error.
+	Error string
+	// NotSent gives the reason an event never went out (NotSent* values).
+	NotSent       string
+	BytesSent     int64
+	BytesReceived int64
+	// WebSocket session counts (ResultWSSession).
+	MsgsSent     int
+	MsgsReceived int
+	// MsgsRecorded is how many server messages the corpus holds for the
+	// connection.
+	MsgsRecorded int
+}
+
+// Failed reports whether the result counts as failed in the k6 sense: a
+// transport error, a status of 400 or more, or an event never sent.
+func (r *Result) Failed() bool {
+	return r.Error != "" || r.NotSent != "" || r.Status >= 400
+}
