@@ -46,7 +46,7 @@ type blockDesc struct {
 	Compressed uint32
 	Raw        uint32
 	Records    uint32
-	CRC        uint32 // CRC-32C of the compressed bytes
+	CRC        uint32 // CRC-32C of the other descriptor fields and the compressed bytes
 	MinStart   time.Duration
 	MaxStart   time.Duration
 }
@@ -60,6 +60,14 @@ func (b blockDesc) append(dst []byte) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, b.CRC)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.MinStart))
 	return binary.LittleEndian.AppendUint64(dst, uint64(b.MaxStart))
+}
+
+// checksum is the CRC-32C of the descriptor (CRC field zeroed) followed by
+// the compressed bytes, so a flipped length is caught before it is used.
+func (b blockDesc) checksum(comp []byte) uint32 {
+	b.CRC = 0
+	c := crc32.Update(0, castagnoli, b.append(make([]byte, 0, blockDescSize)))
+	return crc32.Update(c, castagnoli, comp)
 }
 
 func parseBlockDesc(p []byte) blockDesc {

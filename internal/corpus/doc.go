@@ -10,8 +10,9 @@
 //	header frame  skippable 0x184D2A50: "REPRISE\x00", container version
 //	              (1 byte), reserved (1 byte), one header record
 //	block*        skippable 0x184D2A51 descriptor (32 bytes: compressed
-//	              size u32, raw size u32, records u32, CRC-32C of the
-//	              compressed bytes u32, min start i64, max start i64)
+//	              size u32, raw size u32, records u32, CRC-32C u32 of the
+//	              descriptor (CRC zeroed) and the compressed bytes, min
+//	              start i64, max start i64)
 //	              followed by one zstd frame holding whole records
 //	index?        skippable 0x184D2A52: block count, per block (offset,
 //	              records, raw size, frame size, min start, max start) as

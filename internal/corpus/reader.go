@@ -2,11 +2,11 @@ package corpus
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 
@@ -254,12 +254,12 @@ func (r *Reader) readAhead(br *bufio.Reader, offset int64) {
 				r.send(decoded{err: fmt.Errorf("%w: block of %d bytes at offset %d", ErrCorrupt, desc.Compressed, offset)})
 				return
 			}
-			comp := make([]byte, desc.Compressed)
-			if n, err := io.ReadFull(br, comp); err != nil {
-				cut(int64(8 + blockDescSize + n))
+			comp, err := readN(br, int(desc.Compressed))
+			if err != nil {
+				cut(int64(8 + blockDescSize + len(comp)))
 				return
 			}
-			if crc32.Checksum(comp, castagnoli) != desc.CRC {
+			if desc.checksum(comp) != desc.CRC {
 				r.send(decoded{err: fmt.Errorf("%w: block at offset %d fails its checksum", ErrCorrupt, offset)})
 				return
 			}
@@ -273,9 +273,9 @@ func (r *Reader) readAhead(br *bufio.Reader, offset int64) {
 			}
 			offset += int64(8 + blockDescSize + len(comp))
 		case magicIndexFrame:
-			data := make([]byte, min(size, maxBlock))
-			if n, err := io.ReadFull(br, data); err != nil {
-				cut(int64(8 + n))
+			data, err := readN(br, int(min(size, maxBlock)))
+			if err != nil {
+				cut(int64(8 + len(data)))
 				return
 			}
 			idx, counts, err := parseIndex(data)
@@ -290,4 +290,21 @@ func (r *Reader) readAhead(br *bufio.Reader, offset int64) {
 			return
 		}
 	}
+}
+
+// readN reads exactly n bytes, growing its buffer as data arrives so that a
+// corrupt length in a short file does not allocate the whole length.
+func readN(r io.Reader, n int) ([]byte, error) {
+	const step = 4 << 20
+	if n <= step {
+		b := make([]byte, n)
+		k, err := io.ReadFull(r, b)
+		return b[:k], err
+	}
+	var buf bytes.Buffer
+	k, err := io.CopyN(&buf, r, int64(n))
+	if err == io.EOF && k < int64(n) {
+		err = io.ErrUnexpectedEOF
+	}
+	return buf.Bytes(), err
 }

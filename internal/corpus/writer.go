@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"sync"
@@ -456,8 +455,9 @@ func (w *Writer) background() {
 			buf = enc.EncodeAll(b.raw, buf[:0])
 			desc := blockDesc{
 				Compressed: uint32(len(buf)), Raw: uint32(len(b.raw)), Records: b.records,
-				CRC: crc32.Checksum(buf, castagnoli), MinStart: b.min, MaxStart: b.max,
+				MinStart: b.min, MaxStart: b.max,
 			}
+			desc.CRC = desc.checksum(buf)
 			frame := skippable(magicBlockFrame, desc.append(nil))
 			frame = append(frame, buf...)
 			w.wmu.Lock()
