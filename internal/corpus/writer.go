@@ -141,11 +141,11 @@ type Writer struct {
 	done   chan struct{}
 	stop   chan struct{}
 
-	wmu       sync.Mutex // guards the fields the background goroutine sets
-	werr      error
-	offset    int64
-	index     []BlockInfo
-	rawBytes  int64
+	wmu      sync.Mutex // guards the fields the background goroutine sets
+	werr     error
+	offset   int64
+	index    []BlockInfo
+	rawBytes int64
 }
 
 var _ traffic.Sink = (*Writer)(nil)
