@@ -1,0 +1,357 @@
+package capture
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Link types (LINKTYPE_* values of the pcap and pcapng formats) that the
+// decoder understands.
+const (
+	LinkNull     uint32 = 0   // BSD loopback, host byte order family
+	LinkEthernet uint32 = 1   // Ethernet II, 802.1Q and 802.1ad tags
+	LinkRawAlt1  uint32 = 12  // DLT_RAW on most BSDs
+	LinkRawAlt2  uint32 = 14  // DLT_RAW on OpenBSD
+	LinkRaw      uint32 = 101 // raw IPv4 or IPv6
+	LinkLoop     uint32 = 108 // OpenBSD loopback, network byte order family
+	LinkLinuxSLL uint32 = 113 // Linux cooked capture v1
+	LinkIPv4     uint32 = 228
+	LinkIPv6     uint32 = 229
+	LinkSLL2     uint32 = 276 // Linux cooked capture v2
+)
+
+// maxRecordLen bounds one captured packet in a file. Anything larger is a
+// corrupt length field, not a packet.
+const maxRecordLen = 1 << 20
+
+// Packet is one captured packet.
+type Packet struct {
+	// Data is the captured bytes. It is only valid until the next call to
+	// the source's ReadPacket.
+	Data []byte
+	// Timestamp is when the packet was captured.
+	Timestamp time.Time
+	// Length is the packet's length on the wire; more than len(Data) when
+	// the capture cut it at its snap length.
+	Length int
+	// LinkType is the LINKTYPE_* value of Data's first header.
+	LinkType uint32
+}
+
+// PacketReader reads packets from a capture file.
+type PacketReader interface {
+	// ReadPacket returns the next packet, io.EOF after the last one, or an
+	// error naming what is wrong with the file.
+	ReadPacket() (Packet, error)
+}
+
+// ErrNotCapture is returned (wrapped) by NewFileReader for input that is
+// neither pcap nor pcapng.
+var ErrNotCapture = errors.New("not a pcap or pcapng file")
+
+// ErrTruncated is returned (wrapped) by ReadPacket when the file ends in
+// the middle of a record: packets read before it are good.
+var ErrTruncated = errors.New("capture file truncated")
+
+// NewFileReader detects the format of r (pcap in either byte order with
+// micro- or nanosecond timestamps, or pcapng) and returns a reader of its
+// packets.
+func NewFileReader(r io.Reader) (PacketReader, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic, err := br.Peek(4)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: file shorter than a header (%d bytes)", ErrNotCapture, len(magic))
+		}
+		return nil, fmt.Errorf("read capture header: %w", err)
+	}
+	switch binary.LittleEndian.Uint32(magic) {
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
+		return newPcapReader(br)
+	case 0x0a0d0d0a:
+		return newNgReader(br)
+	}
+	return nil, fmt.Errorf("%w: unknown magic %#08x (expected pcap a1b2c3d4/a1b23c4d or pcapng 0a0d0d0a)", ErrNotCapture, binary.BigEndian.Uint32(magic))
+}
+
+type pcapReader struct {
+	r        *bufio.Reader
+	order    binary.ByteOrder
+	nano     bool
+	linkType uint32
+	hdr      [16]byte
+	buf      []byte
+	n        int
+}
+
+func newPcapReader(r *bufio.Reader) (*pcapReader, error) {
+	var h [24]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, fmt.Errorf("%w: pcap header cut short", ErrTruncated)
+	}
+	p := &pcapReader{r: r}
+	switch binary.LittleEndian.Uint32(h[:4]) {
+	case 0xa1b2c3d4:
+		p.order = binary.LittleEndian
+	case 0xa1b23c4d:
+		p.order, p.nano = binary.LittleEndian, true
+	case 0xd4c3b2a1:
+		p.order = binary.BigEndian
+	case 0x4d3cb2a1:
+		p.order, p.nano = binary.BigEndian, true
+	}
+	if major := p.order.Uint16(h[4:6]); major != 2 {
+		return nil, fmt.Errorf("%w: pcap version %d.%d is not 2.x", ErrNotCapture, major, p.order.Uint16(h[6:8]))
+	}
+	// The upper bits of the link type field carry FCS information.
+	p.linkType = p.order.Uint32(h[20:24]) & 0x0fffffff
+	return p, nil
+}
+
+func (p *pcapReader) ReadPacket() (Packet, error) {
+	if _, err := io.ReadFull(p.r, p.hdr[:]); err != nil {
+		if err == io.EOF {
+			return Packet{}, io.EOF
+		}
+		return Packet{}, fmt.Errorf("%w: record header of packet %d cut short", ErrTruncated, p.n+1)
+	}
+	sec := p.order.Uint32(p.hdr[0:4])
+	frac := p.order.Uint32(p.hdr[4:8])
+	capLen := p.order.Uint32(p.hdr[8:12])
+	wireLen := p.order.Uint32(p.hdr[12:16])
+	if capLen > maxRecordLen {
+		return Packet{}, fmt.Errorf("packet %d: corrupt record: captured length %d exceeds %d", p.n+1, capLen, maxRecordLen)
+	}
+	if cap(p.buf) < int(capLen) {
+		p.buf = make([]byte, capLen, max(int(capLen), 1<<16))
+	}
+	data := p.buf[:capLen]
+	if _, err := io.ReadFull(p.r, data); err != nil {
+		return Packet{}, fmt.Errorf("%w: data of packet %d cut short", ErrTruncated, p.n+1)
+	}
+	p.n++
+	ns := int64(frac) * 1000
+	if p.nano {
+		ns = int64(frac)
+	}
+	if wireLen < capLen {
+		wireLen = capLen
+	}
+	return Packet{Data: data, Timestamp: time.Unix(int64(sec), ns), Length: int(wireLen), LinkType: p.linkType}, nil
+}
+
+// pcapng block types.
+const (
+	ngSectionHeader  = 0x0a0d0d0a
+	ngInterfaceDesc  = 0x00000001
+	ngObsoletePacket = 0x00000002
+	ngSimplePacket   = 0x00000003
+	ngEnhancedPacket = 0x00000006
+)
+
+type ngInterface struct {
+	linkType uint32
+	snapLen  uint32
+	// tsUnit is the length of one timestamp tick; tsOffset is added (s).
+	tsUnit   time.Duration
+	tsPow2   uint8 // when non-zero, ticks per second is 2^tsPow2
+	tsExp    uint8 // when non-zero, ticks per second is 10^tsExp (> 9)
+	tsOffset int64
+}
+
+type ngReader struct {
+	r      *bufio.Reader
+	order  binary.ByteOrder
+	ifaces []ngInterface
+	buf    []byte
+	n      int
+	blocks int
+}
+
+func newNgReader(r *bufio.Reader) (*ngReader, error) {
+	g := &ngReader{r: r}
+	// The first block must be a section header; readBlock handles it.
+	return g, nil
+}
+
+// readBlock returns the type and body (without type, length and trailing
+// length) of the next block.
+func (g *ngReader) readBlock() (uint32, []byte, error) {
+	var h [8]byte
+	if _, err := io.ReadFull(g.r, h[:]); err != nil {
+		if err == io.EOF {
+			return 0, nil, io.EOF
+		}
+		return 0, nil, fmt.Errorf("%w: pcapng block header cut short after %d packets", ErrTruncated, g.n)
+	}
+	typ := binary.LittleEndian.Uint32(h[:4])
+	if typ == ngSectionHeader {
+		// Byte order comes from the byte-order magic after the length.
+		bom, err := g.r.Peek(4)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%w: pcapng section header cut short", ErrTruncated)
+		}
+		switch binary.LittleEndian.Uint32(bom) {
+		case 0x1a2b3c4d:
+			g.order = binary.LittleEndian
+		case 0x4d3c2b1a:
+			g.order = binary.BigEndian
+		default:
+			return 0, nil, fmt.Errorf("%w: pcapng section header has bad byte-order magic %#x", ErrNotCapture, bom)
+		}
+		g.ifaces = g.ifaces[:0]
+	} else if g.order == nil {
+		return 0, nil, fmt.Errorf("%w: pcapng file does not start with a section header", ErrNotCapture)
+	} else {
+		typ = g.order.Uint32(h[:4])
+	}
+	length := g.order.Uint32(h[4:8])
+	if length < 12 || length%4 != 0 || length > maxRecordLen+64 {
+		return 0, nil, fmt.Errorf("pcapng block %d: corrupt block length %d", g.blocks+1, length)
+	}
+	body := int(length) - 12
+	if cap(g.buf) < body+4 {
+		g.buf = make([]byte, body+4, max(body+4, 1<<16))
+	}
+	b := g.buf[:body+4]
+	if _, err := io.ReadFull(g.r, b); err != nil {
+		return 0, nil, fmt.Errorf("%w: pcapng block %d cut short after %d packets", ErrTruncated, g.blocks+1, g.n)
+	}
+	if trail := g.order.Uint32(b[body:]); trail != length {
+		return 0, nil, fmt.Errorf("pcapng block %d: trailing length %d differs from leading length %d", g.blocks+1, trail, length)
+	}
+	g.blocks++
+	return typ, b[:body], nil
+}
+
+func (g *ngReader) ReadPacket() (Packet, error) {
+	for {
+		typ, b, err := g.readBlock()
+		if err != nil {
+			return Packet{}, err
+		}
+		switch typ {
+		case ngSectionHeader:
+			if len(b) < 12 {
+				return Packet{}, fmt.Errorf("pcapng block %d: section header too short", g.blocks)
+			}
+			if major := g.order.Uint16(b[4:6]); major != 1 {
+				return Packet{}, fmt.Errorf("%w: pcapng version %d is not 1.x", ErrNotCapture, major)
+			}
+		case ngInterfaceDesc:
+			if len(b) < 8 {
+				return Packet{}, fmt.Errorf("pcapng block %d: interface description too short", g.blocks)
+			}
+			ifc := ngInterface{linkType: uint32(g.order.Uint16(b[0:2])), snapLen: g.order.Uint32(b[4:8]), tsUnit: time.Microsecond}
+			g.parseIfaceOptions(&ifc, b[8:])
+			g.ifaces = append(g.ifaces, ifc)
+		case ngEnhancedPacket, ngObsoletePacket:
+			if len(b) < 20 {
+				return Packet{}, fmt.Errorf("pcapng block %d: packet block too short", g.blocks)
+			}
+			var id uint32
+			if typ == ngEnhancedPacket {
+				id = g.order.Uint32(b[0:4])
+			} else {
+				id = uint32(g.order.Uint16(b[0:2]))
+			}
+			if int(id) >= len(g.ifaces) {
+				return Packet{}, fmt.Errorf("pcapng block %d: packet refers to interface %d but only %d are described", g.blocks, id, len(g.ifaces))
+			}
+			ifc := g.ifaces[id]
+			ts := uint64(g.order.Uint32(b[4:8]))<<32 | uint64(g.order.Uint32(b[8:12]))
+			capLen := g.order.Uint32(b[12:16])
+			wireLen := g.order.Uint32(b[16:20])
+			if int(capLen) > len(b)-20 {
+				return Packet{}, fmt.Errorf("pcapng block %d: captured length %d exceeds the block", g.blocks, capLen)
+			}
+			if wireLen < capLen {
+				wireLen = capLen
+			}
+			g.n++
+			return Packet{Data: b[20 : 20+capLen], Timestamp: ifc.time(ts), Length: int(wireLen), LinkType: ifc.linkType}, nil
+		case ngSimplePacket:
+			if len(g.ifaces) == 0 {
+				return Packet{}, fmt.Errorf("pcapng block %d: simple packet before any interface description", g.blocks)
+			}
+			if len(b) < 4 {
+				return Packet{}, fmt.Errorf("pcapng block %d: simple packet block too short", g.blocks)
+			}
+			ifc := g.ifaces[0]
+			wireLen := g.order.Uint32(b[0:4])
+			capLen := uint32(len(b) - 4)
+			if ifc.snapLen > 0 && capLen > ifc.snapLen {
+				capLen = ifc.snapLen
+			}
+			if wireLen < capLen {
+				capLen = wireLen
+			}
+			g.n++
+			// Simple packets carry no timestamp.
+			return Packet{Data: b[4 : 4+capLen], Length: int(wireLen), LinkType: ifc.linkType}, nil
+		}
+		// Other blocks (name resolution, statistics, custom) are skipped.
+	}
+}
+
+func (g *ngReader) parseIfaceOptions(ifc *ngInterface, opts []byte) {
+	for len(opts) >= 4 {
+		code := g.order.Uint16(opts[0:2])
+		l := int(g.order.Uint16(opts[2:4]))
+		opts = opts[4:]
+		if l > len(opts) {
+			return
+		}
+		v := opts[:l]
+		switch code {
+		case 0:
+			return
+		case 9: // if_tsresol
+			if l >= 1 {
+				r := v[0]
+				if r&0x80 != 0 {
+					ifc.tsPow2 = r & 0x7f
+				} else if r <= 9 {
+					d := time.Second
+					for i := uint8(0); i < r; i++ {
+						d /= 10
+					}
+					ifc.tsUnit = d
+				} else {
+					ifc.tsExp = r // finer than 1 ns: scaled in time()
+				}
+			}
+		case 14: // if_tsoffset
+			if l >= 8 {
+				ifc.tsOffset = int64(g.order.Uint64(v))
+			}
+		}
+		opts = opts[(l+3)&^3:]
+	}
+}
+
+func (ifc ngInterface) time(ticks uint64) time.Time {
+	switch {
+	case ifc.tsPow2 > 0 && ifc.tsPow2 < 64:
+		per := uint64(1) << ifc.tsPow2
+		sec := ticks / per
+		rem := ticks % per
+		return time.Unix(int64(sec), int64(rem*1e9/per))
+	case ifc.tsExp > 9:
+		// Resolution finer than a nanosecond: divide down.
+		div := uint64(1)
+		for i := uint8(9); i < ifc.tsExp && i < 27; i++ {
+			div *= 10
+		}
+		return time.Unix(ifc.tsOffset, int64(ticks/div))
+	}
+	unit := uint64(ifc.tsUnit)
+	perSec := uint64(time.Second) / unit
+	sec := ticks / perSec
+	rem := ticks % perSec
+	return time.Unix(int64(sec)+ifc.tsOffset, int64(rem*unit))
+}
