@@ -12,7 +12,7 @@ import (
 // entries, which a Reader streams and a Writer writes one at a time.
 type Log struct {
 	// Version is the HAR version the producer claims ("1.2", "1.1").
-	Version string `json:"version"`
+	Version string  `json:"version"`
 	Creator Creator `json:"creator"`
 	// Browser is absent in files written by proxies and API clients.
 	Browser *Creator `json:"browser,omitempty"`

@@ -165,7 +165,7 @@ func scaleDecimal(s string, scale int64) (int64, bool) {
 				mant = mant*10 + uint64(s[i]-'0')
 				exp--
 			} else {
-				}
+			}
 		}
 	}
 	if !seenDigit {
