@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/reprise/reprise/internal/schedule"
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+type collected struct {
+	mu  sync.Mutex
+	all []traffic.Result
+}
+
+func (c *collected) add(r traffic.Result) {
+	c.mu.Lock()
+	c.all = append(c.all, r)
+	c.mu.Unlock()
+}
+
+func (c *collected) byKind(k traffic.ResultKind) []traffic.Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []traffic.Result
+	for _, r := range c.all {
+		if r.Kind == k {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func exchange(flow string, at time.Duration, method, path string, status int) traffic.Record {
+	return traffic.Record{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{
+		Flow: flow, Start: at,
+		Request:  traffic.Request{Method: method, URL: path, Header: traffic.Fields{{Name: "Authorization", Value: "Bearer recorded"}, {Name: "X-Seq", Value: path}}},
+		Response: &traffic.Response{Status: status},
+		Timing:   traffic.Timing{Total: time.Millisecond},
+	}}
+}
+
+func runRecords(t *testing.T, cfg Config, recs []traffic.Record, speed float64) (Stats, *collected) {
+	t.Helper()
+	s, err := schedule.New(traffic.SliceSource(recs), schedule.Options{Speed: speed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &collected{}
+	cfg.Results = col.add
+	st, err := Run(context.Background(), cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Scheduled != st.Results {
+		t.Fatalf("accounting: scheduled %d, results %d", st.Scheduled, st.Results)
+	}
+	return st, col
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// The replay delivers every request, in recorded order per flow, on the
+// compressed clock.
+func TestReplayOrderAndSpeed(t *testing.T) {
+	var mu sync.Mutex
+	arrivals := map[string][]string{}
+	start := time.Now()
+	var last time.Duration
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		flow := r.URL.Query().Get("flow")
+		arrivals[flow] = append(arrivals[flow], r.URL.Query().Get("n"))
+		last = time.Since(start)
+		mu.Unlock()
+		w.WriteHeader(200)
+	}))
+	defer srv.Close()
+
+	var recs []traffic.Record
+	for i := 0; i < 300; i++ {
+		flow := fmt.Sprintf("f%d", i%6)
+		// Flows interleave; within a flow requests are 60 ms apart.
+		at := time.Duration(i) * 10 * time.Millisecond
+		recs = append(recs, exchange(flow, at, "GET", fmt.Sprintf("/x?flow=%s&n=%03d", flow, i), 200))
+	}
+	start = time.Now()
+	st, col := runRecords(t, Config{Target: mustURL(srv.URL)}, recs, 10)
+	if got := len(col.byKind(traffic.ResultHTTP)); got != 300 {
+		t.Fatalf("%d results", got)
+	}
+	total := 0
+	for flow, ns := range arrivals {
+		total += len(ns)
+		if !sort.StringsAreSorted(ns) {
+			t.Errorf("flow %s out of order: %v", flow, ns)
+		}
+	}
+	if total != 300 {
+		t.Fatalf("server saw %d requests", total)
+	}
+	// 2.99 s recorded at 10x: the last request is due at 299 ms.
+	if last < 290*time.Millisecond || last > 600*time.Millisecond {
+		t.Errorf("last request arrived at %v, want about 299ms", last)
+	}
+	if st.LastIntended != 299*time.Millisecond {
+		t.Errorf("last intended %v", st.LastIntended)
+	}
+	for _, r := range col.byKind(traffic.ResultHTTP) {
+		if r.Status != 200 || r.Error != "" || r.Expected != 200 || r.Latency < r.Service {
+			t.Fatalf("bad result %+v", r)
+		}
+	}
+}
+
+func TestUnreachableTargetIsCounted(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	var recs []traffic.Record
+	for i := 0; i < 20; i++ {
+		recs = append(recs, exchange("a", time.Duration(i)*time.Millisecond, "GET", "/", 200))
+	}
+	st, col := runRecords(t, Config{Target: mustURL("http://" + addr)}, recs, 1)
+	for _, r := range col.byKind(traffic.ResultHTTP) {
+		if r.Error != ErrRefused || !r.Failed() {
+			t.Fatalf("result %+v, want refused", r)
+		}
+	}
+	if st.Scheduled != 20 {
+		t.Fatalf("scheduled %d", st.Scheduled)
+	}
+}
+
+// A target that holds requests fills the in-flight bound: later requests
+// are counted as not sent, and the run still ends on time.
+func TestInFlightLimitNotSent(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	var recs []traffic.Record
+	for i := 0; i < 10; i++ {
+		recs = append(recs, exchange(fmt.Sprint("f", i), time.Duration(i)*time.Millisecond, "GET", "/", 200))
+	}
+	began := time.Now()
+	_, col := runRecords(t, Config{Target: mustURL(srv.URL), MaxInFlight: 2, MaxLag: 50 * time.Millisecond, Timeout: 300 * time.Millisecond}, recs, 1)
+	if el := time.Since(began); el > 3*time.Second {
+		t.Fatalf("run took %v", el)
+	}
+	var timeouts, notSent int
+	for _, r := range col.byKind(traffic.ResultHTTP) {
+		switch {
+		case r.Error == ErrTimeout:
+			timeouts++
+		case r.NotSent == traffic.NotSentInFlight:
+			notSent++
+		default:
+			t.Errorf("unexpected %+v", r)
+		}
+	}
+	if timeouts != 2 || notSent != 8 {
+		t.Fatalf("timeouts %d, not sent %d; want 2 and 8", timeouts, notSent)
+	}
+}
+
+func TestRewritesAuthAndHeaders(t *testing.T) {
+	got := make(chan http.Header, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+	}))
+	defer srv.Close()
+	cfg := Config{Target: mustURL(srv.URL), AuthToken: "live-token",
+		SetHeaders: traffic.Fields{{Name: "X-Env", Value: "staging"}}, DropHeaders: []string{"x-seq"}}
+	runRecords(t, cfg, []traffic.Record{exchange("a", 0, "GET", "/v1/sessions", 200)}, 1)
+	h := <-got
+	if h.Get("Authorization") != "Bearer live-token" || h.Get("X-Env") != "staging" || h.Get("X-Seq") != "" {
+		t.Fatalf("headers %v", h)
+	}
+}
+
+func TestWebSocketReplay(t *testing.T) {
+	up := websocket.Upgrader{}
+	var mu sync.Mutex
+	var gotMsgs []string
+	var gotToken string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		gotToken = r.URL.Query().Get("token")
+		mu.Unlock()
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.WriteMessage(websocket.TextMessage, []byte(`{"event":"connected"}`))
+		for {
+			_, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			gotMsgs = append(gotMsgs, string(msg))
+			mu.Unlock()
+			if strings.Contains(string(msg), "ackId") {
+				c.WriteMessage(websocket.TextMessage, []byte(`{"type":"rpc-response","ackId":"a1"}`))
+			}
+		}
+	}))
+	defer srv.Close()
+	ms := time.Millisecond
+	recs := []traffic.Record{
+		{Kind: traffic.KindWSOpen, WSOpen: &traffic.WSOpen{Flow: "u", ConnID: 1, Start: 0,
+			Upgrade: traffic.Exchange{Request: traffic.Request{Method: "GET", URL: "/v1/updates?token=old&clientType=user-scoped"}, Response: &traffic.Response{Status: 101}}}},
+		{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "u", ConnID: 1, Start: 5 * ms, Opcode: traffic.OpText, Payload: []byte(`{"event":"connected"}`)}},
+		{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "u", ConnID: 1, Start: 20 * ms, FromClient: true, Opcode: traffic.OpText, Payload: []byte(`{"event":"ping"}`)}},
+		{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "u", ConnID: 1, Start: 40 * ms, FromClient: true, Opcode: traffic.OpText, Payload: []byte(`{"event":"rpc-call","ackId":"a1"}`)}},
+		{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "u", ConnID: 1, Start: 45 * ms, Opcode: traffic.OpText, Payload: []byte(`{"ackId":"a1"}`)}},
+		{Kind: traffic.KindWSClose, WSClose: &traffic.WSClose{Flow: "u", ConnID: 1, Start: 100 * ms, FromClient: true, Code: 1000}},
+	}
+	st, col := runRecords(t, Config{Target: mustURL(srv.URL), AuthToken: "live"}, recs, 1)
+	if st.Scheduled != 4 {
+		t.Fatalf("scheduled %d, want open + 2 sends + close", st.Scheduled)
+	}
+	sess := col.byKind(traffic.ResultWSSession)
+	if len(sess) != 1 {
+		t.Fatalf("sessions %v", sess)
+	}
+	s := sess[0]
+	if s.MsgsSent != 2 || s.MsgsReceived != 2 || s.MsgsRecorded != 2 || s.Error != "" {
+		t.Fatalf("session %+v", s)
+	}
+	if rt := col.byKind(traffic.ResultWSRoundTrip); len(rt) != 1 || rt[0].Latency <= 0 {
+		t.Fatalf("round trips %+v", rt)
+	}
+	if c := col.byKind(traffic.ResultWSConnect); len(c) != 1 || c[0].Status != 101 || c[0].Connecting <= 0 {
+		t.Fatalf("connect %+v", c)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if gotToken != "live" || len(gotMsgs) != 2 {
+		t.Fatalf("server saw token %q msgs %v", gotToken, gotMsgs)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{{}, {Target: mustURL("ftp://x")}, {Target: mustURL("http://x"), Timeout: -1}} {
+		if _, err := Run(context.Background(), cfg, nil); err == nil {
+			t.Errorf("%+v accepted", cfg)
+		}
+	}
+}

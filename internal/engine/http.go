@@ -1,0 +1,264 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/reprise/reprise/internal/schedule"
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+// Correlator adapts recorded requests to the live run: it is asked, in
+// schedule order, for a Plan for every exchange and WebSocket upgrade.
+type Correlator interface {
+	Plan(ev schedule.Event) Plan
+}
+
+// Plan is what a Correlator decided for one event.
+type Plan interface {
+	// Wait blocks until the responses this request depends on have
+	// arrived; it fails when one of them failed.
+	Wait(ctx context.Context) error
+	// Apply substitutes live values into the request.
+	Apply(req *traffic.Request)
+	// NeedBody reports whether Done wants the response body.
+	NeedBody() bool
+	// Done hands over the live response (body only when NeedBody);
+	// err is set when there was none.
+	Done(status int, header http.Header, body []byte, err error)
+}
+
+// maxKeptBody caps a response body kept for correlation.
+const maxKeptBody = 1 << 20
+
+// hop-by-hop and per-connection headers are never replayed as recorded.
+var skipHeaders = map[string]bool{
+	"host": true, "content-length": true, "connection": true, "keep-alive": true,
+	"proxy-connection": true, "proxy-authorization": true, "te": true, "trailer": true,
+	"transfer-encoding": true, "upgrade": true,
+}
+
+func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan struct{}, mine *flowStep, plan Plan) {
+	defer r.wg.Done()
+	var once sync.Once
+	written := func() { once.Do(func() { close(mine.written) }) }
+	defer close(mine.done)
+	defer written()
+
+	x := ev.Record.Exchange
+	res := traffic.Result{
+		Kind:     traffic.ResultHTTP,
+		Endpoint: r.cfg.Endpoint(x.Request.Method, x.Request.Path()),
+		Flow:     x.Flow,
+		Intended: ev.At,
+	}
+	if x.Response != nil {
+		res.Expected = x.Response.Status
+	}
+	deadline := ev.At + r.cfg.MaxLag
+	notSent := func(reason string) {
+		if ctx.Err() != nil {
+			reason = traffic.NotSentRunEnded
+		}
+		res.NotSent = reason
+		if plan != nil {
+			plan.Done(0, nil, nil, errNotSent)
+		}
+		r.emit(res)
+	}
+	// A predecessor stuck past the deadline does not hold the flow
+	// hostage: the request goes anyway, late, and its latency says so.
+	r.waitFor(ctx, prev, deadline)
+	q := x.Request
+	if plan != nil {
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		err := plan.Wait(wctx)
+		cancel()
+		if err != nil {
+			notSent(traffic.NotSentDependency)
+			return
+		}
+		q.Header = q.Header.Clone()
+		plan.Apply(&q)
+	}
+	if !r.acquire(ctx, deadline) {
+		notSent(traffic.NotSentInFlight)
+		return
+	}
+	defer r.release()
+
+	req, err := r.buildRequest(ctx, &q)
+	if err != nil {
+		res.Error = ErrOther
+		res.Sent = r.now()
+		res.Latency = res.Sent - ev.At
+		if plan != nil {
+			plan.Done(0, nil, nil, err)
+		}
+		r.emit(res)
+		r.cfg.Logger.Warn("cannot build request", "url", q.URL, "err", err)
+		return
+	}
+	var connStart, connDone time.Duration
+	trace := &httptrace.ClientTrace{
+		ConnectStart: func(string, string) {
+			if connStart == 0 {
+				connStart = r.now()
+			}
+		},
+		ConnectDone: func(string, string, error) { connDone = r.now() },
+		TLSHandshakeDone: func(tls.ConnectionState, error) {
+			connDone = r.now()
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) { written() },
+	}
+	reqCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, trace), r.cfg.Timeout)
+	defer cancel()
+	req = req.WithContext(reqCtx)
+	res.BytesSent = requestSize(req, len(q.Body.Data))
+
+	res.Sent = r.now()
+	resp, err := r.client.Do(req)
+	var body []byte
+	if err == nil {
+		written()
+		res.Status = resp.StatusCode
+		res.BytesReceived = responseHeadSize(resp)
+		var n int64
+		watchPush := isMutation(q.Method) && r.ws.flowHasOpen(x.Flow)
+		if (plan != nil && plan.NeedBody()) || watchPush {
+			var buf bytes.Buffer
+			n, err = io.Copy(&buf, io.LimitReader(resp.Body, maxKeptBody))
+			if err == nil {
+				var m int64
+				m, err = io.Copy(io.Discard, resp.Body)
+				n += m
+			}
+			body = buf.Bytes()
+		} else {
+			n, err = io.Copy(io.Discard, resp.Body)
+		}
+		resp.Body.Close()
+		res.BytesReceived += n
+		if err != nil {
+			// The status arrived but the body did not: a failure.
+			res.Status = 0
+		}
+	}
+	done := r.now()
+	written()
+	if connStart > 0 && connDone > connStart {
+		res.Connecting = connDone - connStart
+	}
+	res.Service = done - res.Sent
+	// The dispatcher may fire up to a tick early: latency never counts
+	// less than the service time.
+	res.Latency = max(done-ev.At, res.Service)
+	if err != nil {
+		res.Error = classify(err)
+	}
+	if err == nil && res.Status < 300 && isMutation(q.Method) {
+		r.ws.noteMutation(x.Flow, req.URL.Path, body, res.Sent)
+	}
+	if plan != nil {
+		var h http.Header
+		if resp != nil {
+			h = resp.Header
+		}
+		plan.Done(res.Status, h, body, err)
+	}
+	r.emit(res)
+}
+
+type notSentError struct{}
+
+func (notSentError) Error() string { return "request not sent" }
+
+var errNotSent error = notSentError{}
+
+// buildRequest makes the live request for a recorded one.
+func (r *runner) buildRequest(ctx context.Context, q *traffic.Request) (*http.Request, error) {
+	u, err := r.targetURL(q.URL, r.cfg.Target.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	var body io.Reader = http.NoBody
+	if len(q.Body.Data) > 0 {
+		body = bytes.NewReader(q.Body.Data)
+	}
+	method := q.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = r.header(q.Header)
+	return req, nil
+}
+
+// header builds live headers from recorded ones: hop-by-hop fields
+// dropped, auth and user rules applied.
+func (r *runner) header(recorded traffic.Fields) http.Header {
+	h := make(http.Header, len(recorded)+len(r.cfg.SetHeaders))
+	for _, f := range recorded {
+		lname := strings.ToLower(f.Name)
+		if skipHeaders[lname] || strings.HasPrefix(lname, ":") {
+			continue
+		}
+		v := f.Value
+		if r.cfg.AuthToken != "" && lname == "authorization" && len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+			v = "Bearer " + r.cfg.AuthToken
+		}
+		h[f.Name] = append(h[f.Name], v)
+	}
+	for _, name := range r.cfg.DropHeaders {
+		for k := range h {
+			if strings.EqualFold(k, name) {
+				delete(h, k)
+			}
+		}
+	}
+	for _, f := range r.cfg.SetHeaders {
+		for k := range h {
+			if strings.EqualFold(k, f.Name) {
+				delete(h, k)
+			}
+		}
+		h[f.Name] = append(h[f.Name], f.Value)
+	}
+	return h
+}
+
+// requestSize estimates the bytes of a request on the wire (HTTP/1.1
+// framing).
+func requestSize(req *http.Request, body int) int64 {
+	n := len(req.Method) + 1 + len(req.URL.RequestURI()) + len(" HTTP/1.1\r\n") + len("Host: \r\n") + len(req.URL.Host)
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	if body > 0 {
+		n += len("Content-Length: \r\n") + 4
+	}
+	return int64(n + 2 + body)
+}
+
+func responseHeadSize(resp *http.Response) int64 {
+	n := len("HTTP/1.1 200 ") + len(http.StatusText(resp.StatusCode)) + 2
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return int64(n + 2)
+}

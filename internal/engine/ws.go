@@ -1,0 +1,618 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/reprise/reprise/internal/schedule"
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+// wsState tracks the run's WebSocket connections by recorded ConnID.
+type wsState struct {
+	r     *runner
+	mu    sync.Mutex
+	conns map[uint64]*wsConn
+	// pushes holds recent HTTP mutations per flow, to time the server
+	// pushes they cause.
+	pushes map[string][]*mutation
+}
+
+type wsConn struct {
+	id       uint64
+	flow     string
+	endpoint string
+	intended time.Duration
+	extended bool // recorded with permessage-deflate
+
+	ready chan struct{} // closed when the handshake ended
+	conn  *websocket.Conn
+	open  time.Duration // when the handshake completed
+
+	queue    chan wsOut
+	closed   bool // a close (recorded or synthesized) is queued
+	recorded atomic.Int64
+	sent     atomic.Int64
+	received atomic.Int64
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+
+	readDone   chan struct{}
+	serverCode atomic.Int64 // close code the server sent, 0 if none
+	readErr    atomic.Value // error ending the read loop
+
+	ackMu   sync.Mutex
+	pending map[string]time.Duration // ackId -> send offset
+}
+
+type wsOut struct {
+	ev  schedule.Event
+	end *traffic.WSClose // set for the close
+}
+
+// mutation is an HTTP request that changed state and may cause a push.
+type mutation struct {
+	sent    time.Duration
+	keys    []string
+	matched map[uint64]bool
+}
+
+const (
+	wsQueue     = 4096
+	pushWindow  = 10 * time.Second
+	closeGrace  = time.Second
+	minKeyBytes = 8
+)
+
+func newWSState(r *runner) *wsState {
+	return &wsState{r: r, conns: map[uint64]*wsConn{}, pushes: map[string][]*mutation{}}
+}
+
+func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
+	r := s.r
+	switch ev.Record.Kind {
+	case traffic.KindWSOpen:
+		o := ev.Record.WSOpen
+		r.scheduled.Add(1)
+		c := &wsConn{
+			id: o.ConnID, flow: o.Flow, intended: ev.At,
+			endpoint: r.cfg.Endpoint("WS", o.Upgrade.Request.Path()),
+			extended: strings.Contains(o.Extensions, "permessage-deflate"),
+			ready:    make(chan struct{}), queue: make(chan wsOut, wsQueue),
+			readDone: make(chan struct{}), pending: map[string]time.Duration{},
+		}
+		s.mu.Lock()
+		if old := s.conns[o.ConnID]; old != nil && !old.closed {
+			// A reused id: end the old connection first.
+			s.closeLocked(old, ev, &traffic.WSClose{FromClient: true, Code: traffic.CloseNormal})
+		}
+		s.conns[o.ConnID] = c
+		s.mu.Unlock()
+		var plan Plan
+		if r.cfg.Correlator != nil {
+			plan = r.cfg.Correlator.Plan(ev)
+		}
+		r.wg.Add(1)
+		go s.run(ctx, c, ev, plan)
+	case traffic.KindWSMessage:
+		m := ev.Record.WSMessage
+		s.mu.Lock()
+		c := s.conns[m.ConnID]
+		s.mu.Unlock()
+		if !m.FromClient {
+			r.ignored.Add(1)
+			if c != nil && !m.Opcode.IsControl() {
+				c.recorded.Add(1)
+			}
+			return
+		}
+		if m.Opcode == traffic.OpPong {
+			// The WebSocket library answers pings itself.
+			r.ignored.Add(1)
+			return
+		}
+		r.scheduled.Add(1)
+		if c == nil || c.closed {
+			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Flow: m.Flow, Intended: ev.At, NotSent: traffic.NotSentNoConn,
+				Endpoint: "WS (connection not in corpus)"})
+			return
+		}
+		select {
+		case c.queue <- wsOut{ev: ev}:
+		default:
+			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: m.Flow, Intended: ev.At, NotSent: traffic.NotSentInFlight})
+		}
+	case traffic.KindWSClose:
+		cl := ev.Record.WSClose
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		c := s.conns[cl.ConnID]
+		if c == nil || c.closed {
+			r.ignored.Add(1)
+			return
+		}
+		r.scheduled.Add(1)
+		s.closeLocked(c, ev, cl)
+	}
+}
+
+// closeLocked queues the end of c; its session result follows.
+func (s *wsState) closeLocked(c *wsConn, ev schedule.Event, cl *traffic.WSClose) {
+	c.closed = true
+	c.queue <- wsOut{ev: ev, end: cl}
+	close(c.queue)
+}
+
+// finish closes every connection the corpus left open, as if the client
+// closed it normally at the end of the schedule.
+func (s *wsState) finish(ctx context.Context, last time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		if c.closed {
+			continue
+		}
+		s.r.scheduled.Add(1)
+		s.closeLocked(c, schedule.Event{At: last}, &traffic.WSClose{FromClient: true, Code: traffic.CloseNormal, Reason: "end of corpus"})
+	}
+}
+
+// run dials c, then sends its queued messages in order until its close.
+func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan Plan) {
+	r := s.r
+	defer r.wg.Done()
+	connected := s.dial(ctx, c, ev, plan)
+	close(c.ready)
+	if connected {
+		go s.read(c)
+	}
+	for out := range c.queue {
+		if out.end != nil {
+			s.end(ctx, c, out, connected)
+			return
+		}
+		s.send(ctx, c, out.ev, connected)
+	}
+}
+
+func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan Plan) bool {
+	r := s.r
+	o := ev.Record.WSOpen
+	res := traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: c.endpoint, Flow: c.flow, Intended: ev.At, Expected: 101}
+	fail := func(reason string) bool {
+		if ctx.Err() != nil {
+			reason = traffic.NotSentRunEnded
+		}
+		res.NotSent = reason
+		if plan != nil {
+			plan.Done(0, nil, nil, errNotSent)
+		}
+		r.emit(res)
+		return false
+	}
+	q := o.Upgrade.Request
+	if plan != nil {
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		err := plan.Wait(wctx)
+		cancel()
+		if err != nil {
+			return fail(traffic.NotSentDependency)
+		}
+		q.Header = q.Header.Clone()
+		plan.Apply(&q)
+	}
+	if !r.acquire(ctx, ev.At+r.cfg.MaxLag) {
+		return fail(traffic.NotSentInFlight)
+	}
+	defer r.release()
+	scheme := "ws"
+	if r.cfg.Target.Scheme == "https" {
+		scheme = "wss"
+	}
+	u, err := r.targetURL(q.URL, scheme)
+	if err != nil {
+		return fail(traffic.NotSentNoConn)
+	}
+	if r.cfg.AuthToken != "" {
+		qs := u.Query()
+		changed := false
+		for _, k := range []string{"token", "access_token"} {
+			if qs.Has(k) {
+				qs.Set(k, r.cfg.AuthToken)
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = qs.Encode()
+		}
+	}
+	h := r.header(q.Header)
+	for _, k := range []string{"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Accept"} {
+		h.Del(k)
+	}
+	var subprotocols []string
+	if p := h.Get("Sec-Websocket-Protocol"); p != "" {
+		h.Del("Sec-Websocket-Protocol")
+		for _, s := range strings.Split(p, ",") {
+			subprotocols = append(subprotocols, strings.TrimSpace(s))
+		}
+	}
+	dialer := websocket.Dialer{
+		NetDialContext:    r.dialer.DialContext,
+		TLSClientConfig:   r.tlsCfg.Clone(),
+		HandshakeTimeout:  r.cfg.Timeout,
+		EnableCompression: c.extended,
+		Subprotocols:      subprotocols,
+	}
+	dctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	res.Sent = r.now()
+	res.BytesSent = int64(len(u.String()))
+	conn, resp, err := dialer.DialContext(dctx, u.String(), h)
+	done := r.now()
+	res.Service = done - res.Sent
+	res.Latency = max(done-ev.At, res.Service)
+	res.Connecting = res.Service
+	if resp != nil {
+		res.Status = resp.StatusCode
+		res.BytesReceived = responseHeadSize(resp)
+	}
+	if err != nil {
+		res.Error = classify(err)
+		if errors.Is(err, websocket.ErrBadHandshake) {
+			res.Error = ErrHandshake
+		}
+		if plan != nil {
+			plan.Done(res.Status, nil, nil, err)
+		}
+		r.emit(res)
+		return false
+	}
+	c.conn = conn
+	c.open = done
+	if plan != nil {
+		plan.Done(res.Status, resp.Header, nil, nil)
+	}
+	r.emit(res)
+	return true
+}
+
+func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connected bool) {
+	r := s.r
+	m := ev.Record.WSMessage
+	res := traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: c.flow, Intended: ev.At}
+	if !connected {
+		res.NotSent = traffic.NotSentNoConn
+		if ctx.Err() != nil {
+			res.NotSent = traffic.NotSentRunEnded
+		}
+		r.emit(res)
+		return
+	}
+	if wait := ev.At - r.now(); wait > 0 {
+		// Queued ahead of time only when the dispatcher ran early; keep
+		// the schedule.
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	res.Sent = r.now()
+	deadline := time.Now().Add(r.cfg.Timeout)
+	var err error
+	switch m.Opcode {
+	case traffic.OpPing:
+		err = c.conn.WriteControl(websocket.PingMessage, m.Payload, deadline)
+	case traffic.OpClose:
+		// Close frames come through the close record.
+		err = nil
+	default:
+		if m.Opcode == traffic.OpText {
+			s.noteAck(c, m.Payload, res.Sent)
+		}
+		c.conn.SetWriteDeadline(deadline)
+		op := websocket.TextMessage
+		if m.Opcode == traffic.OpBinary {
+			op = websocket.BinaryMessage
+		}
+		err = c.conn.WriteMessage(op, m.Payload)
+	}
+	done := r.now()
+	res.Service = done - res.Sent
+	res.Latency = max(done-ev.At, res.Service)
+	res.BytesSent = int64(len(m.Payload))
+	if err != nil {
+		res.Error = classify(err)
+	} else {
+		c.sent.Add(1)
+		c.bytesOut.Add(int64(len(m.Payload)))
+	}
+	r.emit(res)
+}
+
+// end closes c as recorded and reports its session.
+func (s *wsState) end(ctx context.Context, c *wsConn, out wsOut, connected bool) {
+	r := s.r
+	res := traffic.Result{Kind: traffic.ResultWSSession, Endpoint: c.endpoint, Flow: c.flow, Intended: out.ev.At}
+	if !connected {
+		res.NotSent = traffic.NotSentNoConn
+		if ctx.Err() != nil {
+			res.NotSent = traffic.NotSentRunEnded
+		}
+		res.MsgsRecorded = int(c.recorded.Load())
+		r.emit(res)
+		return
+	}
+	if wait := out.ev.At - r.now(); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	cl := out.end
+	res.Sent = r.now()
+	serverEnded := false
+	select {
+	case <-c.readDone:
+		serverEnded = true
+	default:
+	}
+	if cl.FromClient || !serverEnded {
+		code := cl.Code
+		if code == 0 || code == traffic.CloseNoStatus || code == traffic.CloseAbnormal {
+			code = traffic.CloseNormal
+		}
+		c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, cl.Reason), time.Now().Add(closeGrace))
+	}
+	t := time.NewTimer(closeGrace)
+	select {
+	case <-c.readDone:
+	case <-t.C:
+	}
+	t.Stop()
+	c.conn.Close()
+	<-c.readDone
+	done := r.now()
+	res.Latency = done - c.open
+	res.Service = res.Latency
+	res.Status = 101
+	res.MsgsSent = int(c.sent.Load())
+	res.MsgsReceived = int(c.received.Load())
+	res.MsgsRecorded = int(c.recorded.Load())
+	res.BytesSent = c.bytesOut.Load()
+	res.BytesReceived = c.bytesIn.Load()
+	if serverEnded && cl.FromClient {
+		// The server ended a connection the recorded client closed.
+		code := c.serverCode.Load()
+		if code == 0 || code == traffic.CloseAbnormal {
+			res.Error = ErrAbnormal
+		} else {
+			res.Error = "ws closed by server"
+		}
+	}
+	r.emit(res)
+}
+
+// read counts server messages until the connection ends, timing replies
+// to acked client messages and pushes that follow mutations.
+func (s *wsState) read(c *wsConn) {
+	defer close(c.readDone)
+	c.conn.SetPongHandler(func(string) error { return nil })
+	for {
+		op, msg, err := c.conn.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				c.serverCode.Store(int64(ce.Code))
+			}
+			c.readErr.Store(err)
+			return
+		}
+		at := s.r.now()
+		c.received.Add(1)
+		c.bytesIn.Add(int64(len(msg)))
+		if op == websocket.TextMessage {
+			s.matchAck(c, msg, at)
+			s.matchPush(c, msg, at)
+		}
+	}
+}
+
+// noteAck remembers when a client message carrying an ackId left.
+func (s *wsState) noteAck(c *wsConn, payload []byte, at time.Duration) {
+	if !bytes.Contains(payload, []byte(`"ackId"`)) {
+		return
+	}
+	id := ackID(payload)
+	if id == "" {
+		return
+	}
+	c.ackMu.Lock()
+	c.pending[id] = at
+	c.ackMu.Unlock()
+}
+
+func (s *wsState) matchAck(c *wsConn, msg []byte, at time.Duration) {
+	if !bytes.Contains(msg, []byte(`"ackId"`)) {
+		return
+	}
+	id := ackID(msg)
+	if id == "" {
+		return
+	}
+	c.ackMu.Lock()
+	sent, ok := c.pending[id]
+	delete(c.pending, id)
+	c.ackMu.Unlock()
+	if ok {
+		s.r.cfg.Results(traffic.Result{Kind: traffic.ResultWSRoundTrip, Endpoint: c.endpoint, Flow: c.flow, Intended: sent, Sent: sent, Latency: at - sent, Service: at - sent})
+	}
+}
+
+// ackID finds an "ackId" at the top level of a JSON object or one level
+// down (inside data or payload).
+func ackID(msg []byte) string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(msg, &top) != nil {
+		return ""
+	}
+	if id := rawString(top["ackId"]); id != "" {
+		return id
+	}
+	for _, k := range []string{"data", "payload"} {
+		var inner map[string]json.RawMessage
+		if json.Unmarshal(top[k], &inner) == nil {
+			if id := rawString(inner["ackId"]); id != "" {
+				return id
+			}
+		}
+	}
+	return ""
+}
+
+func rawString(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// noteMutation records an HTTP mutation of flow that may cause pushes.
+func (s *wsState) noteMutation(flow, path string, body []byte, sent time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.hasOpenLocked(flow) {
+		return
+	}
+	keys := map[string]bool{}
+	for _, seg := range strings.Split(path, "/") {
+		if len(seg) >= minKeyBytes {
+			keys[seg] = true
+		}
+	}
+	collectStrings(body, keys)
+	if len(keys) == 0 {
+		return
+	}
+	m := &mutation{sent: sent, matched: map[uint64]bool{}}
+	for k := range keys {
+		m.keys = append(m.keys, k)
+	}
+	list := s.pushes[flow]
+	// Drop what is too old to be matched.
+	i := 0
+	for i < len(list) && sent-list[i].sent > pushWindow {
+		i++
+	}
+	s.pushes[flow] = append(list[i:], m)
+}
+
+func (s *wsState) hasOpenLocked(flow string) bool {
+	for _, c := range s.conns {
+		if c.flow == flow && !c.closed {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *wsState) matchPush(c *wsConn, msg []byte, at time.Duration) {
+	s.mu.Lock()
+	list := s.pushes[c.flow]
+	if len(list) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	keys := map[string]bool{}
+	collectStrings(msg, keys)
+	var hit *mutation
+	for _, m := range list {
+		if at-m.sent > pushWindow || m.matched[c.id] || at < m.sent {
+			continue
+		}
+		for _, k := range m.keys {
+			if keys[k] {
+				hit = m
+				break
+			}
+		}
+		if hit != nil {
+			break
+		}
+	}
+	if hit != nil {
+		hit.matched[c.id] = true
+	}
+	s.mu.Unlock()
+	if hit != nil {
+		s.r.cfg.Results(traffic.Result{Kind: traffic.ResultWSPush, Endpoint: c.endpoint, Flow: c.flow, Intended: hit.sent, Sent: hit.sent, Latency: at - hit.sent, Service: at - hit.sent})
+	}
+}
+
+// collectStrings adds the JSON string values (not keys) of at least
+// minKeyBytes found in body to keys.
+func collectStrings(body []byte, keys map[string]bool) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || (body[0] != '{' && body[0] != '[') {
+		return
+	}
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case string:
+			if len(t) >= minKeyBytes && len(t) <= 256 {
+				keys[t] = true
+			}
+		case map[string]any:
+			for _, x := range t {
+				walk(x)
+			}
+		case []any:
+			for _, x := range t {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+}
+
+// flowHasOpen reports whether flow has an open WebSocket connection.
+func (s *wsState) flowHasOpen(flow string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hasOpenLocked(flow)
+}
+
+// isMutation reports whether method changes state.
+func isMutation(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, "":
+		return false
+	}
+	return true
+}
