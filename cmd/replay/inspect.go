@@ -2,16 +2,54 @@ package main
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/reprise/reprise/internal/corpus"
+	"github.com/reprise/reprise/internal/inspect"
 )
 
 func inspectCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "inspect",
-		Usage: "(being built)",
+		Name:      "inspect",
+		Usage:     "summarise a corpus: records, endpoints, statuses, WebSocket connections and their messages",
+		ArgsUsage: "CORPUS",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "jsonl", Usage: "print every record as one JSON object per line instead"},
+		},
 		Action: func(c *cli.Context) error {
-			return errors.New("replay inspect is not built yet")
+			if c.NArg() != 1 {
+				return usageError{errors.New("inspect takes one corpus file: replay inspect CORPUS")}
+			}
+			path := c.Args().First()
+			r, err := corpus.Open(path)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			if c.Bool("jsonl") {
+				if err := inspect.WriteJSONL(c.Context, r, c.App.Writer); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+				return nil
+			}
+			router, err := learnRoutes(c.Context, path)
+			if err != nil {
+				return err
+			}
+			s, err := inspect.Summarize(c.Context, r, r.Header(), inspect.Options{Endpoint: router})
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			if err := s.WriteText(c.App.Writer); err != nil {
+				return err
+			}
+			if st := r.Stats(); st.Truncated {
+				fmt.Fprintf(c.App.Writer, "\ntail cut: %s was not closed by its recorder; read %d records up to its last whole block (%d bytes after it ignored)\n",
+					path, st.Records, st.TailBytes)
+			}
+			return nil
 		},
 	}
 }

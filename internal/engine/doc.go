@@ -29,5 +29,5 @@
 // Requests of one flow go on the wire in recorded order: each waits until
 // the previous one of its flow has been written (not answered). A request
 // that carries a value an earlier response of its flow returned waits for
-// that response and gets the live value (see Correlator).
+// that response and gets the live value (see package correlate).
 package engine

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
 )
@@ -64,7 +65,7 @@ type Config struct {
 	Results func(traffic.Result)
 	// Correlator adapts requests to values the live run returned; nil
 	// replays recorded values as they are.
-	Correlator Correlator
+	Correlator correlate.Planner
 	// Logger gets warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -288,7 +289,7 @@ func (r *runner) dispatch(ctx context.Context, ev schedule.Event) {
 			}
 		}
 		r.flowLast[x.Flow] = mine
-		var plan Plan
+		var plan correlate.Plan
 		if r.cfg.Correlator != nil {
 			plan = r.cfg.Correlator.Plan(ev)
 		}

@@ -11,29 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
 )
-
-// Correlator adapts recorded requests to the live run: it is asked, in
-// schedule order, for a Plan for every exchange and WebSocket upgrade.
-type Correlator interface {
-	Plan(ev schedule.Event) Plan
-}
-
-// Plan is what a Correlator decided for one event.
-type Plan interface {
-	// Wait blocks until the responses this request depends on have
-	// arrived; it fails when one of them failed.
-	Wait(ctx context.Context) error
-	// Apply substitutes live values into the request.
-	Apply(req *traffic.Request)
-	// NeedBody reports whether Done wants the response body.
-	NeedBody() bool
-	// Done hands over the live response (body only when NeedBody);
-	// err is set when there was none.
-	Done(status int, header http.Header, body []byte, err error)
-}
 
 // maxKeptBody caps a response body kept for correlation.
 const maxKeptBody = 1 << 20
@@ -45,7 +26,7 @@ var skipHeaders = map[string]bool{
 	"transfer-encoding": true, "upgrade": true,
 }
 
-func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan struct{}, mine *flowStep, plan Plan) {
+func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan struct{}, mine *flowStep, plan correlate.Plan) {
 	defer r.wg.Done()
 	var once sync.Once
 	written := func() { once.Do(func() { close(mine.written) }) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
 )
@@ -97,7 +98,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 		}
 		s.conns[o.ConnID] = c
 		s.mu.Unlock()
-		var plan Plan
+		var plan correlate.Plan
 		if r.cfg.Correlator != nil {
 			plan = r.cfg.Correlator.Plan(ev)
 		}
@@ -167,7 +168,7 @@ func (s *wsState) finish(ctx context.Context, last time.Duration) {
 }
 
 // run dials c, then sends its queued messages in order until its close.
-func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan Plan) {
+func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan correlate.Plan) {
 	r := s.r
 	defer r.wg.Done()
 	connected := s.dial(ctx, c, ev, plan)
@@ -184,7 +185,7 @@ func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan Pl
 	}
 }
 
-func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan Plan) bool {
+func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan correlate.Plan) bool {
 	r := s.r
 	o := ev.Record.WSOpen
 	res := traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: c.endpoint, Flow: c.flow, Intended: ev.At, Expected: 101}

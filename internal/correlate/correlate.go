@@ -1,0 +1,361 @@
+package correlate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/reprise/reprise/internal/schedule"
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+const (
+	minValue = 8
+	maxValue = 512
+	// maxPerFlow bounds the values remembered per flow.
+	maxPerFlow = 50000
+)
+
+// ErrDependency is returned by Wait when a producer failed.
+var ErrDependency = errors.New("a response this request depends on failed")
+
+// Planner adapts recorded requests to the live run: the engine asks it, in
+// schedule order, for a Plan for every exchange and WebSocket upgrade (nil
+// when there is nothing to do).
+type Planner interface {
+	Plan(ev schedule.Event) Plan
+}
+
+// Plan is what a Planner decided for one event.
+type Plan interface {
+	// Wait blocks until the responses this request depends on have
+	// arrived; it fails when one of them failed.
+	Wait(ctx context.Context) error
+	// Apply substitutes live values into the request.
+	Apply(req *traffic.Request)
+	// NeedBody reports whether Done wants the response body.
+	NeedBody() bool
+	// Done hands over the live response (body only when NeedBody);
+	// err is set when there was none.
+	Done(status int, header http.Header, body []byte, err error)
+}
+
+// Correlator is the Planner that learns values from responses. Plan must be called from one
+// goroutine in schedule order; the plans it returns are safe to use from
+// any goroutine.
+type Correlator struct {
+	flows map[string]*flowState
+	stats Stats
+}
+
+var _ Planner = (*Correlator)(nil)
+
+// Stats counts what correlation did.
+type Stats struct {
+	// Links is the number of (request, value) substitutions planned.
+	Links atomic.Int64
+	// Misses counts values a live response did not have at the recorded
+	// path (the recorded value was sent instead).
+	Misses atomic.Int64
+	// Producers counts responses that fed a later request.
+	Producers atomic.Int64
+}
+
+type flowState struct {
+	// values maps a recorded value to where it came from; a nil source
+	// marks a value the client sent first.
+	values map[string]*source
+	order  []string
+}
+
+type source struct {
+	producer *plan
+	path     []any
+}
+
+// New returns an empty Correlator.
+func New() *Correlator { return &Correlator{flows: map[string]*flowState{}} }
+
+// Stats returns the counters.
+func (c *Correlator) Stats() *Stats { return &c.stats }
+
+// Plan implements Planner.
+func (c *Correlator) Plan(ev schedule.Event) Plan {
+	var flow string
+	var x *traffic.Exchange
+	switch ev.Record.Kind {
+	case traffic.KindExchange:
+		x = ev.Record.Exchange
+		flow = x.Flow
+	case traffic.KindWSOpen:
+		x = &ev.Record.WSOpen.Upgrade
+		flow = ev.Record.WSOpen.Flow
+	default:
+		return nil
+	}
+	fs := c.flows[flow]
+	if fs == nil {
+		fs = &flowState{values: map[string]*source{}}
+		c.flows[flow] = fs
+	}
+	p := &plan{done: make(chan struct{}), stats: &c.stats}
+
+	// Values the request sends: linked to their producer, or remembered
+	// as the client's own.
+	seen := map[string]bool{}
+	for _, v := range requestValues(&x.Request) {
+		if seen[v] {
+			continue
+		}
+		seen[v] = true
+		src, known := fs.values[v]
+		if !known {
+			fs.add(v, nil)
+			continue
+		}
+		if src == nil {
+			continue
+		}
+		p.links = append(p.links, link{recorded: v, src: src})
+		c.stats.Links.Add(1)
+		if !src.producer.used.Swap(true) {
+			c.stats.Producers.Add(1)
+		}
+	}
+	// Values the response returned that nobody sent before: this request
+	// produces them.
+	if x.Response != nil && len(x.Response.Body.Data) > 0 && !x.Response.Body.Truncated {
+		walkJSON(x.Response.Body.Data, func(path []any, v string) {
+			if !dynamic(v) {
+				return
+			}
+			if _, known := fs.values[v]; known {
+				return
+			}
+			fs.add(v, &source{producer: p, path: append([]any(nil), path...)})
+			p.produces = true
+		})
+	}
+	if len(p.links) == 0 && !p.produces {
+		return nil
+	}
+	return p
+}
+
+func (fs *flowState) add(v string, s *source) {
+	if len(fs.order) >= maxPerFlow {
+		old := fs.order[0]
+		fs.order = fs.order[1:]
+		delete(fs.values, old)
+	}
+	fs.values[v] = s
+	fs.order = append(fs.order, v)
+}
+
+type link struct {
+	recorded string
+	src      *source
+}
+
+// plan is one request's correlation: what it waits for and substitutes,
+// and, as a producer, the live response others read.
+type plan struct {
+	links    []link
+	produces bool
+	used     atomic.Bool
+	stats    *Stats
+
+	done   chan struct{}
+	once   sync.Once
+	failed bool
+	live   any // parsed live body
+	parsed bool
+	mu     sync.Mutex
+	body   []byte
+}
+
+func (p *plan) Wait(ctx context.Context) error {
+	for _, l := range p.links {
+		select {
+		case <-l.src.producer.done:
+			if l.src.producer.failed {
+				return ErrDependency
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (p *plan) Apply(req *traffic.Request) {
+	if len(p.links) == 0 {
+		return
+	}
+	var pairs []string
+	for _, l := range p.links {
+		live, ok := l.src.producer.value(l.src.path)
+		if !ok {
+			p.stats.Misses.Add(1)
+			continue
+		}
+		if live != l.recorded {
+			pairs = append(pairs, l.recorded, live)
+		}
+	}
+	if len(pairs) == 0 {
+		return
+	}
+	rep := strings.NewReplacer(pairs...)
+	req.URL = replaceURL(req.URL, pairs)
+	for i := range req.Header {
+		req.Header[i].Value = rep.Replace(req.Header[i].Value)
+	}
+	if len(req.Body.Data) > 0 {
+		req.Body.Data = []byte(rep.Replace(string(req.Body.Data)))
+	}
+}
+
+func (p *plan) NeedBody() bool { return p.produces }
+
+func (p *plan) Done(status int, _ http.Header, body []byte, err error) {
+	p.once.Do(func() {
+		p.failed = err != nil || status == 0 || status >= 400
+		p.body = body
+		close(p.done)
+	})
+}
+
+// value finds the live value at path in the producer's response.
+func (p *plan) value(path []any) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.parsed {
+		p.parsed = true
+		if json.Unmarshal(p.body, &p.live) != nil {
+			p.live = nil
+		}
+		p.body = nil
+	}
+	cur := p.live
+	for _, step := range path {
+		switch k := step.(type) {
+		case string:
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return "", false
+			}
+			cur = m[k]
+		case int:
+			a, ok := cur.([]any)
+			if !ok || k >= len(a) {
+				return "", false
+			}
+			cur = a[k]
+		}
+	}
+	s, ok := cur.(string)
+	return s, ok && s != ""
+}
+
+// replaceURL substitutes in the path and the query, escaping live values
+// as the recorded ones were.
+func replaceURL(raw string, pairs []string) string {
+	escaped := make([]string, 0, len(pairs))
+	for i := 0; i < len(pairs); i += 2 {
+		escaped = append(escaped, pairs[i], pairs[i+1])
+		if e := url.QueryEscape(pairs[i]); e != pairs[i] {
+			escaped = append(escaped, e, url.QueryEscape(pairs[i+1]))
+		}
+	}
+	return strings.NewReplacer(escaped...).Replace(raw)
+}
+
+// dynamic reports whether v looks like a server-made value worth
+// carrying.
+func dynamic(v string) bool {
+	if len(v) < minValue || len(v) > maxValue {
+		return false
+	}
+	return strings.ContainsAny(v, "0123456789")
+}
+
+// requestValues lists candidate values a request sends: path segments,
+// query values, header values (bearer tokens split off) and JSON body
+// strings.
+func requestValues(q *traffic.Request) []string {
+	var out []string
+	add := func(v string) {
+		if dynamic(v) {
+			out = append(out, v)
+		}
+	}
+	u, err := url.Parse(q.URL)
+	if err == nil {
+		for _, seg := range strings.Split(u.Path, "/") {
+			add(seg)
+		}
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				add(v)
+			}
+		}
+	}
+	for _, h := range q.Header {
+		v := h.Value
+		if i := strings.IndexByte(v, ' '); i > 0 && strings.EqualFold(v[:i], "bearer") {
+			v = strings.TrimSpace(v[i+1:])
+		}
+		add(v)
+	}
+	if len(q.Body.Data) > 0 {
+		walkJSON(q.Body.Data, func(_ []any, v string) { add(v) })
+	}
+	return out
+}
+
+// walkJSON calls fn for every string value in a JSON document with its
+// path.
+func walkJSON(data []byte, fn func(path []any, v string)) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || (data[0] != '{' && data[0] != '[') {
+		return
+	}
+	var doc any
+	if json.Unmarshal(data, &doc) != nil {
+		return
+	}
+	var path []any
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case string:
+			fn(path, t)
+		case map[string]any:
+			keys := make([]string, 0, len(t))
+			for k := range t {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				path = append(path, k)
+				walk(t[k])
+				path = path[:len(path)-1]
+			}
+		case []any:
+			for i, x := range t {
+				path = append(path, i)
+				walk(x)
+				path = path[:len(path)-1]
+			}
+		}
+	}
+	walk(doc)
+}

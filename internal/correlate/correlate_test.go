@@ -1,0 +1,149 @@
+package correlate_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reprise/reprise/internal/correlate"
+	"github.com/reprise/reprise/internal/engine"
+	"github.com/reprise/reprise/internal/schedule"
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+// sessionServer issues fresh ids, like the real API: replaying recorded
+// ids verbatim would 404.
+type sessionServer struct {
+	mu       sync.Mutex
+	sessions map[string]bool
+	tokens   map[string]bool
+	fail     bool
+}
+
+func (s *sessionServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := func() string { b := make([]byte, 16); rand.Read(b); return hex.EncodeToString(b) }
+	switch {
+	case r.URL.Path == "/v1/auth":
+		tok := "tok" + id()
+		s.tokens[tok] = true
+		json.NewEncoder(w).Encode(map[string]any{"success": true, "token": tok})
+		return
+	case !s.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]:
+		w.WriteHeader(401)
+		return
+	case r.Method == "POST" && r.URL.Path == "/v1/sessions":
+		if s.fail {
+			w.WriteHeader(500)
+			return
+		}
+		sid := id()
+		s.sessions[sid] = true
+		json.NewEncoder(w).Encode(map[string]any{"session": map[string]any{"id": sid, "tag": "t1"}})
+	default:
+		parts := strings.Split(r.URL.Path, "/")
+		if len(parts) >= 4 && s.sessions[parts[3]] {
+			w.Write([]byte(`{"ok":true}`))
+			return
+		}
+		w.WriteHeader(404)
+	}
+}
+
+func ex(at time.Duration, method, path, reqBody, respBody string, auth string) traffic.Record {
+	x := &traffic.Exchange{Flow: "user", Start: at,
+		Request:  traffic.Request{Method: method, URL: path, Body: traffic.Body{Data: []byte(reqBody)}},
+		Response: &traffic.Response{Status: 200, Body: traffic.Body{Data: []byte(respBody)}},
+		Timing:   traffic.Timing{Total: time.Millisecond},
+	}
+	if auth != "" {
+		x.Request.Header = traffic.Fields{{Name: "Authorization", Value: "Bearer " + auth}}
+	}
+	return traffic.Record{Kind: traffic.KindExchange, Exchange: x}
+}
+
+func TestSessionsFlowGetsLiveIDs(t *testing.T) {
+	const tok = "tok0000recorded0000"
+	const sid = "0123456789abcdef0123456789abcdef"
+	ms := time.Millisecond
+	recs := []traffic.Record{
+		ex(0, "POST", "/v1/auth", `{"publicKey":"k"}`, `{"success":true,"token":"`+tok+`"}`, ""),
+		ex(10*ms, "POST", "/v1/sessions", `{"tag":"t1"}`, `{"session":{"id":"`+sid+`","tag":"t1"}}`, tok),
+		ex(20*ms, "POST", "/v1/sessions/"+sid+"/messages", `{"content":"hi","sid":"`+sid+`"}`, `{}`, tok),
+		ex(30*ms, "GET", "/v1/sessions/"+sid+"/messages?cursor="+url.QueryEscape(sid), ``, `{}`, tok),
+		ex(40*ms, "DELETE", "/v1/sessions/"+sid, ``, `{"success":true}`, tok),
+	}
+	for _, tc := range []struct {
+		name      string
+		fail      bool
+		wantOK    int
+		wantNotOK int
+	}{
+		{"live ids substituted", false, 5, 0},
+		{"failed producer stops dependents", true, 1, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(&sessionServer{sessions: map[string]bool{}, tokens: map[string]bool{}, fail: tc.fail})
+			defer srv.Close()
+			target, _ := url.Parse(srv.URL)
+			sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{})
+			c := correlate.New()
+			var mu sync.Mutex
+			var ok, notOK int
+			var got []traffic.Result
+			_, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: c, Results: func(r traffic.Result) {
+				mu.Lock()
+				defer mu.Unlock()
+				got = append(got, r)
+				if r.Status == 200 {
+					ok++
+				} else {
+					notOK++
+				}
+			}}, sched)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != tc.wantOK || notOK != tc.wantNotOK {
+				t.Fatalf("ok %d, failed %d; want %d, %d: %+v", ok, notOK, tc.wantOK, tc.wantNotOK, got)
+			}
+			if tc.fail {
+				deps := 0
+				for _, r := range got {
+					if r.NotSent == traffic.NotSentDependency {
+						deps++
+					}
+				}
+				// The create fails with 500; the three session requests
+				// depend on it. The auth succeeded.
+				if deps != 3 {
+					t.Fatalf("%d not sent for a failed dependency, want 3: %+v", deps, got)
+				}
+			}
+		})
+	}
+}
+
+// Client-made values are not rewired: a tag the client chose stays.
+func TestClientValuesStay(t *testing.T) {
+	c := correlate.New()
+	recs := []traffic.Record{
+		ex(0, "POST", "/v1/machines", `{"id":"machine-0001"}`, `{"machine":{"id":"machine-0001"}}`, ""),
+		ex(1, "GET", "/v1/machines/machine-0001", ``, `{}`, ""),
+	}
+	for i, r := range recs {
+		p := c.Plan(schedule.Event{Seq: uint64(i), Record: r})
+		if p != nil {
+			t.Fatalf("record %d planned a dependency on a client-made id", i)
+		}
+	}
+}

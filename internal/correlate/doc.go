@@ -1,0 +1,17 @@
+// Package correlate carries dynamic values through a replay: it learns,
+// in schedule order, which values a response returned that a later request
+// of the same flow sends back (a created session's id, a token, a
+// WebSocket ticket), makes that request wait for the live response, and
+// substitutes the live value for the recorded one.
+//
+// A value is dynamic when it is a JSON string in a recorded response body,
+// 8 to 512 bytes long, containing a digit, and was not sent by the client
+// before (client-made ids such as a session tag stay as recorded). The
+// first response that returned a value is its producer; the value is found
+// in the live response at the same JSON path. Later requests are searched
+// for the value in their path, query, header values and body.
+//
+// When a producer fails (no response, or an error status), the requests
+// that depend on it are not sent and are counted as "dependency failed",
+// so one root failure is not reported as a cascade of 404s.
+package correlate

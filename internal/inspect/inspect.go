@@ -1,0 +1,387 @@
+// Package inspect summarises a corpus for people: what it holds, over what
+// time, from which flows, and how its WebSocket connections behaved; and
+// dumps records as JSON lines for other tools.
+package inspect
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+// Summary describes a corpus.
+type Summary struct {
+	Header     traffic.Header
+	Records    int64
+	Exchanges  int64
+	Flows      int
+	First      time.Duration
+	Last       time.Duration
+	Statuses   map[int]int64
+	Errors     map[string]int64
+	Incomplete int64
+	Late       int64
+	Truncated  int64 // bodies cut at the recorder's cap
+	Endpoints  map[string]int64
+	WS         []WSSummary
+	// Orphans counts WebSocket records whose connection was not opened in
+	// the corpus.
+	Orphans int64
+}
+
+// WSSummary describes one WebSocket connection.
+type WSSummary struct {
+	ConnID     uint64
+	Flow       string
+	URL        string
+	Extensions string
+	Start      time.Duration
+	End        time.Duration // zero when the corpus holds no close
+	Closed     bool
+	CloseCode  int
+	CloseBy    string
+	// Messages by direction ("client", "server") then type ("text",
+	// "binary", "ping", ...).
+	Messages map[string]map[string]int64
+}
+
+// Options tunes Summarize.
+type Options struct {
+	// Endpoint names a request's route; nil uses method and path.
+	Endpoint func(method, path string) string
+}
+
+// Summarize reads src to its end.
+func Summarize(ctx context.Context, src traffic.Source, header traffic.Header, opts Options) (*Summary, error) {
+	if opts.Endpoint == nil {
+		opts.Endpoint = func(m, p string) string { return m + " " + p }
+	}
+	s := &Summary{Header: header, Statuses: map[int]int64{}, Errors: map[string]int64{}, Endpoints: map[string]int64{}}
+	flows := map[string]bool{}
+	ws := map[uint64]int{}
+	first := true
+	for {
+		rec, err := src.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return s, err
+		}
+		if rec.Kind == traffic.KindHeader {
+			continue
+		}
+		s.Records++
+		at := rec.Start()
+		if first || at < s.First {
+			s.First = at
+		}
+		if first || at > s.Last {
+			s.Last = at
+		}
+		first = false
+		flows[rec.Flow()] = true
+		switch rec.Kind {
+		case traffic.KindExchange:
+			x := rec.Exchange
+			s.Exchanges++
+			s.Endpoints[opts.Endpoint(x.Request.Method, x.Request.Path())]++
+			if x.Response != nil {
+				s.Statuses[x.Response.Status]++
+				if x.Response.Body.Truncated {
+					s.Truncated++
+				}
+			}
+			if x.Request.Body.Truncated {
+				s.Truncated++
+			}
+			if x.Error != "" {
+				s.Errors[x.Error]++
+			}
+			if x.Has(traffic.FlagIncomplete) {
+				s.Incomplete++
+			}
+			if x.Has(traffic.FlagLate) {
+				s.Late++
+			}
+		case traffic.KindWSOpen:
+			o := rec.WSOpen
+			ws[o.ConnID] = len(s.WS)
+			s.WS = append(s.WS, WSSummary{ConnID: o.ConnID, Flow: o.Flow, URL: o.Upgrade.Request.URL, Extensions: o.Extensions,
+				Start: o.Start, Messages: map[string]map[string]int64{}})
+		case traffic.KindWSMessage:
+			m := rec.WSMessage
+			i, ok := ws[m.ConnID]
+			if !ok {
+				s.Orphans++
+				continue
+			}
+			dir := "server"
+			if m.FromClient {
+				dir = "client"
+			}
+			if s.WS[i].Messages[dir] == nil {
+				s.WS[i].Messages[dir] = map[string]int64{}
+			}
+			s.WS[i].Messages[dir][m.Opcode.String()]++
+		case traffic.KindWSClose:
+			c := rec.WSClose
+			i, ok := ws[c.ConnID]
+			if !ok {
+				s.Orphans++
+				continue
+			}
+			w := &s.WS[i]
+			w.Closed, w.End, w.CloseCode = true, c.Start, c.Code
+			w.CloseBy = "server"
+			if c.FromClient {
+				w.CloseBy = "client"
+			}
+		}
+	}
+	s.Flows = len(flows)
+	return s, nil
+}
+
+// WriteText prints s for people.
+func (s *Summary) WriteText(w io.Writer) error {
+	h := s.Header
+	p := &printer{w: w}
+	p.f("source        %s\n", orDash(h.Source))
+	p.f("origin        %s\n", orDash(h.Origin))
+	if !h.Created.IsZero() {
+		p.f("created       %s\n", h.Created.Format(time.RFC3339))
+	}
+	if len(h.Redactions) > 0 {
+		p.f("redactions    %s\n", strings.Join(h.Redactions, ", "))
+	} else {
+		p.f("redactions    none\n")
+	}
+	span := s.Last - s.First
+	p.f("records       %d over %s, %d flows\n", s.Records, span.Round(time.Millisecond), s.Flows)
+	rate := 0.0
+	if span > 0 {
+		rate = float64(s.Exchanges) / span.Seconds()
+	}
+	p.f("exchanges     %d (%.1f/s)", s.Exchanges, rate)
+	if s.Incomplete > 0 {
+		p.f(", %d incomplete", s.Incomplete)
+	}
+	if s.Late > 0 {
+		p.f(", %d written late", s.Late)
+	}
+	if s.Truncated > 0 {
+		p.f(", %d bodies truncated", s.Truncated)
+	}
+	p.f("\n")
+	if len(s.Statuses) > 0 {
+		var parts []string
+		for _, st := range sortedInts(s.Statuses) {
+			parts = append(parts, fmt.Sprintf("%d×%d", st, s.Statuses[st]))
+		}
+		p.f("statuses      %s\n", strings.Join(parts, " "))
+	}
+	for _, e := range sortedByCount(s.Errors) {
+		p.f("error         %s ×%d\n", e, s.Errors[e])
+	}
+	if len(s.Endpoints) > 0 {
+		p.f("\nendpoints\n")
+		for _, e := range sortedByCount(s.Endpoints) {
+			p.f("  %-48s %d\n", e, s.Endpoints[e])
+		}
+	}
+	if len(s.WS) > 0 {
+		var totals [2]int64
+		for _, c := range s.WS {
+			for _, n := range c.Messages["client"] {
+				totals[0] += n
+			}
+			for _, n := range c.Messages["server"] {
+				totals[1] += n
+			}
+		}
+		p.f("\nwebsocket     %d connections, %d client messages, %d server messages\n", len(s.WS), totals[0], totals[1])
+		for _, c := range s.WS {
+			end := "open at end"
+			if c.Closed {
+				end = fmt.Sprintf("closed %d by %s after %s", c.CloseCode, c.CloseBy, (c.End - c.Start).Round(time.Millisecond))
+			}
+			p.f("  #%-4d %-14s %s\n", c.ConnID, flowLabel(c.Flow), c.URL)
+			p.f("        client %s; server %s; %s", counts(c.Messages["client"]), counts(c.Messages["server"]), end)
+			if c.Extensions != "" {
+				p.f("; %s", c.Extensions)
+			}
+			p.f("\n")
+		}
+	}
+	if s.Orphans > 0 {
+		p.f("\n%d WebSocket records belong to connections not opened in this corpus\n", s.Orphans)
+	}
+	return p.err
+}
+
+func flowLabel(f string) string {
+	if len(f) > 14 {
+		return f[:13] + "…"
+	}
+	return f
+}
+
+func counts(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range sortedByCount(m) {
+		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func sortedInts(m map[int]int64) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+func sortedByCount(m map[string]int64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if m[out[i]] != m[out[j]] {
+			return m[out[i]] > m[out[j]]
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) f(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
+}
+
+// WriteJSONL writes every record of src as one JSON object per line.
+// Bodies and payloads are text when they are valid UTF-8, else base64 with
+// an "_b64" suffix on the field name.
+func WriteJSONL(ctx context.Context, src traffic.Source, w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for {
+		rec, err := src.Next(ctx)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(jsonRecord(rec)); err != nil {
+			return err
+		}
+	}
+}
+
+func jsonRecord(r traffic.Record) map[string]any {
+	out := map[string]any{"kind": r.Kind.String()}
+	switch r.Kind {
+	case traffic.KindHeader:
+		out["header"] = r.Header
+	case traffic.KindExchange:
+		out["exchange"] = jsonExchange(r.Exchange)
+	case traffic.KindWSOpen:
+		o := r.WSOpen
+		out["flow"], out["conn"], out["start_ns"] = o.Flow, o.ConnID, int64(o.Start)
+		out["upgrade"] = jsonExchange(&o.Upgrade)
+		out["extensions"], out["subprotocol"] = o.Extensions, o.Subprotocol
+	case traffic.KindWSMessage:
+		m := r.WSMessage
+		out["flow"], out["conn"], out["start_ns"] = m.Flow, m.ConnID, int64(m.Start)
+		out["from_client"], out["opcode"], out["frames"], out["compressed"] = m.FromClient, m.Opcode.String(), m.Frames, m.Compressed
+		putBytes(out, "payload", m.Payload)
+		if m.Truncated {
+			out["truncated"], out["size"] = true, m.Size
+		}
+	case traffic.KindWSClose:
+		c := r.WSClose
+		out["flow"], out["conn"], out["start_ns"] = c.Flow, c.ConnID, int64(c.Start)
+		out["from_client"], out["code"], out["reason"] = c.FromClient, c.Code, c.Reason
+		if c.Error != "" {
+			out["error"] = c.Error
+		}
+	}
+	return out
+}
+
+func jsonExchange(x *traffic.Exchange) map[string]any {
+	q := map[string]any{"method": x.Request.Method, "url": x.Request.URL, "host": x.Request.Host, "proto": x.Request.Proto, "headers": fieldList(x.Request.Header)}
+	putBody(q, x.Request.Body)
+	out := map[string]any{"flow": x.Flow, "conn": x.ConnID, "start_ns": int64(x.Start), "request": q,
+		"timing_ns": map[string]int64{"send": int64(x.Timing.Send), "wait": int64(x.Timing.Wait), "receive": int64(x.Timing.Receive), "total": int64(x.Timing.Total)}}
+	if p := x.Response; p != nil {
+		resp := map[string]any{"status": p.Status, "reason": p.Reason, "proto": p.Proto, "headers": fieldList(p.Header)}
+		putBody(resp, p.Body)
+		out["response"] = resp
+	}
+	if x.Error != "" {
+		out["error"] = x.Error
+	}
+	if x.Flags != 0 {
+		out["flags"] = x.Flags
+	}
+	if len(x.Notes) > 0 {
+		out["notes"] = x.Notes
+	}
+	return out
+}
+
+func fieldList(f traffic.Fields) [][2]string {
+	out := make([][2]string, 0, len(f))
+	for _, h := range f {
+		out = append(out, [2]string{h.Name, h.Value})
+	}
+	return out
+}
+
+func putBody(m map[string]any, b traffic.Body) {
+	putBytes(m, "body", b.Data)
+	if b.Truncated {
+		m["truncated"], m["size"] = true, b.Size
+	}
+}
+
+func putBytes(m map[string]any, key string, p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	if utf8.Valid(p) {
+		m[key] = string(p)
+		return
+	}
+	m[key+"_b64"] = base64.StdEncoding.EncodeToString(p)
+}
