@@ -156,6 +156,25 @@ func bodySize(declared int64, known bool, n int) int64 {
 	return -1
 }
 
+// deriveRequestSize is the request body size the importer takes from a
+// HAR request holding n body bytes.
+func deriveRequestSize(body Number, n int) int64 {
+	size, known := body.Int()
+	return bodySize(size, known, n)
+}
+
+// deriveResponseSize is the response body size the importer takes from a
+// HAR response holding n body bytes: content.size, else bodySize.
+func deriveResponseSize(content, body Number, n int) int64 {
+	size, known := content.Int()
+	if !known || size <= 0 {
+		if bs, ok := body.Int(); ok && bs > 0 {
+			size, known = bs, true
+		}
+	}
+	return bodySize(size, known, n)
+}
+
 // capBody cuts data at max bytes.
 func capBody(b traffic.Body, max int) (traffic.Body, bool) {
 	if max > 0 && len(b.Data) > max {
@@ -172,14 +191,13 @@ func capBody(b traffic.Body, max int) (traffic.Body, bool) {
 // requestBody builds the request body from postData: its text, or its
 // params encoded as the mime type says.
 func requestBody(q *Request, header traffic.Fields) (traffic.Body, error) {
-	size, sizeKnown := q.BodySize.Int()
 	pd := q.PostData
-	if pd == nil {
-		return traffic.Body{Size: bodySize(size, sizeKnown, 0), Truncated: sizeKnown && size > 0}, nil
-	}
-	if pd.Text != "" || len(pd.Params) == 0 {
-		data := decodeText(pd.Text, pd.Encoding)
-		b := traffic.Body{Data: data, Size: bodySize(size, sizeKnown, len(data))}
+	if pd == nil || pd.Text != "" || len(pd.Params) == 0 {
+		var data []byte
+		if pd != nil {
+			data = decodeText(pd.Text, pd.Encoding)
+		}
+		b := traffic.Body{Data: data, Size: deriveRequestSize(q.BodySize, len(data))}
 		b.Truncated = b.Size > int64(len(data))
 		return b, nil
 	}

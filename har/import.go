@@ -512,13 +512,7 @@ func (im *importer) convert(file string, e *Entry) (recs []traffic.Record, filte
 			Header: fields(p.Headers),
 		}
 		data := decodeText(p.Content.Text, p.Content.Encoding)
-		size, sizeKnown := p.Content.Size.Int()
-		if !sizeKnown || size <= 0 {
-			if bs, ok := p.BodySize.Int(); ok && bs > 0 {
-				size, sizeKnown = bs, true
-			}
-		}
-		resp.Body = traffic.Body{Data: data, Size: bodySize(size, sizeKnown, len(data))}
+		resp.Body = traffic.Body{Data: data, Size: deriveResponseSize(p.Content.Size, p.BodySize, len(data))}
 		resp.Body.Truncated = resp.Body.Size > int64(len(data))
 		resp.Body, cut = capBody(resp.Body, im.opts.MaxBody)
 		if cut {
@@ -540,7 +534,8 @@ func (im *importer) convert(file string, e *Entry) (recs []traffic.Record, filte
 	if e.Comment != "" {
 		setNote(&ex, NoteComment, e.Comment)
 	}
-	if e.ResourceType != "" {
+	if e.ResourceType != "" && !(isWSEntry(e) && strings.EqualFold(e.ResourceType, "websocket")) {
+		// A WebSocket's "websocket" is said by its records' kind.
 		setNote(&ex, "_resourceType", jsonString(e.ResourceType))
 	}
 	if len(e.Initiator) > 0 && string(e.Initiator) != "null" {
@@ -557,10 +552,7 @@ func (im *importer) convert(file string, e *Entry) (recs []traffic.Record, filte
 		ex.Flow = file + "#" + e.Pageref
 	}
 
-	wsHint := scheme == "ws" || scheme == "wss" || strings.EqualFold(e.ResourceType, "websocket") ||
-		e.WebSocketMessages != nil ||
-		strings.EqualFold(ex.Request.Header.Get("Upgrade"), "websocket")
-	isWS := len(e.WebSocketMessages) > 0 || (status == 101 && wsHint)
+	isWS := isWSEntry(e)
 	if status == 101 && !isWS {
 		ex.Flags |= traffic.FlagUpgrade
 	}
@@ -573,6 +565,33 @@ func (im *importer) convert(file string, e *Entry) (recs []traffic.Record, filte
 		return []traffic.Record{{Kind: traffic.KindExchange, Exchange: &ex}}, false, ""
 	}
 	return im.websocket(e, ex, started), false, ""
+}
+
+// isWSEntry reports whether an entry is a WebSocket connection: it has
+// messages, or it switched protocols and says it is a WebSocket (ws URL,
+// resource type, Upgrade header or an empty message list).
+func isWSEntry(e *Entry) bool {
+	if len(e.WebSocketMessages) > 0 {
+		return true
+	}
+	if st, ok := parseStatus(e.Response.Status); !ok || st != 101 {
+		return false
+	}
+	scheme, _, _, _ := splitURL(e.Request.URL)
+	if scheme == "ws" || scheme == "wss" || strings.EqualFold(e.ResourceType, "websocket") || e.WebSocketMessages != nil {
+		return true
+	}
+	for _, h := range e.Request.Headers {
+		if strings.EqualFold(h.Name, "Upgrade") && strings.EqualFold(strings.TrimSpace(h.Value), "websocket") {
+			return true
+		}
+	}
+	for _, h := range e.Response.Headers {
+		if strings.EqualFold(h.Name, "Upgrade") && strings.EqualFold(strings.TrimSpace(h.Value), "websocket") {
+			return true
+		}
+	}
+	return false
 }
 
 // setNote sets a note, creating the map.

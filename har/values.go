@@ -142,7 +142,7 @@ func scaleDecimal(s string, scale int64) (int64, bool) {
 	exp := 0
 	digits := 0
 	seenDigit := false
-	const maxDigits = 18
+	const maxDigits = 19
 	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
 		seenDigit = true
 		if digits < maxDigits {
@@ -164,7 +164,6 @@ func scaleDecimal(s string, scale int64) (int64, bool) {
 				}
 				mant = mant*10 + uint64(s[i]-'0')
 				exp--
-			} else {
 			}
 		}
 	}
