@@ -38,7 +38,7 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			s, err := inspect.Summarize(c.Context, r, r.Header(), inspect.Options{Endpoint: router})
+			s, err := inspect.Summarize(c.Context, r, r.Header(), inspect.Options{Endpoint: router.Route})
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}

@@ -58,8 +58,9 @@ type Config struct {
 	// FollowRedirects follows redirects to the target's own host; other
 	// hosts are never followed.
 	FollowRedirects bool
-	// Endpoint names the route of a request ("GET /v1/sessions/{id}");
-	// nil uses the method and path.
+	// Endpoint names the route of a request from its method ("WS" for a
+	// WebSocket upgrade) and recorded request target, for example
+	// "GET /v1/sessions/{id}"; nil uses the method and path.
 	Endpoint func(method, path string) string
 	// Results receives every result; it is called from many goroutines.
 	Results func(traffic.Result)
@@ -92,7 +93,12 @@ func (c *Config) validate() error {
 		return errors.New("timeout, max in flight, max lag and duration must be positive")
 	}
 	if c.Endpoint == nil {
-		c.Endpoint = func(method, path string) string { return method + " " + path }
+		c.Endpoint = func(method, target string) string {
+			if i := strings.IndexAny(target, "?#"); i >= 0 {
+				target = target[:i]
+			}
+			return method + " " + target
+		}
 	}
 	if c.Results == nil {
 		c.Results = func(traffic.Result) {}
@@ -107,6 +113,9 @@ func (c *Config) validate() error {
 type Stats struct {
 	// Scheduled counts actionable events: each yields one result.
 	Scheduled int64
+	// ScheduledByKind splits Scheduled by the kind of result the events
+	// yield ("http", "ws-connect", "ws-send", "ws-session").
+	ScheduledByKind map[string]int64
 	// Results counts results emitted (equal to Scheduled after Run).
 	Results int64
 	// Ignored counts events that need no action (recorded server messages,
@@ -148,6 +157,7 @@ type runner struct {
 	slots  chan struct{}
 
 	scheduled   atomic.Int64
+	byKind      [8]atomic.Int64 // by traffic.ResultKind
 	results     atomic.Int64
 	ignored     atomic.Int64
 	inFlight    atomic.Int64
@@ -199,6 +209,12 @@ func (r *runner) checkRedirect(req *http.Request, via []*http.Request) error {
 
 // now is the offset from the run's start on the monotonic clock.
 func (r *runner) now() time.Duration { return time.Since(r.start) }
+
+// schedule counts one actionable event that will yield a result of kind.
+func (r *runner) schedule(kind traffic.ResultKind) {
+	r.scheduled.Add(1)
+	r.byKind[kind].Add(1)
+}
 
 func (r *runner) emit(res traffic.Result) {
 	r.results.Add(1)
@@ -262,6 +278,12 @@ dispatch:
 	r.ws.finish(runCtx, st.LastIntended)
 	r.wg.Wait()
 	st.Scheduled = r.scheduled.Load()
+	st.ScheduledByKind = map[string]int64{}
+	for k := range r.byKind {
+		if n := r.byKind[k].Load(); n > 0 {
+			st.ScheduledByKind[traffic.ResultKind(k).String()] = n
+		}
+	}
 	st.Results = r.results.Load()
 	st.Ignored = r.ignored.Load()
 	st.MaxInFlight = r.maxInFlight.Load()
@@ -272,7 +294,7 @@ dispatch:
 func (r *runner) dispatch(ctx context.Context, ev schedule.Event) {
 	switch ev.Record.Kind {
 	case traffic.KindExchange:
-		r.scheduled.Add(1)
+		r.schedule(traffic.ResultHTTP)
 		x := ev.Record.Exchange
 		mine := &flowStep{written: make(chan struct{}), done: make(chan struct{})}
 		if x.Timing.Total > 0 {

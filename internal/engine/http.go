@@ -36,7 +36,7 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 	x := ev.Record.Exchange
 	res := traffic.Result{
 		Kind:     traffic.ResultHTTP,
-		Endpoint: r.cfg.Endpoint(x.Request.Method, x.Request.Path()),
+		Endpoint: r.cfg.Endpoint(x.Request.Method, x.Request.URL),
 		Flow:     x.Flow,
 		Intended: ev.At,
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,10 +84,10 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 	switch ev.Record.Kind {
 	case traffic.KindWSOpen:
 		o := ev.Record.WSOpen
-		r.scheduled.Add(1)
+		r.schedule(traffic.ResultWSConnect)
 		c := &wsConn{
 			id: o.ConnID, flow: o.Flow, intended: ev.At,
-			endpoint: r.cfg.Endpoint("WS", o.Upgrade.Request.Path()),
+			endpoint: wsEndpoint(r.cfg.Endpoint, o.Upgrade.Request.URL),
 			extended: strings.Contains(o.Extensions, "permessage-deflate"),
 			ready:    make(chan struct{}), queue: make(chan wsOut, wsQueue),
 			readDone: make(chan struct{}), pending: map[string]time.Duration{},
@@ -94,6 +95,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 		s.mu.Lock()
 		if old := s.conns[o.ConnID]; old != nil && !old.closed {
 			// A reused id: end the old connection first.
+			r.schedule(traffic.ResultWSSession)
 			s.closeLocked(old, ev, &traffic.WSClose{FromClient: true, Code: traffic.CloseNormal})
 		}
 		s.conns[o.ConnID] = c
@@ -121,7 +123,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 			r.ignored.Add(1)
 			return
 		}
-		r.scheduled.Add(1)
+		r.schedule(traffic.ResultWSSend)
 		if c == nil || c.closed {
 			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Flow: m.Flow, Intended: ev.At, NotSent: traffic.NotSentNoConn,
 				Endpoint: "WS (connection not in corpus)"})
@@ -141,7 +143,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 			r.ignored.Add(1)
 			return
 		}
-		r.scheduled.Add(1)
+		r.schedule(traffic.ResultWSSession)
 		s.closeLocked(c, ev, cl)
 	}
 }
@@ -162,7 +164,7 @@ func (s *wsState) finish(ctx context.Context, last time.Duration) {
 		if c.closed {
 			continue
 		}
-		s.r.scheduled.Add(1)
+		s.r.schedule(traffic.ResultWSSession)
 		s.closeLocked(c, schedule.Event{At: last}, &traffic.WSClose{FromClient: true, Code: traffic.CloseNormal, Reason: "end of corpus"})
 	}
 }
@@ -616,4 +618,17 @@ func isMutation(method string) bool {
 		return false
 	}
 	return true
+}
+
+// wsEndpoint names a WebSocket connection's endpoint: "WS /template",
+// labelled with its clientType when the URL gives one
+// ("WS /v1/updates [session-scoped]").
+func wsEndpoint(name func(method, path string) string, rawURL string) string {
+	ep := name("WS", rawURL)
+	if u, err := url.Parse(rawURL); err == nil {
+		if t := u.Query().Get("clientType"); t != "" {
+			ep += " [" + t + "]"
+		}
+	}
+	return ep
 }
