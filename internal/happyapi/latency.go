@@ -400,6 +400,9 @@ func ParseStall(spec string) (Stall, error) {
 	if st.For, err = durParam(kv, "for"); err != nil {
 		return Stall{}, fmt.Errorf("stall spec %q: %w", spec, err)
 	}
+	if st.Every <= 0 || st.For <= 0 {
+		return Stall{}, fmt.Errorf("stall spec %q: every= and for= must both be positive (write none for no stalls)", spec)
+	}
 	if err := st.Validate(); err != nil {
 		return Stall{}, fmt.Errorf("stall spec %q: %w", spec, err)
 	}
