@@ -42,8 +42,8 @@ type Redactor struct {
 	jsonExact          map[string]bool
 	jsonPathRules      []Rule
 	exactMin, exactMax int
-	maxDecoded  int64
-	macs        sync.Pool
+	maxDecoded         int64
+	macs               sync.Pool
 }
 
 type options struct {

@@ -170,7 +170,9 @@ func TestPlaceholderStableAndSalted(t *testing.T) {
 
 func TestQuery(t *testing.T) {
 	r := newTestRedactor(t, "query:sig")
-	p := func(s string) string { return strings.NewReplacer("<", "%3C", ">", "%3E", ":", "%3A").Replace(r.Placeholder(s)) }
+	p := func(s string) string {
+		return strings.NewReplacer("<", "%3C", ">", "%3E", ":", "%3A").Replace(r.Placeholder(s))
+	}
 	tests := []struct{ name, in, want string }{
 		{"token", "/v1/updates?token=T1&clientType=user-scoped", "/v1/updates?token=" + p("T1") + "&clientType=user-scoped"},
 		{"case insensitive", "/x?Ticket=a%20b", "/x?Ticket=" + p("a b")},
