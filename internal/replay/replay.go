@@ -1,0 +1,187 @@
+// Package replay runs a whole replay: it opens a corpus, learns its route
+// templates, plans the schedule, correlates dynamic values, drives the
+// engine and collects the metrics. The CLI and the demo call Run and then
+// render the snapshot with package report.
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/reprise/reprise/internal/corpus"
+	"github.com/reprise/reprise/internal/correlate"
+	"github.com/reprise/reprise/internal/engine"
+	"github.com/reprise/reprise/internal/metrics"
+	"github.com/reprise/reprise/internal/routes"
+	"github.com/reprise/reprise/internal/schedule"
+)
+
+// Version names this build in results documents.
+const Version = "reprise 0.1.0"
+
+// Options configures a replay. Corpus and Engine.Target are required.
+type Options struct {
+	// Corpus is the corpus file to replay.
+	Corpus string
+	// Schedule shapes time (speed, shard).
+	Schedule schedule.Options
+	// Engine configures the client side; its Endpoint and Results are set
+	// by Run.
+	Engine engine.Config
+	// NoCorrelate replays recorded values verbatim.
+	NoCorrelate bool
+	// AllowOrigin permits a target on the corpus's recorded origin host.
+	AllowOrigin bool
+	// Progress, when set, is called about once a second during the run.
+	Progress func(p metrics.Progress, elapsed time.Duration)
+	// Logger gets warnings; nil discards.
+	Logger *slog.Logger
+}
+
+// Outcome is what a replay produced.
+type Outcome struct {
+	Snapshot *metrics.Snapshot
+	Engine   engine.Stats
+	Schedule schedule.Stats
+	// Corpus is what the reader saw (Truncated when the tail was cut).
+	Corpus corpus.ReaderStats
+	// Links counts values carried from responses into later requests;
+	// Misses those a live response did not have.
+	Links, Misses int64
+	Router        *routes.Router
+}
+
+// ErrOrigin is returned when the target is the corpus's recorded origin.
+var ErrOrigin = errors.New("target is the corpus's recorded origin")
+
+// Run replays opts.Corpus against opts.Engine.Target.
+func Run(ctx context.Context, opts Options) (*Outcome, error) {
+	if opts.Engine.Target == nil {
+		return nil, errors.New("a target URL is required (--target http://host:port)")
+	}
+	r, err := corpus.Open(opts.Corpus)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	h := r.Header()
+	if !opts.AllowOrigin && sameHost(h.Origin, opts.Engine.Target) {
+		return nil, fmt.Errorf("%w %s: replaying recorded traffic at the system it was recorded from is refused; pass --allow-origin if you mean it", ErrOrigin, h.Origin)
+	}
+	router, err := learn(ctx, opts.Corpus)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := schedule.New(r, opts.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	col := metrics.NewCollector()
+	cfg := opts.Engine
+	cfg.Endpoint = router.Route
+	cfg.Results = col.Add
+	cfg.Logger = opts.Logger
+	var corr *correlate.Correlator
+	if !opts.NoCorrelate {
+		corr = correlate.New()
+		cfg.Correlator = corr
+	}
+	start := time.Now()
+	var stopProgress func()
+	if opts.Progress != nil {
+		stopProgress = every(time.Second, func() {
+			el := time.Since(start)
+			opts.Progress(col.Progress(el), el)
+		})
+	}
+	st, runErr := engine.Run(ctx, cfg, sched)
+	if stopProgress != nil {
+		stopProgress()
+	}
+	snap := col.Snapshot()
+	snap.Meta = metrics.Meta{
+		Tool:     Version,
+		Target:   opts.Engine.Target.String(),
+		Corpus:   opts.Corpus,
+		Speed:    sched.Speed(),
+		Start:    st.Start,
+		End:      st.Start.Add(st.Elapsed),
+		Duration: st.Elapsed,
+	}
+	if opts.Schedule.Shards > 1 {
+		snap.Meta.Shard = fmt.Sprintf("%d/%d", opts.Schedule.Shard, opts.Schedule.Shards)
+	}
+	snap.Meta.ScheduledByKind = map[string]int64{}
+	for k, n := range st.ScheduledByKind {
+		if k == "ws-session" {
+			continue // a session result closes a connection already counted
+		}
+		snap.Meta.ScheduledByKind[k] = n
+		snap.Meta.Scheduled += n
+	}
+	out := &Outcome{Snapshot: snap, Engine: st, Schedule: sched.Stats(), Corpus: r.Stats(), Router: router}
+	if corr != nil {
+		out.Links = corr.Stats().Links.Load()
+		out.Misses = corr.Stats().Misses.Load()
+	}
+	return out, runErr
+}
+
+func learn(ctx context.Context, path string) (*routes.Router, error) {
+	r, err := corpus.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return routes.Learn(ctx, r, routes.Options{})
+}
+
+// sameHost reports whether origin (a recorded URL) names target's host
+// and port.
+func sameHost(origin string, target *url.URL) bool {
+	if origin == "" {
+		return false
+	}
+	o, err := url.Parse(origin)
+	if err != nil || o.Host == "" {
+		return false
+	}
+	norm := func(u *url.URL) string {
+		host, port, err := net.SplitHostPort(u.Host)
+		if err != nil {
+			host = u.Host
+			port = map[string]string{"https": "443", "wss": "443"}[u.Scheme]
+			if port == "" {
+				port = "80"
+			}
+		}
+		return strings.ToLower(host) + ":" + port
+	}
+	return norm(o) == norm(target)
+}
+
+// every calls fn each interval on its own goroutine until stopped.
+func every(interval time.Duration, fn func()) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
