@@ -1,17 +1,113 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"net"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/reprise/reprise/internal/happyapi"
 )
 
 func serveCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "serve",
-		Usage: "(being built)",
+		Name:      "serve",
+		Usage:     "run the built-in Happy-compatible API server (in memory, with latency and fault injection)",
+		ArgsUsage: " ",
+		Description: `Serves every route of the Happy Server Workers API from memory, including the
+WebSocket update stream, until interrupted. Tokens come from POST /v1/auth
+(Ed25519), from --token, or from any bearer with --any-token.
+
+Latency specs: fixed:20ms | uniform:10ms-50ms | normal:mean=30ms,stddev=5ms |
+lognormal:median=30ms,sigma=0.5 | exponential:mean=20ms (max=D caps the last three).
+Stall spec: every=5s,for=500ms (requests arriving during a stall wait for its end).`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8787", Usage: "address to listen on (loopback unless --allow-remote)"},
+			&cli.BoolFlag{Name: "allow-remote", Usage: "allow a non-loopback --listen address"},
+			&cli.StringSliceFlag{Name: "token", Usage: "bearer token accepted as a user of its own (repeatable), e.g. test-auth-token"},
+			&cli.BoolFlag{Name: "any-token", Usage: "accept every non-empty bearer token (each token is its own user)"},
+			&cli.StringFlag{Name: "signing-key", Usage: "key for issued tokens and tickets (default random); reuse it to accept tokens from an earlier run", EnvVars: []string{"HAPPYAPI_SIGNING_KEY"}},
+			&cli.StringFlag{Name: "latency", Value: "none", Usage: "injected latency `SPEC` for every HTTP request"},
+			&cli.Float64Flag{Name: "error-rate", Usage: "fraction (0..1) of requests answered with an injected 500/503"},
+			&cli.StringFlag{Name: "stall", Value: "none", Usage: "periodic stalls, `SPEC` every=5s,for=500ms"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the latency and fault random source"},
+		},
 		Action: func(c *cli.Context) error {
-			return errors.New("replay serve is not built yet")
+			if c.NArg() > 0 {
+				return usageError{fmt.Errorf("serve takes no arguments (got %q)", c.Args().First())}
+			}
+			cfg, err := serveConfig(c)
+			if err != nil {
+				return usageError{err}
+			}
+			addr := c.String("listen")
+			if err := checkLoopback(addr, c.Bool("allow-remote")); err != nil {
+				return usageError{err}
+			}
+			srv, err := happyapi.New(cfg)
+			if err != nil {
+				return usageError{err}
+			}
+			ctx, cancel := context.WithCancel(c.Context)
+			defer cancel()
+			if err := srv.Start(ctx, addr); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "happy api listening on %s (latency %s, error rate %g, stall %s, seed %d)\n",
+				srv.URL(), cfg.Latency, cfg.ErrorRate, cfg.Stall, cfg.Seed)
+			<-ctx.Done()
+			<-srv.Done()
+			st := srv.Stats()
+			fmt.Fprintf(c.App.ErrWriter, "happy api stopped: %d requests (%d injected faults, %d stalled), %d WebSocket connections\n",
+				st.Requests, st.Faults, st.Stalled, st.WSAccepted)
+			return nil
 		},
 	}
+}
+
+func serveConfig(c *cli.Context) (happyapi.Config, error) {
+	lat, err := happyapi.ParseLatency(c.String("latency"))
+	if err != nil {
+		return happyapi.Config{}, fmt.Errorf("--latency: %w", err)
+	}
+	stall, err := happyapi.ParseStall(c.String("stall"))
+	if err != nil {
+		return happyapi.Config{}, fmt.Errorf("--stall: %w", err)
+	}
+	rate := c.Float64("error-rate")
+	if rate < 0 || rate > 1 {
+		return happyapi.Config{}, fmt.Errorf("--error-rate %g is outside 0..1 (write 0.01 for 1%%)", rate)
+	}
+	return happyapi.Config{
+		Tokens:     c.StringSlice("token"),
+		AnyToken:   c.Bool("any-token"),
+		SigningKey: []byte(c.String("signing-key")),
+		Latency:    lat,
+		ErrorRate:  rate,
+		Stall:      stall,
+		Seed:       c.Uint64("seed"),
+		TruthLimit: -1, // a long-running server keeps counters only
+		Now:        time.Now,
+	}, nil
+}
+
+// checkLoopback refuses addresses other machines could reach unless
+// allowed: the server has no real security.
+func checkLoopback(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w (want host:port, e.g. 127.0.0.1:8787)", addr, err)
+	}
+	if allowRemote {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--listen %q is not a loopback address; the test server has no real security, add --allow-remote to expose it anyway", addr)
 }
