@@ -28,8 +28,9 @@ const (
 // conn is one TCP connection: a reassembly.Stream that parses both
 // directions and pairs requests with responses.
 type conn struct {
-	p  *Processor
-	id uint64
+	p    *Processor
+	id   uint64
+	keys [2]connKey
 
 	// a and b are the endpoints of the first packet seen (a sent it).
 	a, b       string
@@ -193,6 +194,8 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 // ReassemblyComplete implements reassembly.Stream: the connection is over
 // (FIN/RST on both sides, idle timeout, or end of capture).
 func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
+	delete(c.p.live, c.keys[0])
+	delete(c.p.live, c.keys[1])
 	c.finish()
 	return true
 }

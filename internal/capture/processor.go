@@ -143,6 +143,10 @@ type Processor struct {
 	origin time.Time
 
 	nextConnID uint64
+	// live holds the keys (both directions) of the connections the
+	// reassembler tracks, so empty segments of connections already over
+	// (the last ACK after FIN) do not open new ones.
+	live       map[connKey]struct{}
 	out        []traffic.Record
 	lastFlush  time.Time
 	lastTS     time.Time
@@ -151,7 +155,7 @@ type Processor struct {
 
 // NewProcessor returns a Processor that writes to sink.
 func NewProcessor(sink traffic.Sink, cfg Config) *Processor {
-	p := &Processor{cfg: cfg.withDefaults(), sink: sink, origin: cfg.Origin}
+	p := &Processor{cfg: cfg.withDefaults(), sink: sink, origin: cfg.Origin, live: map[connKey]struct{}{}}
 	pool := reassembly.NewStreamPool(&factory{p: p})
 	p.asm = reassembly.NewAssembler(pool)
 	p.asm.MaxBufferedPagesPerConnection = p.cfg.MaxPagesPerConn
@@ -249,6 +253,13 @@ func (p *Processor) Packet(ctx context.Context, pkt Packet) error {
 			s.CutPackets++
 		}
 	})
+	tcp := &p.dec.tcp
+	if len(tcp.Payload) == 0 && !tcp.SYN {
+		if _, ok := p.live[connKey{p.dec.flow, tcp.TransportFlow()}]; !ok {
+			// A bare ACK, FIN or RST of a connection we do not track.
+			return nil
+		}
+	}
 	pc := &pktContext{ci: gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(pkt.Data), Length: pkt.Length}, ack: p.dec.tcp.Ack, hasAck: p.dec.tcp.ACK}
 	pc.anc[0] = pc
 	pc.ci.AncillaryData = pc.anc[:]
@@ -317,10 +328,17 @@ func (p *Processor) offset(t time.Time) time.Duration {
 	return t.Sub(o)
 }
 
+// connKey identifies one direction of a TCP connection.
+type connKey struct{ net, tcp gopacket.Flow }
+
 type factory struct{ p *Processor }
 
 func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
 	f.p.nextConnID++
 	f.p.count(func(s *Stats) { s.Connections++ })
-	return newConn(f.p, f.p.nextConnID, netFlow, tcpFlow, tcp)
+	c := newConn(f.p, f.p.nextConnID, netFlow, tcpFlow, tcp)
+	c.keys = [2]connKey{{netFlow, tcpFlow}, {netFlow.Reverse(), tcpFlow.Reverse()}}
+	f.p.live[c.keys[0]] = struct{}{}
+	f.p.live[c.keys[1]] = struct{}{}
+	return c
 }
