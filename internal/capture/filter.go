@@ -224,8 +224,8 @@ func (g *filterGen) label() int {
 	return len(g.labels) - 1
 }
 
-func (g *filterGen) mark(l int)                 { g.labels[l] = len(g.code) }
-func (g *filterGen) emit(i bpf.Instruction)     { g.code = append(g.code, pinsn{ins: i}) }
+func (g *filterGen) mark(l int)             { g.labels[l] = len(g.code) }
+func (g *filterGen) emit(i bpf.Instruction) { g.code = append(g.code, pinsn{ins: i}) }
 func (g *filterGen) jump(test bpf.JumpTest, v uint32, t, f int) {
 	g.code = append(g.code, pinsn{test: test, val: v, jt: t, jf: f})
 }

@@ -146,11 +146,11 @@ type Processor struct {
 	// live holds the keys (both directions) of the connections the
 	// reassembler tracks, so empty segments of connections already over
 	// (the last ACK after FIN) do not open new ones.
-	live       map[connKey]struct{}
-	out        []traffic.Record
-	lastFlush  time.Time
-	lastTS     time.Time
-	err        error
+	live      map[connKey]struct{}
+	out       []traffic.Record
+	lastFlush time.Time
+	lastTS    time.Time
+	err       error
 }
 
 // NewProcessor returns a Processor that writes to sink.
