@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/reprise/reprise/internal/traffic"
@@ -560,7 +561,7 @@ func queryString(target string) []NameValue {
 const maxDecoded = 256 << 20
 
 // decodeContent undoes a Content-Encoding list (applied in order, so
-// undone in reverse). It knows gzip, deflate and zstd.
+// undone in reverse). It knows gzip, deflate, br and zstd.
 func decodeContent(data []byte, ce string) ([]byte, error) {
 	codings := strings.Split(ce, ",")
 	for i := len(codings) - 1; i >= 0; i-- {
@@ -581,6 +582,8 @@ func decodeContent(data []byte, ce string) ([]byte, error) {
 			} else {
 				r = flate.NewReader(bytes.NewReader(data))
 			}
+		case "br":
+			r = brotli.NewReader(bytes.NewReader(data))
 		case "zstd":
 			zr, err := zstd.NewReader(bytes.NewReader(data), zstd.WithDecoderConcurrency(1))
 			if err != nil {

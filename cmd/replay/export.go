@@ -2,16 +2,133 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/reprise/reprise/har"
+	"github.com/reprise/reprise/internal/corpus"
 )
 
 func exportCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "export",
-		Usage: "(being built)",
+		Name:      "export",
+		Usage:     "write a corpus as a HAR 1.2 file for browser DevTools and HAR tools",
+		ArgsUsage: "CORPUS",
+		Description: `Writes every exchange as a HAR entry and every WebSocket connection as a
+Chrome-style entry (_resourceType "websocket", _webSocketMessages), entry
+by entry. Content-encoded response bodies (gzip, deflate, zstd, br) are
+written decoded, as HAR expects; binary bodies as base64. What HAR has no
+field for (flows, flags, errors) rides in "_reprise" fields, so
+"record har" restores the corpus. Use --har - to write to standard output.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "har", Usage: "HAR file to write (`OUT.har`, - for standard output; required)"},
+			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing HAR file"},
+		},
 		Action: func(c *cli.Context) error {
-			return errors.New("replay export is not built yet")
+			args, err := exportArgs(c, "force")
+			if err != nil {
+				return err
+			}
+			if len(args) != 1 {
+				return usageError{errors.New("replay export: name exactly one corpus")}
+			}
+			if c.String("har") == "" {
+				return usageError{errors.New("replay export: --har OUT.har is required")}
+			}
+			return runExport(c, args[0], c.String("har"))
 		},
 	}
+}
+
+func runExport(c *cli.Context, in, out string) error {
+	r, err := corpus.Open(in)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	opts := har.ExportOptions{Version: buildVersion(), Comment: "exported from " + filepath.Base(in)}
+	if out == "-" {
+		_, err := har.Export(c.Context, r, r.Header(), c.App.Writer, opts)
+		return err
+	}
+	if !c.Bool("force") {
+		if _, err := os.Lstat(out); err == nil {
+			return fmt.Errorf("%s already exists: choose another --har or add --force", out)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".partial*")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", out, err)
+	}
+	rep, err := har.Export(c.Context, r, r.Header(), tmp, opts)
+	if err == nil {
+		err = tmp.Close()
+	} else {
+		tmp.Close()
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), out)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	var w io.Writer = c.App.Writer
+	fmt.Fprintf(w, "%s -> %s\n", rep.Summary(), out)
+	if r.Stats().Truncated {
+		fmt.Fprintf(w, "note: %s was cut short (recorder stopped); exported up to its last whole block\n", in)
+	}
+	return nil
+}
+
+// buildVersion is the module version of this binary, "dev" for a work
+// tree build.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// exportArgs returns the positional arguments of c after moving any flags
+// written among or after them into c, as the usage line writes them
+// ("replay export C.rpz --har OUT.har"): urfave/cli stops parsing flags at the first
+// positional argument.
+func exportArgs(c *cli.Context, boolFlags ...string) ([]string, error) {
+	var pos []string
+	args := c.Args().Slice()
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if slices.Contains(boolFlags, name) {
+			if !hasVal {
+				val = "true"
+			}
+		} else if !hasVal {
+			if i+1 >= len(args) {
+				return nil, usageError{fmt.Errorf("flag %s needs a value", a)}
+			}
+			i++
+			val = args[i]
+		}
+		if err := c.Set(name, val); err != nil {
+			return nil, usageError{fmt.Errorf("flag %s: %v", a, err)}
+		}
+	}
+	return pos, nil
 }
