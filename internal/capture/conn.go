@@ -269,6 +269,15 @@ func (c *conn) requestDone(q *message) {
 	if len(c.pending) == 0 && c.flow == c.clientIP && c.ws == nil {
 		c.flow = identity(c.clientIP, q)
 	}
+	for len(c.orphans) > 0 && c.orphans[0].first.Before(q.first) {
+		// A response that started before this request cannot answer it.
+		r := c.orphans[0]
+		c.orphans = c.orphans[1:]
+		x := c.exchange(nil, r)
+		x.Flags |= traffic.FlagIncomplete
+		x.Notes = note(x.Notes, "capture", "response without a parsed request")
+		c.write(x)
+	}
 	if len(c.orphans) > 0 {
 		r := c.orphans[0]
 		c.orphans = c.orphans[1:]
