@@ -1,0 +1,209 @@
+package metrics
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+// maxSeconds bounds the time series (one week of one-second buckets);
+// later results land in the last bucket.
+const maxSeconds = 7 * 24 * 3600
+
+// Collector gathers traffic.Result values into per-endpoint and overall
+// statistics, a per-second time series and per-flow activity spans. It is
+// safe for concurrent use; an engine with very many workers may also give
+// each worker its own Collector and merge their snapshots, which is exact.
+type Collector struct {
+	mu        sync.Mutex
+	overall   *Stats
+	endpoints map[string]*Stats
+	series    []Second
+	flows     map[flowKey]*span
+	first     time.Duration
+	last      time.Duration
+	any       bool
+}
+
+type flowKey struct {
+	flow string
+	copy int
+}
+
+type span struct{ from, to time.Duration }
+
+// NewCollector returns an empty Collector.
+func NewCollector() *Collector {
+	return &Collector{
+		overall:   newStats("", ""),
+		endpoints: make(map[string]*Stats),
+		flows:     make(map[flowKey]*span),
+	}
+}
+
+// Add folds one result into the collector. Its Endpoint may carry a label
+// ("WS /v1/updates [session-scoped]", see SplitLabel): the result counts
+// for the endpoint and for that label of it. An empty Endpoint counts as
+// "OTHER".
+func (c *Collector) Add(r traffic.Result) {
+	name, label := SplitLabel(r.Endpoint)
+	if name == "" {
+		name = "OTHER"
+	}
+	end := r.Intended
+	if r.NotSent == "" {
+		end += r.Latency
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.overall.add(&r, true)
+	ep := c.endpoints[name]
+	if ep == nil {
+		ep = newStats(name, "")
+		c.endpoints[name] = ep
+	}
+	ep.add(&r, false)
+	if label != "" {
+		l := ep.LabelStats(label)
+		if l == nil {
+			l = newStats(name, label)
+			ep.ByLabel = append(ep.ByLabel, l)
+			sort.Slice(ep.ByLabel, func(i, j int) bool { return ep.ByLabel[i].Label < ep.ByLabel[j].Label })
+		}
+		l.add(&r, false)
+	}
+	if !c.any || r.Intended < c.first {
+		c.first = r.Intended
+	}
+	if !c.any || end > c.last {
+		c.last = end
+	}
+	c.any = true
+	if r.Kind == traffic.ResultHTTP {
+		sec := c.second(end)
+		if r.NotSent == "" {
+			sec.Requests++
+			sec.Latency = record(sec.Latency, r.Latency)
+		}
+		if r.Failed() {
+			sec.Failed++
+		}
+	}
+	if r.Flow != "" {
+		k := flowKey{r.Flow, r.Copy}
+		sp := c.flows[k]
+		if sp == nil {
+			c.flows[k] = &span{r.Intended, end}
+		} else {
+			if r.Intended < sp.from {
+				sp.from = r.Intended
+			}
+			if end > sp.to {
+				sp.to = end
+			}
+		}
+	}
+}
+
+// second returns the time-series bucket holding offset t.
+func (c *Collector) second(t time.Duration) *Second {
+	i := secondIndex(t)
+	for len(c.series) <= i {
+		c.series = append(c.series, Second{})
+	}
+	return &c.series[i]
+}
+
+func secondIndex(t time.Duration) int {
+	if t < 0 {
+		return 0
+	}
+	i := int(t / time.Second)
+	if i >= maxSeconds {
+		i = maxSeconds - 1
+	}
+	return i
+}
+
+// Snapshot returns a deep copy of everything collected so far; the
+// Collector goes on collecting. Meta is left for the caller (the engine)
+// to fill.
+func (c *Collector) Snapshot() *Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &Snapshot{Overall: c.overall.Clone()}
+	names := make([]string, 0, len(c.endpoints))
+	for n := range c.endpoints {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s.Endpoints = append(s.Endpoints, c.endpoints[n].Clone())
+	}
+	s.Series = make([]Second, len(c.series))
+	for i, sec := range c.series {
+		s.Series[i] = Second{Requests: sec.Requests, Failed: sec.Failed, Latency: cloneDist(sec.Latency)}
+	}
+	// active flows per second, from each flow's span (a difference array)
+	if len(c.flows) > 0 {
+		lastIdx := 0
+		for _, sp := range c.flows {
+			if i := secondIndex(sp.to); i > lastIdx {
+				lastIdx = i
+			}
+		}
+		for len(s.Series) <= lastIdx {
+			s.Series = append(s.Series, Second{})
+		}
+		diff := make([]int64, len(s.Series)+1)
+		for _, sp := range c.flows {
+			diff[secondIndex(sp.from)]++
+			diff[secondIndex(sp.to)+1]--
+		}
+		var active int64
+		for i := range s.Series {
+			active += diff[i]
+			s.Series[i].Flows = active
+		}
+	}
+	s.Flows = int64(len(c.flows))
+	if c.any {
+		s.First, s.Last = c.first, c.last
+	}
+	s.finalize()
+	return s
+}
+
+// Progress is a cheap view of a running collection for live display.
+type Progress struct {
+	// Requests, Failed and NotSent count HTTP results so far.
+	Requests, Failed, NotSent int64
+	// Errors counts transport errors of every kind so far.
+	Errors int64
+	// Second is the last whole second before now, with its index.
+	Second      Second
+	SecondIndex int
+}
+
+// Progress returns the totals so far and the last whole second before
+// now (an offset on the engine clock).
+func (c *Collector) Progress(now time.Duration) Progress {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := Progress{Requests: c.overall.Requests, Failed: c.overall.Failed}
+	for _, o := range c.overall.Outcomes {
+		p.Errors += sum(o.Failed)
+	}
+	if o := c.overall.Outcomes[traffic.ResultHTTP.String()]; o != nil {
+		p.NotSent = sum(o.NotSent)
+	}
+	i := secondIndex(now) - 1
+	if i >= 0 && i < len(c.series) {
+		sec := c.series[i]
+		p.Second = Second{Requests: sec.Requests, Failed: sec.Failed, Latency: cloneDist(sec.Latency)}
+		p.SecondIndex = i
+	}
+	return p
+}

@@ -1,0 +1,110 @@
+// Package metrics turns the engine's stream of traffic.Result values into
+// statistics: HDR histograms per endpoint and overall, counters, a
+// per-second time series, and the accounting of every scheduled event.
+// Snapshots merge exactly (histograms merge, never averages), so shards of
+// one run combine into the numbers a single run would have given, and they
+// serialize to a versioned JSON results document.
+//
+// # Collecting
+//
+// A Collector is safe for concurrent use: the engine calls Add for every
+// Result, Progress for live display, and Snapshot at the end (then fills
+// Snapshot.Meta: target, corpus, speed, wall-clock bounds, run duration and
+// the number of events it scheduled).
+//
+// Endpoint is the route template (package routes). It may end in a label
+// in brackets, "WS /v1/updates [session-scoped]": the result counts for
+// "WS /v1/updates" and for its "session-scoped" breakdown (Stats.ByLabel).
+// Labels say which kind of connection or client a result belongs to; the
+// report shows WebSocket messages received against recorded per label.
+//
+// What each result kind feeds:
+//
+//	kind          counters                                histograms
+//	http          requests, statuses, checks, bytes,      latency (Result.Latency, from the
+//	              failed (error, status >= 400, or not    intended send time), service
+//	              sent), outcome                          (Result.Service); overall only:
+//	                                                      connecting (Result.Connecting),
+//	                                                      schedule lag (Sent - Intended)
+//	ws-connect    ws connects, statuses, checks, outcome  ws connecting (Result.Connecting,
+//	                                                      or Service when zero), lag
+//	ws-session    ws sessions, msgs sent/received/        ws session duration (Service, or
+//	              recorded                                Latency when zero)
+//	ws-roundtrip  -                                       ws round trip (Latency, or Service)
+//	ws-push       -                                       ws push delivery (Latency, or Service)
+//	ws-send       ws sends, outcome                       schedule lag
+//
+// Histograms hold microseconds from 1 µs to 1 h with three significant
+// digits (HdrHistogram); a percentile is exact to that precision (the
+// upper end of the bucket holding the ranked value, at most 0.1% above
+// it). Values over an hour are recorded as an hour and counted as clamped.
+//
+// # Accounting
+//
+// Results of kinds http, ws-connect and ws-send stand for scheduled events
+// (an HTTP exchange, a WebSocket connection, a client message); each has
+// exactly one outcome: completed (sent, no transport error, any status),
+// failed (Result.Error, by kind) or not sent (Result.NotSent, by reason).
+// Snapshot.Accounting checks scheduled = completed + failed + not sent
+// against Meta.Scheduled (and Meta.ScheduledByKind when given) and returns
+// an error naming the gap when it does not add up.
+//
+// # Time series and concurrency
+//
+// Series has one entry per second of the run: HTTP requests and failures
+// completed in that second (intended time plus latency), their latency
+// histogram, and the number of active flows. A flow (a Result.Flow and
+// Copy pair, a recorded client under --multiply) is active from its first
+// scheduled event to its last completion; this is reprise's measure of
+// concurrent users (the k6 "vus"), and FlowsActive summarises it. Shards
+// split by flow, so per-second flow counts add exactly when merged.
+//
+// # Results document (version 1)
+//
+// Encode writes one JSON object (indented, UTF-8):
+//
+//	{
+//	  "format": "reprise-results",       always this string
+//	  "version": 1,                      unknown versions are refused
+//	  "meta": {                          Meta: tool, target, corpus, speed,
+//	    "start": RFC 3339, "end": ...,   multiply, shard, shards,
+//	    "duration_ns": int,              scheduled, scheduled_by_kind
+//	    "scheduled": int, ...
+//	  },
+//	  "accounting": {                    derived: the Accounting breakdown,
+//	    "scheduled", "completed",        "ok" and the "error" text when it
+//	    "failed": {kind: n},             does not add up
+//	    "not_sent": {reason: n},
+//	    "by_kind": {kind: outcome}, "ok": bool, "error": string
+//	  },
+//	  "first_ns": int, "last_ns": int,   earliest intended time and latest
+//	                                     completion, from the run's start
+//	  "flows": int,                      distinct flows
+//	  "overall": Stats,
+//	  "endpoints": [Stats, ...],         sorted by endpoint
+//	  "series": {"interval_ms": 1000,
+//	             "seconds": [{"requests", "failed", "flows", "latency": Dist}]},
+//	  "thresholds": [{"expr", "endpoint", "metric", "op", "limit",
+//	                  "observed", "unit", "pass", "note"}]
+//	}
+//
+// Stats: "endpoint", "label", "requests", "rate" (requests per second of
+// the run, derived), "failed", "outcomes" ({kind: {"completed", "failed":
+// {error: n}, "not_sent": {reason: n}}}), "status_classes" ({"2xx": n}),
+// "statuses" ({"200": n}), "checks_passed", "checks_failed",
+// "bytes_sent", "bytes_received", "latency", "service", "connecting",
+// "schedule_lag" (Dist, absent when empty), "ws" ({"connects",
+// "sessions", "msgs_sent", "msgs_received", "msgs_recorded", "sends",
+// "connecting", "session_duration", "roundtrip", "push_delivery"}) and
+// "by_label" ([Stats]).
+//
+// Dist: "count", "min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms",
+// "p99_ms", "p99_9_ms", "max_ms" (derived, milliseconds to the
+// microsecond), "clamped", and "hist": the histogram in HdrHistogram's
+// V2 compressed base64 encoding (cookie 0x1c849304, readable by any
+// HdrHistogram implementation), which is the truth: Decode derives every
+// summary and rate again from the histograms and refuses a document whose
+// counts disagree with them, whose histograms have another geometry, or
+// whose counts are negative. Decode(Encode(s)) gives back s; merging two
+// decoded documents is exact.
+package metrics
