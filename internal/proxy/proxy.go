@@ -202,13 +202,14 @@ type connKey struct{}
 type connInfo struct {
 	id     uint64
 	remote string
+	conn   net.Conn // nil when not served through ConnContext
 }
 
 // ConnContext gives every client connection its ID. Serve installs it;
 // set it as http.Server.ConnContext when serving the Proxy yourself
 // (without it every request counts as its own connection).
 func (p *Proxy) ConnContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connInfo{id: p.conns.Add(1), remote: c.RemoteAddr().String()})
+	return context.WithValue(ctx, connKey{}, &connInfo{id: p.conns.Add(1), remote: c.RemoteAddr().String(), conn: c})
 }
 
 // Serve accepts connections on ln until ctx ends, then shuts down: it

@@ -120,9 +120,15 @@ func (t *wsTap) Close() error {
 // shutdown ends the connection because the proxy is stopping.
 func (t *wsTap) shutdown() {
 	t.mu.Lock()
-	t.stopped = true
+	if t.endErr == "" && !t.closeSeen {
+		t.stopped = true
+	}
 	t.mu.Unlock()
 	t.conn.Close()
+	// ReverseProxy may be blocked reading the client: end that side too.
+	if c := t.x.conn.conn; c != nil {
+		c.Close()
+	}
 }
 
 // ended notes the first end of stream or error seen on either side.
