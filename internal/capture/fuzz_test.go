@@ -146,3 +146,9 @@ func FuzzCaptureFile(f *testing.F) {
 		}
 	})
 }
+
+// discard is a Sink that keeps nothing (benchmarks).
+type discard struct{}
+
+func (discard) Write(context.Context, traffic.Record) error { return nil }
+func (discard) Close() error                                { return nil }
