@@ -1,0 +1,98 @@
+// Package report renders what a replay measured: the end-of-run summary in
+// the k6 style the Happy team reads, a per-endpoint table, a WebSocket
+// table, threshold verdicts, and the JSON results document.
+//
+// # Summary
+//
+// Summary writes, for a metrics.Snapshot:
+//
+//	accounting           scheduled = completed + failed (by error) + not sent (by reason)
+//	checks               status == recorded status, as a rate with ✓ passed ✗ failed
+//	data_received/sent   bytes (SI units) and bytes per second
+//	flows                active flows (recorded clients x copies) per second: median, min, max
+//	http_req_blocked     dial and handshake (Result.Connecting); reprise has no separate
+//	http_req_connecting  DNS or pool wait, so both show the same numbers; waiting for a
+//	                     send slot shows in schedule_lag
+//	http_req_duration    latency from the intended send time (coordinated-omission safe)
+//	http_req_failed      failed HTTP results (error, status >= 400, not sent) as a rate;
+//	                     as in k6, ✓ counts the failed and ✗ the others
+//	http_req_service     service time from the actual send
+//	http_req_status      status classes
+//	http_reqs            requests sent and their rate over the replay's duration
+//	schedule_lag         actual minus intended send time of every scheduled event
+//	ws_connecting        WebSocket handshake time
+//	ws_msgs_received     server messages received, rate, and "of N recorded (P%)"
+//	ws_msgs_sent         client messages sent
+//	ws_push_delivery     HTTP mutation to the matching server push
+//	ws_roundtrip         client message to its matching reply
+//	ws_session_duration  open to close
+//	ws_sessions          connections and their rate
+//
+// Trend lines show avg, min, med, max, p(90), p(95) and p(99), durations
+// as k6 writes them (µs, ms, s, at most two decimals). Then one row per
+// endpoint (reqs, rate, err%, p50, p95, p99, max of the latency, and the
+// marks of its thresholds), one row per WebSocket endpoint and label
+// (sessions, messages sent, received against recorded, p95 of connecting,
+// round trip and push delivery), and the thresholds with ✓ (passed), ✗
+// (breached) or - (skipped: nothing to measure).
+//
+// # Thresholds
+//
+// An expression is
+//
+//	[ENDPOINT ": "] CONDITION {"," CONDITION}
+//	CONDITION = [METRIC "."] STAT OP LIMIT  |  METRIC OP LIMIT
+//
+// ENDPOINT is an endpoint name exactly as the report prints it ("GET
+// /v1/sessions", "POST /v1/sessions/{id}/messages"), optionally with a
+// label ("WS /v1/updates [session-scoped]"), or a template alone
+// ("/v1/sessions": every method together). Check refuses an endpoint the
+// corpus does not have and lists the known ones. OP is <, <=, >, >= or ==.
+//
+//	metric (aliases)                         statistic         limit
+//	http_req_duration (latency, duration)    avg min med max   duration: 500ms, 1s, 250us,
+//	http_req_service (service)               pN p(N)           2m; bare = milliseconds
+//	http_req_connecting (http_req_blocked)*  (default metric
+//	schedule_lag (lag)*                      of a bare STAT:
+//	ws_connecting, ws_session_duration,      p95<500ms)
+//	ws_roundtrip, ws_push_delivery
+//	http_req_failed (error_rate, errors)     -                 ratio: 1% or 0.01
+//	checks                                   -                 ratio
+//	ws_msgs_received (received / recorded)   -                 ratio
+//	http_reqs (rate, reqs, requests)         .rate (default)   rate: 1000/min, 20/s, 5000/h;
+//	                                         .count            bare = per second; count
+//	flows (vus, users)*                      -                 count: median per second
+//	ws_sessions, ws_msgs_sent                -                 count
+//
+// Metrics marked * are measured for the whole run only. Examples:
+// "p95<500ms", "p(99.9)<2s", "avg<200ms", "error_rate<1%",
+// "http_req_failed<0.01", "rate>=1000/min", "checks>99%",
+// "service.p99<300ms", "ws_roundtrip.p99<300ms", "ws_msgs_received>=99%",
+// "GET /health: p95<50ms, p99<100ms".
+//
+// Rates divide by the replay's own duration: at --speed 10 a rate
+// threshold judges the replayed rate, ten times the recorded one. A
+// threshold with nothing to measure (an endpoint without requests, a run
+// without WebSocket traffic) is skipped, neither passed nor breached.
+//
+// # Named sets
+//
+// NamedSet("hap-19") is the Happy team's acceptance criteria (HAP-19):
+// flows>=100 (Concurrent Users 100+ sustained: reprise replays an open
+// model, so concurrent users are the recorded clients, times --multiply,
+// active in a second; "sustained" is the median over the seconds of the
+// run), rate>=1000/min, p95<500ms, p99<1000ms, error_rate<1%, and their
+// per-endpoint targets: GET /health p95<50ms p99<100ms; GET /v1/sessions,
+// GET /v1/machines, GET /v1/artifacts p95<200ms p99<400ms; POST
+// /v1/sessions p95<300ms p99<500ms; GET /v1/websocket/stats p95<100ms
+// p99<200ms; POST /v1/websocket/broadcast p95<200ms p99<400ms. The
+// per-endpoint thresholds of a named set are optional: skipped when the
+// corpus lacks the endpoint. Resolve accepts set names and expressions
+// mixed, as --threshold flags give them.
+//
+// # JSON
+//
+// WriteJSON writes the metrics results document (see package metrics)
+// with the verdicts; ReadJSON reads it back, histograms included, for
+// compare and merge.
+package report
