@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -131,12 +132,16 @@ func runPcap(c *cli.Context, paths []string, cfg capture.Config) error {
 		err := f.Read(ctx, p)
 		switch {
 		case err == nil:
+		case ctx.Err() != nil:
+			p.Close(context.WithoutCancel(ctx))
+			if cerr := w.Close(); cerr != nil {
+				return cerr
+			}
+			return fmt.Errorf("interrupted: %s holds what was imported before", out)
 		case errors.Is(err, capture.ErrTruncated):
 			warnings = append(warnings, fmt.Sprintf("%v: the packets before the cut were imported; exchanges open there are flagged incomplete", err))
 		default:
-			p.Close(ctx)
-			w.Close()
-			return err
+			warnings = append(warnings, fmt.Sprintf("%v: stopped reading this file there; the packets before were imported and exchanges open there are flagged incomplete", err))
 		}
 	}
 	if err := p.Close(ctx); err != nil {
