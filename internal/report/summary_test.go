@@ -264,3 +264,23 @@ func TestWriteJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestProgressLine(t *testing.T) {
+	c := metrics.NewCollector()
+	for i := 0; i < 300; i++ {
+		at := time.Duration(i) * 10 * time.Millisecond
+		r := traffic.Result{Kind: traffic.ResultHTTP, Endpoint: "GET /", Intended: at, Sent: at, Latency: time.Duration(1+i%10) * time.Millisecond, Status: 200}
+		if i == 150 {
+			r.Error, r.Status = "reset", 0
+		}
+		if i == 151 {
+			r = traffic.Result{Kind: traffic.ResultHTTP, Endpoint: "GET /", Intended: at, NotSent: traffic.NotSentInFlight}
+		}
+		c.Add(r)
+	}
+	got := ProgressLine(c.Progress(2500*time.Millisecond), 2500*time.Millisecond, time.Minute)
+	want := "running 2s/1m0s  reqs 299  99/s  p50=6ms p95=10.01ms p99=10.01ms  failed 0.67%  not sent 1  errors 1"
+	if got != want {
+		t.Errorf("progress line:\n got %s\nwant %s", got, want)
+	}
+}
