@@ -35,8 +35,8 @@ written as OUT.partial and renamed on a clean stop; a killed recorder
 leaves OUT.partial, readable up to its last flush.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "`ADDR` to accept clients on", Value: "127.0.0.1:8080"},
-			&cli.StringFlag{Name: "upstream", Usage: "server to forward to (`URL`, for example http://localhost:8787)", Required: true},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "corpus to write (`FILE`.rpz)", Required: true},
+			&cli.StringFlag{Name: "upstream", Usage: "server to forward to (`URL`, for example http://localhost:8787); required"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "corpus to write (`FILE`.rpz); required"},
 			&cli.Int64Flag{Name: "max-body", Usage: "`BYTES` kept per body or WebSocket message (the rest is forwarded, counted and marked truncated)", Value: proxy.DefaultMaxBody},
 			&cli.DurationFlag{Name: "flush-interval", Usage: "write buffered records to disk at least this often (a crash loses at most this much)", Value: time.Second},
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing corpus at --out"},
@@ -92,6 +92,9 @@ func parseUpstream(s string) (*url.URL, error) {
 func runProxy(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError{fmt.Errorf("record proxy: unexpected argument %q", c.Args().First())}
+	}
+	if c.String("upstream") == "" {
+		return usageError{errors.New("record proxy: --upstream URL is required (the server to forward to, for example http://localhost:8787)")}
 	}
 	upstream, err := parseUpstream(c.String("upstream"))
 	if err != nil {
