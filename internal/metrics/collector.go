@@ -12,6 +12,13 @@ import (
 // later results land in the last bucket.
 const maxSeconds = 7 * 24 * 3600
 
+// MaxLabels bounds the labels kept per endpoint; results with further
+// labels count under OtherLabel.
+const MaxLabels = 32
+
+// OtherLabel collects the results of labels beyond MaxLabels.
+const OtherLabel = "other"
+
 // Collector gathers traffic.Result values into per-endpoint and overall
 // statistics, a per-second time series and per-flow activity spans. It is
 // safe for concurrent use; an engine with very many workers may also give
@@ -67,6 +74,10 @@ func (c *Collector) Add(r traffic.Result) {
 	ep.add(&r, false)
 	if label != "" {
 		l := ep.LabelStats(label)
+		if l == nil && len(ep.ByLabel) >= MaxLabels {
+			label = OtherLabel
+			l = ep.LabelStats(label)
+		}
 		if l == nil {
 			l = newStats(name, label)
 			ep.ByLabel = append(ep.ByLabel, l)

@@ -16,7 +16,9 @@
 // in brackets, "WS /v1/updates [session-scoped]": the result counts for
 // "WS /v1/updates" and for its "session-scoped" breakdown (Stats.ByLabel).
 // Labels say which kind of connection or client a result belongs to; the
-// report shows WebSocket messages received against recorded per label.
+// report shows WebSocket messages received against recorded per label. An
+// endpoint keeps at most MaxLabels labels; further ones count under
+// OtherLabel.
 //
 // What each result kind feeds:
 //

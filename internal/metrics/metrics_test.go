@@ -327,6 +327,20 @@ func TestMergeIsExact(t *testing.T) {
 		merged.Merge(s)
 	}
 	merged.Meta.Shards = 0
+	// the accounting of merged shards adds up when each shard's does
+	acc := &Snapshot{}
+	for _, sh := range shards {
+		s := sh.Snapshot()
+		a, _ := s.Accounting()
+		s.Meta.Scheduled = a.Accounted()
+		if _, err := s.Accounting(); err != nil {
+			t.Fatal(err)
+		}
+		acc.Merge(s)
+	}
+	if a, err := acc.Accounting(); err != nil || a.Scheduled == 0 {
+		t.Errorf("merged accounting %v: %v", a, err)
+	}
 	if !bytes.Equal(encode(t, merged), encode(t, want)) {
 		t.Errorf("merged shards differ from the whole run:\n%s", firstDiff(encode(t, merged), encode(t, want)))
 	}
@@ -576,5 +590,22 @@ func TestEncodingMatchesHdrHistogram(t *testing.T) {
 				t.Errorf("library encoding decodes to count %d p99 %v, want %d %v", d2.Count(), d2.Percentile(99), d.Count(), d.Percentile(99))
 			}
 		})
+	}
+}
+
+func TestLabelCap(t *testing.T) {
+	c := NewCollector()
+	for i := 0; i < MaxLabels+10; i++ {
+		c.Add(traffic.Result{Kind: traffic.ResultWSSession, Endpoint: fmt.Sprintf("WS /u [type-%02d]", i), MsgsReceived: 1})
+	}
+	ep := c.Snapshot().Endpoint("WS /u")
+	if len(ep.ByLabel) != MaxLabels+1 {
+		t.Fatalf("%d labels, want %d", len(ep.ByLabel), MaxLabels+1)
+	}
+	if o := ep.LabelStats(OtherLabel); o == nil || o.WS.Sessions != 10 {
+		t.Errorf("other label = %+v", o)
+	}
+	if ep.WS.Sessions != MaxLabels+10 {
+		t.Errorf("endpoint sessions = %d", ep.WS.Sessions)
 	}
 }
