@@ -78,7 +78,7 @@ func TestNodeWebSocketClient(t *testing.T) {
 				t.Fatalf("node client: %v\n%s", err, out)
 			}
 			var res struct {
-				Code int
+				Code   int
 				Reason string
 			}
 			json.Unmarshal(out, &res)
