@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/reprise/reprise/internal/cliargs"
 )
 
 // Exit codes.
@@ -48,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usageError{err}
 		},
 	}
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, cliargs.Permute(app.Commands, args))
 	if err == nil {
 		return exitOK
 	}

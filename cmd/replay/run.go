@@ -2,16 +2,279 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/reprise/reprise/internal/engine"
+	"github.com/reprise/reprise/internal/metrics"
+	"github.com/reprise/reprise/internal/replay"
+	"github.com/reprise/reprise/internal/report"
+	"github.com/reprise/reprise/internal/schedule"
+	"github.com/reprise/reprise/internal/traffic"
 )
 
 func runCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "run",
-		Usage: "(being built)",
+		Name:      "run",
+		Usage:     "replay a corpus against a target and report latency, errors and threshold verdicts",
+		ArgsUsage: "CORPUS",
+		Description: `Fires every recorded request at its recorded time (compressed by --speed) whatever
+the earlier responses do (open model), measures latency from the intended send time
+(coordinated-omission safe) with service time beside it, and prints a k6-style summary.
+
+Thresholds: --threshold 'p95<500ms' --threshold 'error_rate<1%' --threshold 'rate>=1000/min'
+  --threshold 'GET /v1/sessions: p95<200ms, p99<400ms' --threshold hap-19 (a named set).
+Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
+		Flags: append(replayFlags(),
+			&cli.StringSliceFlag{Name: "out", Usage: "write results: json=FILE (full results, histograms included; repeatable)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no live progress line"},
+		),
 		Action: func(c *cli.Context) error {
-			return errors.New("replay run is not built yet")
+			if c.NArg() != 1 {
+				return usageError{errors.New("run takes one corpus file: replay run CORPUS --target URL")}
+			}
+			opts, err := replayOptions(c, c.Args().First())
+			if err != nil {
+				return err
+			}
+			ths, err := report.Resolve(c.StringSlice("threshold"))
+			if err != nil {
+				return usageError{fmt.Errorf("--threshold: %w", err)}
+			}
+			outs, err := parseOuts(c.StringSlice("out"))
+			if err != nil {
+				return usageError{err}
+			}
+			if !c.Bool("quiet") {
+				opts.Progress = progressPrinter(c.App.ErrWriter, opts.Engine.Duration)
+			}
+			return replayAndReport(c, opts, ths, outs)
 		},
+	}
+}
+
+// replayFlags are the flags of every command that replays.
+func replayFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "target", Usage: "base URL to replay against, http:// or https:// (required)"},
+		&cli.StringFlag{Name: "speed", Value: "1", Usage: "time compression: 10 (or 10x) replays ten times faster"},
+		&cli.StringFlag{Name: "auth-token", EnvVars: []string{"AUTH_TOKEN"}, Usage: "bearer token replacing recorded ones (headers and token query parameters)"},
+		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "'Name: value' set on every request (repeatable)"},
+		&cli.StringSliceFlag{Name: "drop-header", Usage: "header removed from every request (repeatable)"},
+		&cli.StringSliceFlag{Name: "threshold", Usage: "pass/fail criterion or named set such as hap-19 (repeatable)"},
+		&cli.BoolFlag{Name: "http1", Usage: "force HTTP/1.1 on https:// targets (HTTP/2 is used when offered)"},
+		&cli.BoolFlag{Name: "insecure", Usage: "skip TLS certificate verification"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "per request and WebSocket handshake"},
+		&cli.IntFlag{Name: "max-in-flight", Value: 10000, Usage: "bound on requests in flight; requests over it are counted as not sent"},
+		&cli.DurationFlag{Name: "max-lag", Value: 5 * time.Second, Usage: "how late a request may go out before it is counted as not sent"},
+		&cli.DurationFlag{Name: "duration", Usage: "stop after this much replay time"},
+		&cli.StringFlag{Name: "shard", Usage: "replay shard i/N of the flows (0-based), for merging with replay merge"},
+		&cli.BoolFlag{Name: "no-correlate", Usage: "send recorded values verbatim (no carrying of ids and tokens from responses)"},
+		&cli.BoolFlag{Name: "allow-origin", Usage: "allow replaying at the corpus's recorded origin host"},
+		&cli.BoolFlag{Name: "follow-redirects", Usage: "follow redirects to the target's own host (other hosts never)"},
+		&cli.IntFlag{Name: "max-endpoints", Value: 40, Usage: "rows of the endpoint table (busiest first), 0 for all"},
+	}
+}
+
+// replayOptions reads the replay flags.
+func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
+	var o replay.Options
+	o.Corpus = corpusPath
+	raw := c.String("target")
+	if raw == "" {
+		return o, usageError{errors.New("--target is required: the base URL to replay against, for example --target http://127.0.0.1:8787")}
+	}
+	target, err := url.Parse(raw)
+	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+		return o, usageError{fmt.Errorf("--target %q: want an http:// or https:// URL with a host", raw)}
+	}
+	speed, err := parseSpeed(c.String("speed"))
+	if err != nil {
+		return o, usageError{err}
+	}
+	o.Schedule = schedule.Options{Speed: speed}
+	if s := c.String("shard"); s != "" {
+		i, n, err := parseShard(s)
+		if err != nil {
+			return o, usageError{err}
+		}
+		o.Schedule.Shard, o.Schedule.Shards = i, n
+	}
+	var set traffic.Fields
+	for _, h := range c.StringSlice("header") {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(strings.TrimSpace(name), " \t") {
+			return o, usageError{fmt.Errorf("--header %q: want 'Name: value'", h)}
+		}
+		set = append(set, traffic.Field{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
+	}
+	for _, name := range []string{"timeout", "max-lag", "duration"} {
+		if c.Duration(name) < 0 {
+			return o, usageError{fmt.Errorf("--%s must not be negative", name)}
+		}
+	}
+	if c.Int("max-in-flight") < 1 {
+		return o, usageError{errors.New("--max-in-flight must be at least 1")}
+	}
+	o.Engine = engine.Config{
+		Target:          target,
+		HTTP1:           c.Bool("http1"),
+		Insecure:        c.Bool("insecure"),
+		Timeout:         c.Duration("timeout"),
+		MaxInFlight:     c.Int("max-in-flight"),
+		MaxLag:          c.Duration("max-lag"),
+		Duration:        c.Duration("duration"),
+		AuthToken:       c.String("auth-token"),
+		SetHeaders:      set,
+		DropHeaders:     c.StringSlice("drop-header"),
+		FollowRedirects: c.Bool("follow-redirects"),
+	}
+	o.NoCorrelate = c.Bool("no-correlate")
+	o.AllowOrigin = c.Bool("allow-origin")
+	return o, nil
+}
+
+// replayAndReport runs the replay, prints the summary, writes outputs and
+// turns breached thresholds into the exit code.
+func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds, outs []output) error {
+	out, err := replay.Run(c.Context, opts)
+	if out == nil {
+		return err
+	}
+	snap := out.Snapshot
+	if err := ths.Check(snap.EndpointNames()); err != nil {
+		return usageError{fmt.Errorf("--threshold: %w", err)}
+	}
+	verdicts := report.Evaluate(snap, ths)
+	snap.Thresholds = verdicts.Results()
+	if opts.Progress != nil {
+		fmt.Fprint(c.App.ErrWriter, "\r\033[K")
+	}
+	if perr := report.Summary(c.App.Writer, snap, report.SummaryOptions{Verdicts: verdicts, MaxEndpoints: c.Int("max-endpoints")}); perr != nil {
+		return perr
+	}
+	notes(c.App.Writer, out)
+	for _, o := range outs {
+		if werr := writeOutput(o, snap, verdicts); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if out.Engine.Interrupted {
+		return errors.New("interrupted: the report covers the part of the corpus replayed before the signal")
+	}
+	if n := verdicts.Failed(); n > 0 {
+		return breachError{n}
+	}
+	return nil
+}
+
+// notes prints what the reader needs to know beyond the numbers.
+func notes(w io.Writer, out *replay.Outcome) {
+	var lines []string
+	if out.Corpus.Truncated {
+		lines = append(lines, fmt.Sprintf("corpus tail cut (recorder did not close it): replayed the %d records up to its last whole block", out.Corpus.Records))
+	}
+	if out.Schedule.Late > 0 {
+		lines = append(lines, fmt.Sprintf("%d records were later in the corpus than the reorder window and went out late", out.Schedule.Late))
+	}
+	if out.Links > 0 {
+		l := fmt.Sprintf("correlation: %d values carried from responses into later requests", out.Links)
+		if out.Misses > 0 {
+			l += fmt.Sprintf(" (%d not found in the live response; recorded value sent)", out.Misses)
+		}
+		lines = append(lines, l)
+	}
+	if lag := out.Engine.MaxLag; lag > 50*time.Millisecond {
+		lines = append(lines, fmt.Sprintf("the dispatcher ran up to %s behind schedule (machine overloaded?)", lag.Round(time.Millisecond)))
+	}
+	for _, l := range lines {
+		fmt.Fprintf(w, "     note: %s\n", l)
+	}
+	if len(lines) > 0 {
+		fmt.Fprintln(w)
+	}
+}
+
+type output struct {
+	format, path string
+}
+
+func parseOuts(specs []string) ([]output, error) {
+	var outs []output
+	for _, s := range specs {
+		format, path, ok := strings.Cut(s, "=")
+		if !ok || path == "" {
+			return nil, fmt.Errorf("--out %q: want FORMAT=FILE, for example json=results.json", s)
+		}
+		switch format {
+		case "json":
+		default:
+			return nil, fmt.Errorf("--out %q: unknown format %q (known: json)", s, format)
+		}
+		outs = append(outs, output{format, path})
+	}
+	return outs, nil
+}
+
+func writeOutput(o output, snap *metrics.Snapshot, vs report.Verdicts) error {
+	tmp, err := os.CreateTemp(filepath.Dir(o.path), "."+filepath.Base(o.path)+".*")
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", o.path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := report.WriteJSON(tmp, snap, vs); err != nil {
+		tmp.Close()
+		return fmt.Errorf("--out %s: %w", o.path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("--out %s: %w", o.path, err)
+	}
+	if err := os.Rename(tmp.Name(), o.path); err != nil {
+		return fmt.Errorf("--out %s: %w", o.path, err)
+	}
+	return nil
+}
+
+func parseSpeed(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "x"), 64)
+	if err != nil || v <= 0 || v > 1e6 {
+		return 0, fmt.Errorf("--speed %q: want a positive number such as 10 or 0.5", s)
+	}
+	return v, nil
+}
+
+func parseShard(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("--shard %q: want i/N with 0 <= i < N, for example 0/4", s)
+	}
+	return i, n, nil
+}
+
+// progressPrinter returns a live progress callback when w is a terminal.
+func progressPrinter(w io.Writer, total time.Duration) func(metrics.Progress, time.Duration) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return func(p metrics.Progress, elapsed time.Duration) {
+		fmt.Fprintf(w, "\r\033[K%s", report.ProgressLine(p, elapsed, total))
 	}
 }
