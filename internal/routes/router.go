@@ -136,6 +136,25 @@ func coarseName(method, first string) string {
 func (r *Router) Route(method, target string) string {
 	m := normMethod(method)
 	segs := splitPath(target, r.opts.MaxDepth)
+	// fast path: literal where there is one, else the parameter, no
+	// backtracking; most requests end on a learned endpoint this way
+	n := r.root
+	for _, s := range segs {
+		c := n.lits[s]
+		if c == nil || s == "*" {
+			c = n.param
+		}
+		if c == nil {
+			n = nil
+			break
+		}
+		n = c
+	}
+	if n != nil {
+		if name, ok := n.endpoints[m]; ok {
+			return name
+		}
+	}
 	budget := routeBudget
 	var best *node
 	var bestSegs []string
