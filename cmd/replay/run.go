@@ -195,6 +195,9 @@ func notes(w io.Writer, out *replay.Outcome) {
 		}
 		lines = append(lines, l)
 	}
+	for reason, n := range out.Engine.Skipped {
+		lines = append(lines, fmt.Sprintf("%d requests skipped, not scheduled: %s (no earlier response supplies them; give --auth-token for the rest)", n, reason))
+	}
 	if lag := out.Engine.MaxLag; lag > 50*time.Millisecond {
 		lines = append(lines, fmt.Sprintf("the dispatcher ran up to %s behind schedule (machine overloaded?)", lag.Round(time.Millisecond)))
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/reprise/reprise/internal/redact"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
 )
@@ -45,7 +46,16 @@ type Plan interface {
 	// Done hands over the live response (body only when NeedBody);
 	// err is set when there was none.
 	Done(status int, header http.Header, body []byte, err error)
+	// Skip gives a reason not to send the request at all ("" to send it):
+	// its body carries a redacted secret that no earlier response can
+	// supply, so the live server could only refuse it. The engine then
+	// calls Done with an error so dependents do not wait.
+	Skip() string
 }
+
+// SkipRedacted is the Skip reason of a request whose body holds a redacted
+// secret that no earlier response supplies (a login signature, a password).
+const SkipRedacted = "redacted credentials in the request body"
 
 // Correlator is the Planner that learns values from responses. Plan must be called from one
 // goroutine in schedule order; the plans it returns are safe to use from
@@ -123,10 +133,24 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 		if src == nil {
 			continue
 		}
-		p.links = append(p.links, link{recorded: v, src: src})
+		p.links = append(p.links, link{recorded: v, src: src, soft: isPlaceholder(v)})
 		c.stats.Links.Add(1)
 		if !src.producer.used.Swap(true) {
 			c.stats.Producers.Add(1)
+		}
+	}
+	// A redacted secret in the body that no response supplies cannot be
+	// sent: the server would only refuse the placeholder.
+	if len(x.Request.Body.Data) > 0 && bytes.Contains(x.Request.Body.Data, []byte(redact.PlaceholderPrefix)) {
+		linked := map[string]bool{}
+		for _, l := range p.links {
+			linked[l.recorded] = true
+		}
+		for _, v := range placeholders(x.Request.Body.Data) {
+			if !linked[v] {
+				p.skip = SkipRedacted
+				break
+			}
 		}
 	}
 	// Values the response returned that nobody sent before: this request
@@ -143,10 +167,34 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 			p.produces = true
 		})
 	}
-	if len(p.links) == 0 && !p.produces {
+	if len(p.links) == 0 && !p.produces && p.skip == "" {
 		return nil
 	}
 	return p
+}
+
+// isPlaceholder reports whether v is (or carries) a redaction placeholder.
+// A link to one is soft: the value is an identity handle (a token), so
+// when its producer fails the recorded placeholder is sent, for
+// --auth-token or a permissive server to resolve.
+func isPlaceholder(v string) bool { return strings.Contains(v, redact.PlaceholderPrefix) }
+
+// placeholders lists the redaction placeholders in b.
+func placeholders(b []byte) []string {
+	var out []string
+	for {
+		i := bytes.Index(b, []byte(redact.PlaceholderPrefix))
+		if i < 0 {
+			return out
+		}
+		b = b[i:]
+		j := bytes.IndexByte(b, '>')
+		if j < 0 {
+			return out
+		}
+		out = append(out, string(b[:j+1]))
+		b = b[j+1:]
+	}
 }
 
 func (fs *flowState) add(v string, s *source) {
@@ -162,6 +210,7 @@ func (fs *flowState) add(v string, s *source) {
 type link struct {
 	recorded string
 	src      *source
+	soft     bool
 }
 
 // plan is one request's correlation: what it waits for and substitutes,
@@ -169,6 +218,7 @@ type link struct {
 type plan struct {
 	links    []link
 	produces bool
+	skip     string
 	used     atomic.Bool
 	stats    *Stats
 
@@ -185,7 +235,7 @@ func (p *plan) Wait(ctx context.Context) error {
 	for _, l := range p.links {
 		select {
 		case <-l.src.producer.done:
-			if l.src.producer.failed {
+			if l.src.producer.failed && !l.soft {
 				return ErrDependency
 			}
 		case <-ctx.Done():
@@ -224,6 +274,8 @@ func (p *plan) Apply(req *traffic.Request) {
 }
 
 func (p *plan) NeedBody() bool { return p.produces }
+
+func (p *plan) Skip() string { return p.skip }
 
 func (p *plan) Done(status int, _ http.Header, body []byte, err error) {
 	p.once.Do(func() {

@@ -147,3 +147,34 @@ func TestClientValuesStay(t *testing.T) {
 		}
 	}
 }
+
+// A login whose signature was redacted is skipped; the requests that used
+// its (redacted) token go out with the placeholder as their identity.
+func TestRedactedLoginSkippedTokenKept(t *testing.T) {
+	const ph = "<redacted:1a2b3c4d>"
+	var mu sync.Mutex
+	var auths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auths = append(auths, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	recs := []traffic.Record{
+		ex(0, "POST", "/v1/auth", `{"publicKey":"pk","challenge":"c","signature":"<redacted:99999999>"}`, `{"success":true,"token":"`+ph+`"}`, ""),
+		ex(time.Millisecond, "GET", "/v1/sessions", ``, `{}`, ph),
+	}
+	target, _ := url.Parse(srv.URL)
+	sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{})
+	st, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: correlate.New()}, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped[correlate.SkipRedacted] != 1 || st.Scheduled != 1 {
+		t.Fatalf("skipped %v scheduled %d", st.Skipped, st.Scheduled)
+	}
+	if len(auths) != 1 || auths[0] != "GET /v1/sessions Bearer "+ph {
+		t.Fatalf("server saw %q", auths)
+	}
+}

@@ -14,4 +14,12 @@
 // When a producer fails (no response, or an error status), the requests
 // that depend on it are not sent and are counted as "dependency failed",
 // so one root failure is not reported as a cascade of 404s.
+//
+// Redaction placeholders ("<redacted:1a2b3c4d>", package redact) are
+// identity handles: a placeholder token that a login response returned is
+// replaced by the live token when the login succeeds, and sent as recorded
+// when it does not (for --auth-token or a permissive server to resolve).
+// A request whose body holds a placeholder that no response supplies (a
+// login signature, a password) is skipped, not sent: the server could only
+// refuse it. Skipped requests are reported beside the accounting.
 package correlate

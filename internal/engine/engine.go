@@ -118,6 +118,9 @@ type Stats struct {
 	ScheduledByKind map[string]int64
 	// Results counts results emitted (equal to Scheduled after Run).
 	Results int64
+	// Skipped counts exchanges the correlator said not to send, by reason;
+	// they are not scheduled.
+	Skipped map[string]int64
 	// Ignored counts events that need no action (recorded server messages,
 	// client pongs that the WebSocket library sends itself).
 	Ignored int64
@@ -157,6 +160,8 @@ type runner struct {
 	slots  chan struct{}
 
 	scheduled   atomic.Int64
+	skipMu      sync.Mutex
+	skipped     map[string]int64
 	byKind      [8]atomic.Int64 // by traffic.ResultKind
 	results     atomic.Int64
 	ignored     atomic.Int64
@@ -175,6 +180,7 @@ func newRunner(cfg Config) *runner {
 		cfg:      cfg,
 		slots:    make(chan struct{}, cfg.MaxInFlight),
 		flowLast: map[string]*flowStep{},
+		skipped:  map[string]int64{},
 		dialer:   &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second},
 		tlsCfg:   &tls.Config{InsecureSkipVerify: cfg.Insecure},
 	}
@@ -286,6 +292,7 @@ dispatch:
 	}
 	st.Results = r.results.Load()
 	st.Ignored = r.ignored.Load()
+	st.Skipped = r.skipped
 	st.MaxInFlight = r.maxInFlight.Load()
 	st.Elapsed = r.now()
 	return st, readErr
@@ -294,6 +301,19 @@ dispatch:
 func (r *runner) dispatch(ctx context.Context, ev schedule.Event) {
 	switch ev.Record.Kind {
 	case traffic.KindExchange:
+		var plan correlate.Plan
+		if r.cfg.Correlator != nil {
+			plan = r.cfg.Correlator.Plan(ev)
+		}
+		if plan != nil {
+			if reason := plan.Skip(); reason != "" {
+				plan.Done(0, nil, nil, errSkipped)
+				r.skipMu.Lock()
+				r.skipped[reason]++
+				r.skipMu.Unlock()
+				return
+			}
+		}
 		r.schedule(traffic.ResultHTTP)
 		x := ev.Record.Exchange
 		mine := &flowStep{written: make(chan struct{}), done: make(chan struct{})}
@@ -311,10 +331,6 @@ func (r *runner) dispatch(ctx context.Context, ev schedule.Event) {
 			}
 		}
 		r.flowLast[x.Flow] = mine
-		var plan correlate.Plan
-		if r.cfg.Correlator != nil {
-			plan = r.cfg.Correlator.Plan(ev)
-		}
 		r.wg.Add(1)
 		go r.doHTTP(ctx, ev, prev, mine, plan)
 	case traffic.KindWSOpen, traffic.KindWSMessage, traffic.KindWSClose:

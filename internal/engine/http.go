@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -163,6 +164,8 @@ type notSentError struct{}
 func (notSentError) Error() string { return "request not sent" }
 
 var errNotSent error = notSentError{}
+
+var errSkipped = errors.New("request skipped")
 
 // buildRequest makes the live request for a recorded one.
 func (r *runner) buildRequest(ctx context.Context, q *traffic.Request) (*http.Request, error) {
