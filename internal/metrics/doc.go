@@ -36,6 +36,10 @@
 //	ws-push       -                                       ws push delivery (Latency, or Service)
 //	ws-send       ws sends, outcome                       schedule lag
 //
+// Every result that was sent counts in its histograms, failed ones too (a
+// timed-out request shows with its timeout, as in k6); results never sent
+// count only in the outcome and the failed count.
+//
 // Histograms hold microseconds from 1 µs to 1 h with three significant
 // digits (HdrHistogram); a percentile is exact to that precision (the
 // upper end of the bucket holding the ranked value, at most 0.1% above

@@ -35,6 +35,11 @@ type line struct {
 // Summary writes the end-of-run report: the run header, k6-style metric
 // lines, the per-endpoint table, the WebSocket table and the thresholds.
 func Summary(w io.Writer, s *metrics.Snapshot, opts SummaryOptions) error {
+	if s.Overall == nil {
+		c := *s
+		c.Overall = &metrics.Stats{}
+		s = &c
+	}
 	bw := bufio.NewWriter(w)
 	writeHeader(bw, s)
 	writeLines(bw, metricLines(s))

@@ -284,3 +284,13 @@ func TestProgressLine(t *testing.T) {
 		t.Errorf("progress line:\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestSummaryZeroSnapshot(t *testing.T) {
+	var b bytes.Buffer
+	if err := Summary(&b, &metrics.Snapshot{}, SummaryOptions{Verdicts: Evaluate(&metrics.Snapshot{}, mustParse(t, "p95<1s", "GET /x: p95<1s"))}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "0 scheduled = 0 completed") {
+		t.Errorf("summary of nothing:\n%s", b.String())
+	}
+}
