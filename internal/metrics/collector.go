@@ -12,6 +12,14 @@ import (
 // later results land in the last bucket.
 const maxSeconds = 7 * 24 * 3600
 
+// MaxEndpoints bounds the endpoints a Collector keeps (routes caps them
+// far lower); results for further endpoints count under OtherEndpoint.
+const MaxEndpoints = 1000
+
+// OtherEndpoint collects results without an endpoint or beyond
+// MaxEndpoints ("OTHER", as package routes names what it folds away).
+const OtherEndpoint = "OTHER"
+
 // MaxLabels bounds the labels kept per endpoint; results with further
 // labels count under OtherLabel.
 const MaxLabels = 32
@@ -53,11 +61,11 @@ func NewCollector() *Collector {
 // Add folds one result into the collector. Its Endpoint may carry a label
 // ("WS /v1/updates [session-scoped]", see SplitLabel): the result counts
 // for the endpoint and for that label of it. An empty Endpoint counts as
-// "OTHER".
+// OtherEndpoint.
 func (c *Collector) Add(r traffic.Result) {
 	name, label := SplitLabel(r.Endpoint)
 	if name == "" {
-		name = "OTHER"
+		name = OtherEndpoint
 	}
 	end := r.Intended
 	if r.NotSent == "" {
@@ -67,6 +75,10 @@ func (c *Collector) Add(r traffic.Result) {
 	defer c.mu.Unlock()
 	c.overall.add(&r, true)
 	ep := c.endpoints[name]
+	if ep == nil && len(c.endpoints) >= MaxEndpoints {
+		name, label = OtherEndpoint, ""
+		ep = c.endpoints[name]
+	}
 	if ep == nil {
 		ep = newStats(name, "")
 		c.endpoints[name] = ep

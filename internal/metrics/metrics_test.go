@@ -609,3 +609,18 @@ func TestLabelCap(t *testing.T) {
 		t.Errorf("endpoint sessions = %d", ep.WS.Sessions)
 	}
 }
+
+func TestEndpointCap(t *testing.T) {
+	c := NewCollector()
+	for i := 0; i < MaxEndpoints+5; i++ {
+		c.Add(traffic.Result{Kind: traffic.ResultHTTP, Endpoint: fmt.Sprintf("GET /e%d", i), Status: 200})
+	}
+	c.Add(traffic.Result{Kind: traffic.ResultHTTP, Status: 200})
+	s := c.Snapshot()
+	if len(s.Endpoints) != MaxEndpoints+1 {
+		t.Fatalf("%d endpoints, want %d", len(s.Endpoints), MaxEndpoints+1)
+	}
+	if o := s.Endpoint(OtherEndpoint); o == nil || o.Requests != 6 {
+		t.Errorf("OTHER = %+v", o)
+	}
+}
