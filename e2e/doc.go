@@ -1,0 +1,4 @@
+// Package e2e holds end-to-end tests that build the reprise binaries and
+// drive them as a user would, against real third-party programs (nginx).
+// They run with -tags integration and skip when a program is missing.
+package e2e
