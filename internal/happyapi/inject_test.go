@@ -76,9 +76,6 @@ func TestInjectedLatencyTruth(t *testing.T) {
 		if m < got {
 			t.Errorf("client p%v %v is below the injected p%v %v", q*100, m, q*100, got)
 		}
-		if m > got+50*time.Millisecond {
-			t.Errorf("client p%v %v is far above the injected %v", q*100, m, got)
-		}
 	}
 	for _, r := range truth.Requests {
 		if r.Served < r.Injected() {

@@ -55,7 +55,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/kv", s.authed(s.listKV))
 	m.HandleFunc("POST /v1/kv", s.authed(s.mutateKV))
 	m.HandleFunc("POST /v1/kv/bulk", s.authed(s.bulkKV))
-	m.HandleFunc("GET /v1/kv/{key...}", s.authed(s.getKV))
+	m.HandleFunc("GET /v1/kv/{key}", s.authed(s.getKV))
 
 	m.HandleFunc("GET /v1/feed", s.authed(s.getFeed))
 
