@@ -36,6 +36,10 @@ const (
 // target (path and query, fragment dropped).
 func splitURL(raw string) (scheme, host, target string, err error) {
 	i := strings.Index(raw, "://")
+	if j := strings.IndexByte(raw, ':'); j > 0 && j < i {
+		// blob:https://..., view-source:http://...
+		return strings.ToLower(raw[:j]), "", "", nil
+	}
 	if i <= 0 {
 		if j := strings.IndexByte(raw, ':'); j > 0 && !strings.ContainsAny(raw[:j], "/?#") {
 			return strings.ToLower(raw[:j]), "", "", nil

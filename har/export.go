@@ -452,7 +452,7 @@ func requestURL(q *traffic.Request, ws bool) (string, *ExtMessage) {
 		scheme = "http"
 	}
 	var raw string
-	if strings.Contains(q.URL, "://") {
+	if !strings.HasPrefix(q.URL, "/") && strings.Contains(q.URL, "://") {
 		raw = q.URL
 	} else {
 		host := q.Host

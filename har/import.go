@@ -223,9 +223,13 @@ func scanInputs(ctx context.Context, inputs []Input, opts Options) (plan, error)
 			if errors.As(err, &ee) {
 				continue
 			}
-			if err != nil {
-				// Cut short: the second pass reports it where it stops.
+			if errors.Is(err, ErrTruncated) {
+				// The second pass reports it where it stops.
 				break
+			}
+			if err != nil {
+				rc.Close()
+				return p, fmt.Errorf("%s: %w", in.Name, err)
 			}
 			var mini struct {
 				Started string `json:"startedDateTime"`
@@ -373,6 +377,9 @@ func (im *importer) file(ctx context.Context, in Input) error {
 			im.rep.Entries++
 			im.rep.Skipped = append(im.rep.Skipped, Skip{File: in.Name, Index: ee.Index, URL: ee.URL, Reason: ee.Reason})
 			continue
+		}
+		if err != nil && !errors.Is(err, ErrTruncated) {
+			return fmt.Errorf("%s: %w", in.Name, err)
 		}
 		if err != nil {
 			// A file cut short: what came before is imported, the tail is

@@ -104,7 +104,16 @@ var timeLayouts = []string{
 	"2006-01-02 15:04:05.999999999",
 }
 
-// ParseTime parses a HAR date-time (see Entry.Started).
+// The range of times a corpus offset can hold (Unix nanoseconds in an
+// int64).
+var (
+	minTime = time.Unix(0, 0)
+	maxTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ParseTime parses a HAR date-time (see Entry.Started). Times before 1970
+// or after 2261 are refused: no recording holds them, and offsets between
+// them would not fit a corpus.
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -112,6 +121,9 @@ func ParseTime(s string) (time.Time, error) {
 	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
+			if t.Before(minTime) || !t.Before(maxTime) {
+				return time.Time{}, fmt.Errorf("startedDateTime %q is outside the years 1970 to 2261", s)
+			}
 			return t, nil
 		}
 	}

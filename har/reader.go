@@ -1,11 +1,13 @@
 package har
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultMaxEntry is the largest entry, in bytes of JSON, that a Reader
@@ -15,6 +17,10 @@ const DefaultMaxEntry = 256 << 20
 // ErrNotHAR reports input that is not a HAR file at all (not JSON, or
 // JSON without a "log" object holding "entries").
 var ErrNotHAR = errors.New("not a HAR file")
+
+// ErrTruncated reports a file that ends before its JSON does (a browser
+// or proxy stopped while saving it).
+var ErrTruncated = errors.New("cut short")
 
 // ErrVersion reports a HAR version this package does not read.
 var ErrVersion = errors.New("unsupported HAR version")
@@ -171,7 +177,7 @@ func NewReader(in io.Reader, opts ...ReaderOption) (*Reader, error) {
 
 func (r *Reader) structErr(err error) error {
 	if errors.Is(err, errEOF) {
-		return fmt.Errorf("har: file ends early (cut short?): %w", err)
+		return fmt.Errorf("har: file ends early (%w?): %v", ErrTruncated, err)
 	}
 	return fmt.Errorf("har: %w", err)
 }
@@ -316,8 +322,12 @@ func (r *Reader) NextRaw() ([]byte, int, error) {
 			return nil, r.index, io.EOF
 		}
 		c, err := r.s.peek()
+		if errors.Is(err, errEOF) {
+			r.err = fmt.Errorf("har: entry %d: file ends inside log.entries (%w?)", r.index, ErrTruncated)
+			return nil, r.index, r.err
+		}
 		if err != nil {
-			r.err = fmt.Errorf("har: entry %d: file ends inside log.entries (cut short?)", r.index)
+			r.err = fmt.Errorf("har: entry %d: %w", r.index, err)
 			return nil, r.index, r.err
 		}
 		if c == ']' {
@@ -350,7 +360,7 @@ func (r *Reader) NextRaw() ([]byte, int, error) {
 		idx := r.index
 		if err != nil {
 			if errors.Is(err, errEOF) {
-				r.err = fmt.Errorf("har: entry %d: file ends inside the entry (cut short?)", idx)
+				r.err = fmt.Errorf("har: entry %d: file ends inside the entry (%w?)", idx, ErrTruncated)
 			} else {
 				r.err = fmt.Errorf("har: entry %d: %w", idx, err)
 			}
@@ -392,15 +402,20 @@ func DecodeEntry(raw []byte) (*Entry, error) {
 			if e.Custom == nil {
 				e.Custom = Custom{}
 			}
-			e.Custom[k] = compactRaw(v)
+			e.Custom[strings.ToValidUTF8(k, "\uFFFD")] = compactRaw(v)
 		}
 	})
 	return e, nil
 }
 
-// compactRaw returns a compact copy of a raw JSON value.
+// compactRaw returns a compact copy of a raw JSON value, bytes that are
+// not UTF-8 replaced (JSON text is UTF-8).
 func compactRaw(v []byte) json.RawMessage {
-	return json.RawMessage(appendCompact(make([]byte, 0, len(v)), v))
+	out := appendCompact(make([]byte, 0, len(v)), v)
+	if !utf8.Valid(out) {
+		out = bytes.ToValidUTF8(out, []byte("\uFFFD"))
+	}
+	return json.RawMessage(out)
 }
 
 // appendCompact appends v without insignificant space.
