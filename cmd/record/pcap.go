@@ -95,6 +95,7 @@ func runPcap(c *cli.Context, paths []string, cfg capture.Config) error {
 			return fmt.Errorf("%s already exists: choose another --out or add --force", out)
 		}
 	}
+	tuneGC()
 	files, err := capture.OpenCaptureFiles(paths)
 	if err != nil {
 		return err

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/urfave/cli/v2"
 
 	"github.com/reprise/reprise/internal/capture"
@@ -87,6 +89,7 @@ func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 			return fmt.Errorf("%s already exists: choose another --out or add --force", out)
 		}
 	}
+	tuneGC()
 	sn, err := capture.OpenSniffer(capture.SnifferConfig{
 		Interface: c.String("interface"),
 		Filter:    filter,
@@ -106,6 +109,8 @@ func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 			origin = started
 		}
 		opts := []corpus.WriterOption{
+			// The writer shares the machine with the capture: compress fast.
+			corpus.WithLevel(zstd.SpeedFastest),
 			corpus.WithReorderWindow(c.Duration("reorder-window")),
 			corpus.WithClock(func() time.Duration { return time.Since(origin) }),
 			corpus.WithFlushInterval(time.Second),
@@ -151,4 +156,13 @@ func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 	}
 	fmt.Fprintf(w, "wrote %s\n", out)
 	return nil
+}
+
+// tuneGC makes garbage collection less frequent unless GOGC says
+// otherwise: the capture allocates many small short-lived objects, and
+// gopacket's large global tables make every collection cycle expensive.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }

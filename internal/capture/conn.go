@@ -188,7 +188,6 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 	if end {
 		h.eof()
 	}
-	c.p.count(func(s *Stats) {}) // keep counters visible between packets
 }
 
 // ReassemblyComplete implements reassembly.Stream: the connection is over

@@ -392,11 +392,34 @@ func (p *httpParser) addHeader(line []byte) {
 	if colon <= 0 {
 		return // not a header field: ignored, like most servers do
 	}
-	m.header = append(m.header, traffic.Field{
-		Name:  string(bytes.TrimSpace(line[:colon])),
-		Value: string(bytes.TrimSpace(line[colon+1:])),
-	})
+	name := bytes.TrimSpace(line[:colon])
+	n, ok := commonHeaders[string(name)] // no allocation for the lookup
+	if !ok {
+		n = string(name)
+	}
+	if m.header == nil {
+		m.header = make(traffic.Fields, 0, 8)
+	}
+	m.header = append(m.header, traffic.Field{Name: n, Value: string(bytes.TrimSpace(line[colon+1:]))})
 }
+
+// commonHeaders interns frequent header names, in their usual spellings.
+var commonHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{
+		"Host", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language", "Connection",
+		"Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding", "Date",
+		"Server", "Cache-Control", "Authorization", "Cookie", "Set-Cookie", "Etag", "ETag",
+		"Last-Modified", "If-None-Match", "If-Modified-Since", "Location", "Vary", "Upgrade",
+		"Keep-Alive", "Referer", "Origin", "Expect", "Range", "Content-Range", "Accept-Ranges",
+		"X-Forwarded-For", "X-Request-Id", "Sec-WebSocket-Key", "Sec-WebSocket-Accept",
+		"Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
+	} {
+		m[n] = n
+		m[strings.ToLower(n)] = strings.ToLower(n)
+	}
+	return m
+}()
 
 func (p *httpParser) body(cfg *Config, data []byte) {
 	m := p.msg

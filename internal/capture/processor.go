@@ -148,6 +148,7 @@ type Processor struct {
 	// (the last ACK after FIN) do not open new ones.
 	live      map[connKey]struct{}
 	out       []traffic.Record
+	slab      []pktContext
 	lastFlush time.Time
 	lastTS    time.Time
 	err       error
@@ -260,7 +261,13 @@ func (p *Processor) Packet(ctx context.Context, pkt Packet) error {
 			return nil
 		}
 	}
-	pc := &pktContext{ci: gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(pkt.Data), Length: pkt.Length}, ack: p.dec.tcp.Ack, hasAck: p.dec.tcp.ACK}
+	if len(p.slab) == 0 {
+		// Contexts are allocated in slabs: one allocation per 256 packets.
+		p.slab = make([]pktContext, 256)
+	}
+	pc := &p.slab[0]
+	p.slab = p.slab[1:]
+	*pc = pktContext{ci: gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(pkt.Data), Length: pkt.Length}, ack: p.dec.tcp.Ack, hasAck: p.dec.tcp.ACK}
 	pc.anc[0] = pc
 	pc.ci.AncillaryData = pc.anc[:]
 	p.asm.AssembleWithContext(p.dec.flow, &p.dec.tcp, pc)
