@@ -3,6 +3,8 @@ package correlate
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -139,18 +141,24 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 			c.stats.Producers.Add(1)
 		}
 	}
-	// A redacted secret in the body that no response supplies cannot be
-	// sent: the server would only refuse the placeholder.
+	// A redacted secret in the body that no response supplies: a proof of
+	// identity (a login signature, a password) cannot be forged, so the
+	// request is skipped; any other secret (an encryption key the server
+	// only stores) gets a stand-in of the same shape.
 	if len(x.Request.Body.Data) > 0 && bytes.Contains(x.Request.Body.Data, []byte(redact.PlaceholderPrefix)) {
 		linked := map[string]bool{}
 		for _, l := range p.links {
 			linked[l.recorded] = true
 		}
-		for _, v := range placeholders(x.Request.Body.Data) {
-			if !linked[v] {
+		for _, ph := range placeholders(x.Request.Body.Data) {
+			if linked[ph.value] {
+				continue
+			}
+			if proofKeys[strings.ToLower(ph.key)] {
 				p.skip = SkipRedacted
 				break
 			}
+			p.standIns = append(p.standIns, ph.value, standIn(ph.value))
 		}
 	}
 	// Values the response returned that nobody sent before: this request
@@ -167,7 +175,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 			p.produces = true
 		})
 	}
-	if len(p.links) == 0 && !p.produces && p.skip == "" {
+	if len(p.links) == 0 && !p.produces && p.skip == "" && len(p.standIns) == 0 {
 		return nil
 	}
 	return p
@@ -179,32 +187,65 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 // --auth-token or a permissive server to resolve.
 func isPlaceholder(v string) bool { return strings.Contains(v, redact.PlaceholderPrefix) }
 
-// placeholders lists the redaction placeholders in b.
-func placeholders(b []byte) []string {
-	var out []string
+// proofKeys name JSON fields whose redacted value proves identity: no
+// stand-in can replace them.
+var proofKeys = map[string]bool{
+	"signature": true, "password": true, "privatekey": true, "private_key": true,
+	"client_secret": true, "passphrase": true,
+}
+
+// standIn is the value sent for a redacted secret no response supplies:
+// base64 of a hash of the placeholder, so the same placeholder always maps
+// to the same value and fields that must be base64 stay valid.
+func standIn(placeholder string) string {
+	sum := sha256.Sum256([]byte("reprise stand-in " + placeholder))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+type placeholderAt struct {
+	value string // the placeholder
+	key   string // the JSON key (or form field) it is the value of, if any
+}
+
+// placeholders lists the redaction placeholders in b with the key each is
+// the value of.
+func placeholders(b []byte) []placeholderAt {
+	var out []placeholderAt
+	prefix := []byte(redact.PlaceholderPrefix)
+	off := 0
 	for {
-		i := bytes.Index(b, []byte(redact.PlaceholderPrefix))
+		i := bytes.Index(b[off:], prefix)
 		if i < 0 {
 			return out
 		}
-		b = b[i:]
-		j := bytes.IndexByte(b, '>')
+		i += off
+		j := bytes.IndexByte(b[i:], '>')
 		if j < 0 {
 			return out
 		}
-		out = append(out, string(b[:j+1]))
-		b = b[j+1:]
+		out = append(out, placeholderAt{value: string(b[i : i+j+1]), key: keyBefore(b[:i])})
+		off = i + j + 1
 	}
 }
 
-func (fs *flowState) add(v string, s *source) {
-	if len(fs.order) >= maxPerFlow {
-		old := fs.order[0]
-		fs.order = fs.order[1:]
-		delete(fs.values, old)
+// keyBefore finds the key a value starting right after b belongs to:
+// `"key": "` in JSON or `key=` in a form.
+func keyBefore(b []byte) string {
+	b = bytes.TrimRight(b, "\\\" \t")
+	if len(b) > 0 && b[len(b)-1] == '=' {
+		k := b[:len(b)-1]
+		if i := bytes.LastIndexAny(k, "&?"); i >= 0 {
+			k = k[i+1:]
+		}
+		return string(k)
 	}
-	fs.values[v] = s
-	fs.order = append(fs.order, v)
+	b = bytes.TrimRight(b, ": \t")
+	b = bytes.TrimRight(b, "\\\"")
+	i := bytes.LastIndexByte(b, '"')
+	if i < 0 {
+		return ""
+	}
+	return string(b[i+1:])
 }
 
 type link struct {
@@ -219,6 +260,7 @@ type plan struct {
 	links    []link
 	produces bool
 	skip     string
+	standIns []string // placeholder, stand-in pairs
 	used     atomic.Bool
 	stats    *Stats
 
@@ -246,10 +288,7 @@ func (p *plan) Wait(ctx context.Context) error {
 }
 
 func (p *plan) Apply(req *traffic.Request) {
-	if len(p.links) == 0 {
-		return
-	}
-	var pairs []string
+	pairs := append([]string(nil), p.standIns...)
 	for _, l := range p.links {
 		live, ok := l.src.producer.value(l.src.path)
 		if !ok {
@@ -410,4 +449,14 @@ func walkJSON(data []byte, fn func(path []any, v string)) {
 		}
 	}
 	walk(doc)
+}
+
+func (fs *flowState) add(v string, s *source) {
+	if len(fs.order) >= maxPerFlow {
+		old := fs.order[0]
+		fs.order = fs.order[1:]
+		delete(fs.values, old)
+	}
+	fs.values[v] = s
+	fs.order = append(fs.order, v)
 }

@@ -3,6 +3,7 @@ package correlate_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -176,5 +177,26 @@ func TestRedactedLoginSkippedTokenKept(t *testing.T) {
 	}
 	if len(auths) != 1 || auths[0] != "GET /v1/sessions Bearer "+ph {
 		t.Fatalf("server saw %q", auths)
+	}
+}
+
+func TestStandInForStoredSecrets(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ DataEncryptionKey string }
+		json.NewDecoder(r.Body).Decode(&body)
+		got <- body.DataEncryptionKey
+	}))
+	defer srv.Close()
+	recs := []traffic.Record{ex(0, "POST", "/v1/sessions", `{"tag":"t","dataEncryptionKey":"<redacted:0badc0de>"}`, `{}`, "")}
+	target, _ := url.Parse(srv.URL)
+	sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{})
+	st, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: correlate.New()}, sched)
+	if err != nil || st.Scheduled != 1 {
+		t.Fatalf("scheduled %d, err %v", st.Scheduled, err)
+	}
+	key := <-got
+	if _, err := base64.StdEncoding.DecodeString(key); err != nil || strings.Contains(key, "redacted") {
+		t.Fatalf("server got key %q, want a base64 stand-in", key)
 	}
 }

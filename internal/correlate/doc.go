@@ -19,7 +19,11 @@
 // identity handles: a placeholder token that a login response returned is
 // replaced by the live token when the login succeeds, and sent as recorded
 // when it does not (for --auth-token or a permissive server to resolve).
-// A request whose body holds a placeholder that no response supplies (a
-// login signature, a password) is skipped, not sent: the server could only
-// refuse it. Skipped requests are reported beside the accounting.
+// A request whose body holds a placeholder that no response supplies is
+// skipped when the placeholder stands for a proof of identity (a login
+// signature, a password, a private key): the server could only refuse it,
+// and skipped requests are reported beside the accounting. Any other
+// secret (an encryption key the server only stores) is replaced by a
+// stand-in of the usual shape: base64 of a hash of the placeholder, the
+// same for every occurrence.
 package correlate

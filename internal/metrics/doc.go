@@ -24,9 +24,9 @@
 //
 //	kind          counters                                histograms
 //	http          requests, statuses, checks, bytes,      latency (Result.Latency, from the
-//	              failed (error, status >= 400, or not    intended send time), service
-//	              sent), outcome                          (Result.Service); overall only:
-//	                                                      connecting (Result.Connecting),
+//	              failed (Result.Failed: error, 5xx,      intended send time), service
+//	              a 4xx other than recorded, not sent),   (Result.Service); overall only:
+//	              outcome                                 connecting (Result.Connecting),
 //	                                                      schedule lag (Sent - Intended)
 //	ws-connect    ws connects, statuses, checks, outcome  ws connecting (Result.Connecting,
 //	                                                      or Service when zero), lag

@@ -14,7 +14,7 @@
 //	http_req_connecting  DNS or pool wait, so both show the same numbers; waiting for a
 //	                     send slot shows in schedule_lag
 //	http_req_duration    latency from the intended send time (coordinated-omission safe)
-//	http_req_failed      failed HTTP results (error, status >= 400, not sent) as a rate;
+//	http_req_failed      failed HTTP results (error, 5xx, a 4xx other than the recorded status, not sent) as a rate;
 //	                     as in k6, ✓ counts the failed and ✗ the others
 //	http_req_service     service time from the actual send
 //	http_req_status      status classes

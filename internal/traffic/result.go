@@ -90,8 +90,14 @@ type Result struct {
 	MsgsRecorded int
 }
 
-// Failed reports whether the result counts as failed in the k6 sense: a
-// transport error, a status of 400 or more, or an event never sent.
+// Failed reports whether the result counts as failed (http_req_failed): a
+// transport error, an event never sent, a 5xx status, or a 4xx status
+// other than the recorded one. A 4xx the recording also got (a client
+// asking for something missing) is the traffic behaving as recorded, as
+// k6's expectedStatuses would say; checks still compare every status.
 func (r *Result) Failed() bool {
-	return r.Error != "" || r.NotSent != "" || r.Status >= 400
+	if r.Error != "" || r.NotSent != "" || r.Status >= 500 {
+		return true
+	}
+	return r.Status >= 400 && r.Status != r.Expected
 }
