@@ -6,8 +6,12 @@
 // # What is recorded
 //
 // An Exchange per request: method, request target as received
-// (origin-form), Host, scheme, protocol, header fields (Host first, then
-// by name: net/http does not keep arrival order), body; the upstream's
+// (origin-form), Host, scheme, protocol, header fields in the order and
+// spelling they arrived (net/http does not keep them, so Serve's listener
+// scans each connection's request heads as they are read, following
+// Content-Length and chunked framing; when served otherwise, or after
+// anything the scanner does not follow, Host comes first and the rest in
+// name order), body; the upstream's
 // status, reason, protocol, header fields (by name, the order in which
 // net/http writes them to the client), 1xx interim statuses and body;
 // timings from httptrace (Send: handler start to request written

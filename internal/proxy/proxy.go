@@ -202,14 +202,19 @@ type connKey struct{}
 type connInfo struct {
 	id     uint64
 	remote string
-	conn   net.Conn // nil when not served through ConnContext
+	conn   net.Conn     // nil when not served through ConnContext
+	scan   *headScanner // nil when the listener is not Serve's
 }
 
 // ConnContext gives every client connection its ID. Serve installs it;
 // set it as http.Server.ConnContext when serving the Proxy yourself
 // (without it every request counts as its own connection).
 func (p *Proxy) ConnContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connInfo{id: p.conns.Add(1), remote: c.RemoteAddr().String(), conn: c})
+	ci := &connInfo{id: p.conns.Add(1), remote: c.RemoteAddr().String(), conn: c}
+	if sc, ok := c.(*scanConn); ok {
+		ci.scan = sc.scan
+	}
+	return context.WithValue(ctx, connKey{}, ci)
 }
 
 // Serve accepts connections on ln until ctx ends, then shuts down: it
@@ -225,7 +230,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(scanListener{ln}) }()
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -333,7 +338,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Host:   r.Host,
 		Scheme: "http",
 		Proto:  r.Proto,
-		Header: requestFields(r),
+	}
+	if ci.scan != nil {
+		x.req.Header = ci.scan.take(r.Method, r.RequestURI)
+	}
+	if x.req.Header == nil {
+		x.req.Header = requestFields(r)
 	}
 	if r.TLS != nil {
 		x.req.Scheme = "https"

@@ -445,3 +445,36 @@ func TestSinkFailureKeepsProxying(t *testing.T) {
 		t.Errorf("%d warnings logged, want exactly 1:\n%s", n, tp.logs)
 	}
 }
+
+func TestHeadersAsReceived(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, "ok")
+	}))
+	defer upstream.Close()
+	tp := startProxy(t, upstream.URL)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(tp.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Two pipelined requests, one with a chunked body, names in odd case
+	// and order.
+	fmt.Fprint(conn, "POST /one HTTP/1.1\r\nhost: example.test\r\nx-zeta: z\r\nTransfer-Encoding: chunked\r\nX-Alpha: a\r\n\r\n4\r\nbody\r\n0\r\n\r\n"+
+		"GET /two HTTP/1.1\r\nX-Last-First: 1\r\nHost: example.test\r\nconnection: close\r\n\r\n")
+	io.Copy(io.Discard, conn)
+	tp.stop()
+	xs := tp.Sink.Exchanges()
+	if len(xs) != 2 {
+		t.Fatalf("%d exchanges", len(xs))
+	}
+	want := map[string]string{
+		"/one": "host=example.test|x-zeta=z|Transfer-Encoding=chunked|X-Alpha=a",
+		"/two": "X-Last-First=1|Host=example.test|connection=close",
+	}
+	for _, x := range xs {
+		if got := fieldString(x.Request.Header); got != want[x.Request.URL] {
+			t.Errorf("%s: fields %q, want %q", x.Request.URL, got, want[x.Request.URL])
+		}
+	}
+}

@@ -87,11 +87,10 @@ func (t *wsTap) Read(b []byte) (int, error) {
 
 // Write writes client-to-server bytes to the upstream.
 func (t *wsTap) Write(b []byte) (int, error) {
-	now := t.x.p.clock()
+	// Parse before passing on: the upstream's answer to these bytes must
+	// not be seen first.
+	t.up.feed(b, t.x.p.clock())
 	n, err := t.conn.Write(b)
-	if n > 0 {
-		t.up.feed(b[:n], now)
-	}
 	if err != nil {
 		t.ended(false, err)
 	}
