@@ -14,7 +14,7 @@
 //	                chat into the home session, create+archive+state
 //	machines   15%  list, get, status, register
 //	artifacts  10%  list, create, get, update (versioned), delete
-//	account    10%  profile, preferences get/put (versioned), profile update
+//	account    10%  profile (+ settings), preferences get/put (versioned), profile update
 //	kv          7%  list, get (some misses: 404 is expected), versioned mutate
 //	feed        4%  GET /v1/feed
 //	version     4%  POST /v1/version (no auth)

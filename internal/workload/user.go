@@ -106,9 +106,6 @@ func (u *user) report() Report {
 	return u.rep
 }
 
-// errNoResponse marks a request that got no response (already counted).
-var errNoResponse = errors.New("no response")
-
 // do sends one request and decodes a JSON object answer. route is the
 // template the request is counted under; ok lists the statuses the caller
 // expects (default 200).
@@ -143,7 +140,7 @@ func (u *user) do(ctx context.Context, method, route, path string, body any, ok 
 		}
 		u.mu.Unlock()
 		u.cfg.Logger.Debug("request failed", "user", u.index, "route", label, "err", err)
-		return 0, nil, errNoResponse
+		return 0, nil, fmt.Errorf("%s: %w", label, err)
 	}
 	u.rep.Statuses[resp.StatusCode]++
 	if len(ok) == 0 {
@@ -371,7 +368,11 @@ func (u *user) sessionsOp(ctx context.Context) string {
 	n := u.rng.IntN(100)
 	switch {
 	case n < 30:
+		// The app lists sessions, then opens one.
 		u.do(ctx, "GET", "/v1/sessions", "/v1/sessions", nil)
+		if u.chance(60) {
+			u.do(ctx, "GET", "/v1/sessions/{id}/messages", "/v1/sessions/"+u.pickOf(u.sessions)+"/messages?limit=20", nil)
+		}
 		return "sessions.list"
 	case n < 40:
 		_, body, err := u.do(ctx, "GET", "/v2/sessions", "/v2/sessions?limit=5", nil)
@@ -454,6 +455,9 @@ func (u *user) machinesOp(ctx context.Context) string {
 	switch {
 	case n < 40:
 		u.do(ctx, "GET", "/v1/machines", "/v1/machines", nil)
+		if u.chance(50) {
+			u.do(ctx, "GET", "/v1/machines/{id}", "/v1/machines/"+u.pickOf(u.machines), nil)
+		}
 		return "machines.list"
 	case n < 60:
 		u.do(ctx, "GET", "/v1/machines/{id}", "/v1/machines/"+u.pickOf(u.machines), nil)
@@ -479,6 +483,9 @@ func (u *user) artifactsOp(ctx context.Context) string {
 	switch {
 	case n < 35 || (n >= 60 && len(u.artifactIDs) == 0):
 		u.do(ctx, "GET", "/v1/artifacts", "/v1/artifacts", nil)
+		if len(u.artifactIDs) > 0 && u.chance(50) {
+			u.do(ctx, "GET", "/v1/artifacts/{id}", "/v1/artifacts/"+u.pickOf(u.artifactIDs), nil)
+		}
 		return "artifacts.list"
 	case n < 60:
 		id := u.uuid()
@@ -518,6 +525,12 @@ func (u *user) accountOp(ctx context.Context) string {
 	switch {
 	case n < 40:
 		u.do(ctx, "GET", "/v1/account", "/v1/account", nil)
+		if u.chance(50) {
+			_, body, _ := u.do(ctx, "GET", "/v1/account/settings", "/v1/account/settings", nil)
+			if v, ok := num(body, "settingsVersion"); ok {
+				u.prefVersion = v
+			}
+		}
 		return "account.get"
 	case n < 70:
 		_, body, _ := u.do(ctx, "GET", "/v1/account/preferences", "/v1/account/preferences", nil)

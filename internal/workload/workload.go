@@ -254,6 +254,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	// Log in and set up every user first: a server that refuses logins
 	// fails the run at once, with the reason.
 	var setupErr error
+	failed, first := 0, -1
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, u := range users {
@@ -262,13 +263,19 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			defer wg.Done()
 			if err := u.setup(ctx); err != nil {
 				mu.Lock()
-				setupErr = errors.Join(setupErr, fmt.Errorf("user %d: %w", u.index, err))
+				if first < 0 || u.index < first {
+					first, setupErr = u.index, fmt.Errorf("user %d: %w", u.index, err)
+				}
+				failed++
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	if setupErr != nil {
+		if failed > 1 {
+			return Report{}, fmt.Errorf("%w (and %d more users failed)", setupErr, failed-1)
+		}
 		return Report{}, setupErr
 	}
 	for _, u := range users {
