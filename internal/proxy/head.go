@@ -25,7 +25,7 @@ type headScanner struct {
 	state int
 	part  []byte // a line not yet ended
 	head  []byte // the lines of the head so far
-	left  int64 // body bytes still to skip
+	left  int64  // body bytes still to skip
 	heads []rawHead
 }
 
