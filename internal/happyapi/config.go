@@ -23,8 +23,12 @@ type Config struct {
 	// user), for example the k6 scripts' "test-auth-token" or the token a
 	// replay substitutes for the recorded ones.
 	Tokens []string
-	// AnyToken accepts every non-empty bearer token, each distinct token
-	// mapping to its own user (a permissive development mode).
+	// AnyToken is a permissive development mode: every non-empty bearer
+	// token is accepted. A JWT-shaped token maps to its sub claim
+	// (signature and expiry unchecked), any other token to a user of its
+	// own; WebSocket tickets are taken at their word too. This lets a
+	// server replay a corpus recorded against another server, with each
+	// recorded user's requests and sockets still meeting in one account.
 	AnyToken bool
 	// SigningKey signs the tokens and WebSocket tickets the server issues.
 	// Empty means a random key: tokens then die with the server. Give the

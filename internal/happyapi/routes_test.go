@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -431,5 +432,28 @@ func TestNotFoundBodyIsJSON(t *testing.T) {
 	var v map[string]string
 	if err := json.Unmarshal(r.raw, &v); err != nil || v["error"] != "Not found: /v1/does/not/exist" || r.status != http.StatusNotFound {
 		t.Errorf("%d %s", r.status, r.raw)
+	}
+}
+
+// TestAnyTokenKeepsRecordedUsers: a permissive server maps tokens and
+// tickets issued by another server to the users they name, so a recorded
+// user's HTTP requests and WebSocket connections meet on replay.
+func TestAnyTokenKeepsRecordedUsers(t *testing.T) {
+	_, recBase := newTest(t, Config{})
+	tok := login(t, recBase, "alice")
+	ticket := call(t, recBase, "POST", "/v1/websocket/ticket", tok, nil).body["ticket"].(string)
+	userID := call(t, recBase, "GET", "/v1/account", tok, nil).body["id"]
+
+	_, base := newTest(t, Config{AnyToken: true, Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	if id := call(t, base, "GET", "/v1/account", tok, nil).body["id"]; id != userID {
+		t.Errorf("recorded JWT maps to %v, want %v", id, userID)
+	}
+	c := mustDial(t, base, "/v1/updates?ticket="+url.QueryEscape(ticket))
+	call(t, base, "POST", "/v1/sessions", tok, map[string]any{"tag": "x", "metadata": ""})
+	if m := next(t, c); path(m, "payload.body.t") != "new-session" {
+		t.Errorf("socket opened with the recorded ticket got %v", m)
+	}
+	if id := call(t, base, "GET", "/v1/account", "plain", nil).body["id"]; id == userID || id == nil {
+		t.Errorf("plain token user %v", id)
 	}
 }

@@ -121,7 +121,7 @@ func TestWebSocketTicketExpires(t *testing.T) {
 	var skew atomic.Int64
 	start := time.Now()
 	now := func() time.Time { return start.Add(time.Duration(skew.Load())) }
-	_, base := newTest(t, Config{AnyToken: true, Now: now})
+	_, base := newTest(t, Config{Tokens: []string{"u"}, Now: now})
 	ticket := call(t, base, "POST", "/v1/websocket/ticket", "u", nil).body["ticket"].(string)
 	skew.Store(int64(29 * time.Second))
 	mustDial(t, base, "/v1/updates?ticket="+ticket)
