@@ -1,6 +1,7 @@
 package har
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"encoding/json"
@@ -50,10 +51,11 @@ func FileInput(path string) Input {
 	return Input{Name: filepath.Base(path), Open: func() (io.ReadCloser, error) { return os.Open(path) }}
 }
 
-// BytesInput returns the Input for a HAR held in memory.
+// BytesInput returns the Input for a HAR held in memory. data must not
+// change until the import ends.
 func BytesInput(name string, data []byte) Input {
 	return Input{Name: name, Open: func() (io.ReadCloser, error) {
-		return io.NopCloser(strings.NewReader(string(data))), nil
+		return io.NopCloser(bytes.NewReader(data)), nil
 	}}
 }
 
@@ -65,6 +67,7 @@ type Skip struct {
 	Reason string
 }
 
+// String reads "FILE: entry N (URL): reason".
 func (s Skip) String() string {
 	if s.URL != "" {
 		return fmt.Sprintf("%s: entry %d (%s): %s", s.File, s.Index, s.URL, s.Reason)
@@ -231,18 +234,12 @@ func scanInputs(ctx context.Context, inputs []Input, opts Options) (plan, error)
 				rc.Close()
 				return p, fmt.Errorf("%s: %w", in.Name, err)
 			}
-			var mini struct {
-				Started string `json:"startedDateTime"`
-				Request struct {
-					URL string `json:"url"`
-				} `json:"request"`
-			}
-			json.Unmarshal(raw, &mini)
-			t, err := ParseTime(mini.Started)
+			started, rawURL := peekStartAndURL(raw)
+			t, err := ParseTime(started)
 			if err != nil {
 				continue
 			}
-			scheme, host, target, err := splitURL(mini.Request.URL)
+			scheme, host, target, err := splitURL(rawURL)
 			if err != nil || host == "" || !keep(opts, host, target) {
 				continue
 			}
@@ -286,6 +283,24 @@ func scanInputs(ctx context.Context, inputs []Input, opts Options) (plan, error)
 		}
 	}
 	return p, nil
+}
+
+// peekStartAndURL pulls startedDateTime and request.url out of an
+// entry's JSON without decoding the rest (the first pass only needs them).
+func peekStartAndURL(raw []byte) (started, rawURL string) {
+	objectFields(raw, func(k string, v []byte) {
+		switch k {
+		case "startedDateTime":
+			started = rawString(v)
+		case "request":
+			objectFields(v, func(k string, v []byte) {
+				if k == "url" {
+					rawURL = rawString(v)
+				}
+			})
+		}
+	})
+	return started, rawURL
 }
 
 // keep applies the host and path filters.

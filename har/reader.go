@@ -36,6 +36,7 @@ type EntryError struct {
 	Reason string
 }
 
+// Error reads "entry N (URL): reason".
 func (e *EntryError) Error() string {
 	if e.URL != "" {
 		return fmt.Sprintf("entry %d (%s): %s", e.Index, e.URL, e.Reason)

@@ -136,17 +136,21 @@ func (s *scanner) value(dst []byte, limit int) (out []byte, over bool, err error
 					i++
 					continue
 				}
-				j := bytes.IndexAny(chunk[i:], "\"\\")
-				if j < 0 {
+				rest := chunk[i:]
+				q := bytes.IndexByte(rest, '"')
+				if q >= 0 {
+					rest = rest[:q]
+				}
+				if k := bytes.IndexByte(rest, '\\'); k >= 0 {
+					i += k + 1
+					esc = true
+					continue
+				}
+				if q < 0 {
 					i = len(chunk)
 					break
 				}
-				i += j
-				if chunk[i] == '\\' {
-					esc = true
-					i++
-					continue
-				}
+				i += q
 				inStr = false
 				i++
 				if depth == 0 {
