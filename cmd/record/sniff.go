@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -39,6 +40,8 @@ With --port it is combined as "tcp port P and (FILTER)".`,
 			&cli.IntFlag{Name: "ring-mb", Value: 64, Usage: "kernel capture ring size in `MiB` (multiple of 4)"},
 			&cli.IntFlag{Name: "queue", Value: 65536, Usage: "records queued for the writer before drops"},
 			&cli.DurationFlag{Name: "reorder-window", Value: 5 * time.Second, Usage: "how long records are held to be written in start order"},
+			&cli.BoolFlag{Name: "pure-acks", Usage: "also capture TCP segments without payload (dropped in the kernel by default: not needed to record)"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the capture to `FILE`", Hidden: true},
 		}, captureFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -90,11 +93,23 @@ func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 		}
 	}
 	tuneGC()
+	if path := c.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	sn, err := capture.OpenSniffer(capture.SnifferConfig{
-		Interface: c.String("interface"),
-		Filter:    filter,
-		BlockSize: 4 << 20,
-		Blocks:    c.Int("ring-mb") / 4,
+		Interface:   c.String("interface"),
+		Filter:      filter,
+		PayloadOnly: !c.Bool("pure-acks"),
+		BlockSize:   4 << 20,
+		Blocks:      c.Int("ring-mb") / 4,
 	})
 	if err != nil {
 		return err

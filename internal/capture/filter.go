@@ -41,6 +41,13 @@ func CompileFilter(expr string, snapLen uint32) ([]bpf.RawInstruction, error) {
 }
 
 func compileFilter(expr string, snapLen uint32) ([]bpf.Instruction, error) {
+	return compileFilterOpts(expr, snapLen, false)
+}
+
+// compileFilterOpts compiles expr; with payloadOnly it also rejects TCP
+// segments that carry no payload and no SYN, FIN or RST (pure ACKs and
+// window updates), which a passive HTTP recorder has no use for.
+func compileFilterOpts(expr string, snapLen uint32, payloadOnly bool) ([]bpf.Instruction, error) {
 	ps := &filterParser{toks: tokenize(expr)}
 	var n filterNode
 	if len(ps.toks) == 0 {
@@ -54,6 +61,9 @@ func compileFilter(expr string, snapLen uint32) ([]bpf.Instruction, error) {
 		if ps.pos < len(ps.toks) {
 			return nil, fmt.Errorf("filter %q: unexpected %q", expr, ps.toks[ps.pos])
 		}
+	}
+	if payloadOnly {
+		n = filterNode{kind: "and", a: &filterNode{}, b: &filterNode{}}.with(n, filterNode{kind: "payload"})
 	}
 	g := &filterGen{}
 	t, f := g.label(), g.label()
@@ -216,7 +226,8 @@ type pinsn struct {
 	ins    bpf.Instruction // plain instruction, or nil for a jump
 	test   bpf.JumpTest
 	val    uint32
-	jt, jf int // labels for a conditional jump
+	jt, jf int  // labels for a conditional jump
+	x      bool // compare with X instead of val
 }
 
 func (g *filterGen) label() int {
@@ -230,6 +241,11 @@ func (g *filterGen) jump(test bpf.JumpTest, v uint32, t, f int) {
 	g.code = append(g.code, pinsn{test: test, val: v, jt: t, jf: f})
 }
 
+// jumpX compares A with X.
+func (g *filterGen) jumpX(test bpf.JumpTest, t, f int) {
+	g.code = append(g.code, pinsn{test: test, jt: t, jf: f, x: true})
+}
+
 func (g *filterGen) resolve() ([]bpf.Instruction, error) {
 	out := make([]bpf.Instruction, len(g.code))
 	for i, c := range g.code {
@@ -240,6 +256,10 @@ func (g *filterGen) resolve() ([]bpf.Instruction, error) {
 		st, sf := g.labels[c.jt]-i-1, g.labels[c.jf]-i-1
 		if st < 0 || sf < 0 || st > 255 || sf > 255 {
 			return nil, fmt.Errorf("expression too long for classic BPF jumps")
+		}
+		if c.x {
+			out[i] = bpf.JumpIfX{Cond: c.test, SkipTrue: uint8(st), SkipFalse: uint8(sf)}
+			continue
 		}
 		out[i] = bpf.JumpIf{Cond: c.test, Val: c.val, SkipTrue: uint8(st), SkipFalse: uint8(sf)}
 	}
@@ -306,6 +326,8 @@ func (g *filterGen) gen(n filterNode, t, f int) {
 		g.jump(bpf.JumpEqual, 6, tcp6, f)
 		g.mark(tcp6)
 		g.ports(n, func(off uint32) bpf.Instruction { return bpf.LoadAbsolute{Off: 40 + off, Size: 2} }, t, f)
+	case "payload":
+		g.payload(t, f)
 	case "host":
 		if n.addr.Is4() {
 			v4 := g.label()
@@ -373,4 +395,49 @@ func (g *filterGen) addrs(dir string, words []uint32, src, dst uint32, t, f int)
 		g.mark(l)
 		one(dst, t, f)
 	}
+}
+
+// payload accepts TCP segments with payload or a SYN, FIN or RST flag;
+// anything else that is not TCP is accepted too (other primitives decide).
+func (g *filterGen) payload(t, f int) {
+	v4, v6, not4 := g.label(), g.label(), g.label()
+	g.version(4, v4, not4)
+	g.mark(v4)
+	tcp4, idx := g.label(), g.label()
+	g.emit(bpf.LoadAbsolute{Off: 9, Size: 1})
+	g.jump(bpf.JumpEqual, 6, tcp4, t)
+	g.mark(tcp4)
+	g.emit(bpf.LoadAbsolute{Off: 6, Size: 2})
+	g.jump(bpf.JumpBitsSet, 0x1fff, t, idx) // fragment: let it through
+	g.mark(idx)
+	g.emit(bpf.LoadMemShift{Off: 0}) // X = IP header length
+	flags4 := g.label()
+	g.emit(bpf.LoadIndirect{Off: 13, Size: 1}) // TCP flags
+	g.jump(bpf.JumpBitsSet, 0x07, t, flags4)   // FIN, SYN, RST
+	g.mark(flags4)
+	g.emit(bpf.LoadAbsolute{Off: 2, Size: 2}) // IP total length
+	g.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+	g.emit(bpf.LoadIndirect{Off: 12, Size: 1}) // TCP data offset
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 2})
+	g.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd}) // + IP header length
+	g.emit(bpf.TAX{})
+	g.emit(bpf.LoadScratch{Dst: bpf.RegA, N: 0})
+	g.jumpX(bpf.JumpGreaterThan, t, f)
+	g.mark(not4)
+	g.version(6, v6, t)
+	g.mark(v6)
+	tcp6, flags6 := g.label(), g.label()
+	g.emit(bpf.LoadAbsolute{Off: 6, Size: 1})
+	g.jump(bpf.JumpEqual, 6, tcp6, t)
+	g.mark(tcp6)
+	g.emit(bpf.LoadAbsolute{Off: 53, Size: 1})
+	g.jump(bpf.JumpBitsSet, 0x07, t, flags6)
+	g.mark(flags6)
+	g.emit(bpf.LoadAbsolute{Off: 52, Size: 1})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 2})
+	g.emit(bpf.TAX{})
+	g.emit(bpf.LoadAbsolute{Off: 4, Size: 2}) // IPv6 payload length
+	g.jumpX(bpf.JumpGreaterThan, t, f)
 }

@@ -34,6 +34,7 @@ func ipPacket(v6 bool, src, dst string, sport, dport uint16, proto byte) []byte 
 		copy(b[8:24], parseIP(src).To16())
 		copy(b[24:40], parseIP(dst).To16())
 		b[40], b[41], b[42], b[43] = byte(sport>>8), byte(sport), byte(dport>>8), byte(dport)
+		b[52] = 0x50 // data offset: 20 bytes
 		return b
 	}
 	c.packet(true, &layersTCP{}, nil)
@@ -104,5 +105,39 @@ func TestCompileFilterErrors(t *testing.T) {
 				t.Errorf("error %q does not name the filter", err)
 			}
 		})
+	}
+}
+
+func TestPayloadOnlyFilter(t *testing.T) {
+	g := newConvo()
+	c := g.conn(40000, true) // SYN, SYN-ACK, ACK
+	c.send(true, "GET / HTTP/1.1\r\n\r\n")
+	c.packet(false, &layersTCP{}, nil) // pure ACK
+	c.close()                          // FIN, FIN, ACK
+	want := []bool{true, true, false, true, false, true, true, false}
+	prog, err := compileFilterOpts("tcp port 80", 65535, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range g.pkts {
+		n, err := vm.Run(p.Data[14:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (n > 0) != want[i] {
+			t.Errorf("packet %d: accepted %v, want %v", i, n > 0, want[i])
+		}
+	}
+	v6 := ipPacket(true, "::1", "::1", 5000, 80, 6)
+	if n, _ := vm.Run(v6); n != 0 {
+		t.Error("IPv6 pure ACK accepted")
+	}
+	v6[53] = 0x02 // SYN
+	if n, _ := vm.Run(v6); n == 0 {
+		t.Error("IPv6 SYN rejected")
 	}
 }

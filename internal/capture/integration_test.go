@@ -68,7 +68,7 @@ type liveCapture struct {
 
 func startCapture(t *testing.T, port int, pcapPath string) *liveCapture {
 	t.Helper()
-	sn, err := OpenSniffer(SnifferConfig{Interface: "lo", Filter: fmt.Sprintf("tcp port %d", port)})
+	sn, err := OpenSniffer(SnifferConfig{Interface: "lo", Filter: fmt.Sprintf("tcp port %d", port), PayloadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

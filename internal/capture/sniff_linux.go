@@ -43,6 +43,11 @@ type SnifferConfig struct {
 	Interface string
 	// Filter is a CompileFilter expression; empty captures all packets.
 	Filter string
+	// PayloadOnly drops, in the kernel, TCP segments without payload and
+	// without SYN, FIN or RST (pure ACKs, window updates): the recorder
+	// does not need them, and on keep-alive traffic they are a third of
+	// the packets.
+	PayloadOnly bool
 	// SnapLen caps the bytes kept of each packet (default 262144).
 	SnapLen int
 	// BlockSize and Blocks size the ring (defaults 4 MiB x 16 = 64 MiB).
@@ -87,7 +92,7 @@ func OpenSniffer(cfg SnifferConfig) (*Sniffer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interface %q: %w", cfg.Interface, err)
 	}
-	prog, err := compileFilter(cfg.Filter, uint32(cfg.SnapLen))
+	prog, err := compileFilterOpts(cfg.Filter, uint32(cfg.SnapLen), cfg.PayloadOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ type Sniffer struct{}
 type SnifferConfig struct {
 	Interface    string
 	Filter       string
+	PayloadOnly  bool
 	SnapLen      int
 	BlockSize    int
 	Blocks       int
