@@ -474,11 +474,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, u *user) {
 	var upd []byte
 	ok := s.withSession(w, r, u, func(ss *session) {
 		if req.LocalID != nil {
-			for _, old := range ss.messages {
-				if old.LocalID != nil && *old.LocalID == *req.LocalID {
-					m = old
-					return
-				}
+			if old := ss.byLocalID[*req.LocalID]; old != nil {
+				m = old // a retried send: the same message, no new update
+				return
 			}
 		}
 		ss.msgSeq++
@@ -486,7 +484,16 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, u *user) {
 		ss.UpdatedAt, ss.ActiveAt = now, now
 		m = &message{ID: randomHex(12), SessionID: ss.ID, LocalID: req.LocalID, Seq: ss.msgSeq, Content: req.Content, CreatedAt: now, UpdatedAt: now}
 		ss.messages = append(ss.messages, m)
+		if m.LocalID != nil {
+			if ss.byLocalID == nil {
+				ss.byLocalID = map[string]*message{}
+			}
+			ss.byLocalID[*m.LocalID] = m
+		}
 		if len(ss.messages) > maxMessagesPerSession {
+			if gone := ss.messages[0]; gone.LocalID != nil {
+				delete(ss.byLocalID, *gone.LocalID)
+			}
 			ss.messages = ss.messages[1:]
 		}
 		upd = s.newUpdate(u, map[string]any{"t": "new-message", "sid": ss.ID, "message": m})

@@ -88,6 +88,7 @@ type session struct {
 	stoppedReason *string
 	msgSeq        int64
 	messages      []*message
+	byLocalID     map[string]*message
 }
 
 func (ss *session) view() sessionJSON {
