@@ -22,7 +22,7 @@
 // Defaults (DefaultRules): the Authorization, Proxy-Authorization, Cookie
 // and Set-Cookie headers; the query parameters token, ticket,
 // access_token, api_key, key, secret, password and signature; the JSON
-// fields token, secret, password, dataEncryptionKey, accessToken,
+// fields token, ticket, secret, password, dataEncryptionKey, accessToken,
 // refreshToken, apiKey, signature, privateKey, access_token, refresh_token
 // and client_secret. publicKey and challenge are kept: a public key is
 // public by design and identifies the account that replay must act as, and

@@ -154,6 +154,7 @@ var defaultRuleText = []string{
 	"query:password",
 	"query:signature",
 	"json:token",
+	"json:ticket",
 	"json:secret",
 	"json:password",
 	"json:dataEncryptionKey",
