@@ -62,6 +62,9 @@ type Config struct {
 	// WebSocket upgrade) and recorded request target, for example
 	// "GET /v1/sessions/{id}"; nil uses the method and path.
 	Endpoint func(method, path string) string
+	// NoShapes turns off the JSON shape of responses (Result.Shape), which
+	// costs a decode of every JSON body up to 64 KiB.
+	NoShapes bool
 	// Results receives every result; it is called from many goroutines.
 	Results func(traffic.Result)
 	// Correlator adapts requests to values the live run returned; nil

@@ -13,12 +13,26 @@ import (
 	"time"
 
 	"github.com/reprise/reprise/internal/correlate"
+	"github.com/reprise/reprise/internal/jsonshape"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
 // maxKeptBody caps a response body kept for correlation.
 const maxKeptBody = 1 << 20
+
+// maxShapeBody caps the bodies whose JSON shape is taken.
+const maxShapeBody = 64 << 10
+
+func wantShapeOf(off bool, status int, body []byte) bool {
+	return !off && status > 0 && len(body) > 0 && len(body) <= maxShapeBody
+}
+
+// isJSON reports whether a Content-Type names JSON.
+func isJSON(ct string) bool {
+	ct = strings.ToLower(ct)
+	return strings.Contains(ct, "json")
+}
 
 // hop-by-hop and per-connection headers are never replayed as recorded.
 var skipHeaders = map[string]bool{
@@ -115,7 +129,8 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 		res.BytesReceived = responseHeadSize(resp)
 		var n int64
 		watchPush := isMutation(q.Method) && r.ws.flowHasOpen(x.Flow)
-		if (plan != nil && plan.NeedBody()) || watchPush {
+		wantShape := !r.cfg.NoShapes && isJSON(resp.Header.Get("Content-Type")) && resp.ContentLength <= maxShapeBody
+		if (plan != nil && plan.NeedBody()) || watchPush || wantShape {
 			var buf bytes.Buffer
 			n, err = io.Copy(&buf, io.LimitReader(resp.Body, maxKeptBody))
 			if err == nil {
@@ -136,6 +151,12 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 	}
 	done := r.now()
 	written()
+	if wantShapeOf(r.cfg.NoShapes, res.Status, body) {
+		res.Shape, _ = jsonshape.Of(body)
+		if x.Response != nil && !x.Response.Body.Truncated && len(x.Response.Body.Data) <= maxShapeBody {
+			res.ExpectedShape, _ = jsonshape.Of(x.Response.Body.Data)
+		}
+	}
 	if connStart > 0 && connDone > connStart {
 		res.Connecting = connDone - connStart
 	}

@@ -88,6 +88,11 @@ type Result struct {
 	// MsgsRecorded is how many server messages the corpus holds for the
 	// connection.
 	MsgsRecorded int
+	// Shape is the JSON shape of the response body (package jsonshape:
+	// keys and value types, values left out), empty when the body was not
+	// JSON or not examined; ExpectedShape is the recorded response's.
+	Shape         string
+	ExpectedShape string
 }
 
 // Failed reports whether the result counts as failed (http_req_failed): a

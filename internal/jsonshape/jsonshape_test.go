@@ -1,0 +1,59 @@
+package jsonshape
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestOf(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{"object sorted, values gone", `{"b":1,"a":"x","c":null,"d":true}`, `{a:str,b:num,c:null,d:bool}`, true},
+		{"ids and timestamps do not matter", `{"session":{"id":"4b64","createdAt":1795717506225}}`, `{session:{createdAt:num,id:str}}`, true},
+		{"array union", `{"xs":[{"a":1},{"a":2},{"b":"x"}]}`, `{xs:[{a:num}|{b:str}]}`, true},
+		{"empty array", `[]`, `[]`, true},
+		{"odd key", `{"a b":1}`, `{"a b":num}`, true},
+		{"not json", `hello`, ``, false},
+		{"empty", ``, ``, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := Of([]byte(tc.in))
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("Of(%s) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestDiff(t *testing.T) {
+	a, _ := Of([]byte(`{"session":{"id":"1","seq":3,"tags":["x"]}}`))
+	b, _ := Of([]byte(`{"session":{"id":"1","seq":"3","owner":{"name":"n"}}}`))
+	got := Diff(a, b)
+	want := []string{"-session.seq: num", "-session.tags[]: str", "+session.owner.name: str", "+session.seq: str"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Diff = %q, want %q", got, want)
+	}
+	if d := Diff(a, a); len(d) != 0 {
+		t.Fatalf("Diff of equal shapes = %q", d)
+	}
+}
+
+func FuzzShape(f *testing.F) {
+	for _, s := range []string{`{"a":[1,{"b":null}],"c d":"x"}`, `[[],[[]]]`, `{"\"":1}`, `1`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, ok := Of(data)
+		if !ok {
+			return
+		}
+		// A shape is itself stable: paths of a shape diff to nothing
+		// against itself, and parsing never panics.
+		if d := Diff(s, s); len(d) != 0 {
+			t.Fatalf("self diff %q", d)
+		}
+		Paths(s)
+	})
+}
