@@ -39,6 +39,7 @@ With --port it is combined as "tcp port P and (FILTER)".`,
 			&cli.DurationFlag{Name: "duration", Usage: "stop after this long (default: until interrupted)"},
 			&cli.IntFlag{Name: "ring-mb", Value: 64, Usage: "kernel capture ring size in `MiB` (multiple of 4)"},
 			&cli.IntFlag{Name: "queue", Value: 65536, Usage: "records queued for the writer before drops"},
+			&cli.IntFlag{Name: "workers", Value: 2, Usage: "goroutines parsing connections in parallel (`N`)"},
 			&cli.DurationFlag{Name: "reorder-window", Value: 5 * time.Second, Usage: "how long records are held to be written in start order"},
 			&cli.BoolFlag{Name: "pure-acks", Usage: "also capture TCP segments without payload (dropped in the kernel by default: not needed to record)"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the capture to `FILE`", Hidden: true},
@@ -76,6 +77,9 @@ With --port it is combined as "tcp port P and (FILTER)".`,
 			ring := c.Int("ring-mb")
 			if ring < 4 || ring%4 != 0 {
 				return usageError{fmt.Errorf("--ring-mb %d: must be a positive multiple of 4", ring)}
+			}
+			if c.Int("workers") < 1 || c.Int("workers") > 64 {
+				return usageError{fmt.Errorf("--workers %d: must be between 1 and 64", c.Int("workers"))}
 			}
 			if c.Int("queue") <= 0 {
 				return usageError{fmt.Errorf("--queue %d: must be positive", c.Int("queue"))}
@@ -116,7 +120,7 @@ func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 	}
 	defer sn.Close()
 
-	var p *capture.Processor
+	var p *capture.Parallel
 	started := time.Now()
 	open := func() (traffic.Sink, error) {
 		origin := p.Origin()
@@ -140,7 +144,7 @@ func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 		}, opts...)
 	}
 	sink := capture.NewAsyncSink(open, c.Int("queue"))
-	p = capture.NewProcessor(sink, cfg)
+	p = capture.NewParallel(sink, cfg, c.Int("workers"))
 
 	ctx := c.Context
 	if d := c.Duration("duration"); d > 0 {

@@ -143,6 +143,7 @@ type Processor struct {
 	origin time.Time
 
 	nextConnID uint64
+	connIDStep uint64 // 0 means 1
 	// live holds the keys (both directions) of the connections the
 	// reassembler tracks, so empty segments of connections already over
 	// (the last ACK after FIN) do not open new ones.
@@ -341,7 +342,7 @@ type connKey struct{ net, tcp gopacket.Flow }
 type factory struct{ p *Processor }
 
 func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
-	f.p.nextConnID++
+	f.p.nextConnID += max(f.p.connIDStep, 1)
 	f.p.count(func(s *Stats) { s.Connections++ })
 	c := newConn(f.p, f.p.nextConnID, netFlow, tcpFlow, tcp)
 	c.keys = [2]connKey{{netFlow, tcpFlow}, {netFlow.Reverse(), tcpFlow.Reverse()}}
