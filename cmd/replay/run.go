@@ -145,6 +145,7 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 // replayAndReport runs the replay, prints the summary, writes outputs and
 // turns breached thresholds into the exit code.
 func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds, outs []output) error {
+	opts.Preflight = true
 	out, err := replay.Run(c.Context, opts)
 	if out == nil {
 		return err
@@ -172,6 +173,9 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 	}
 	if out.Engine.Interrupted {
 		return errors.New("interrupted: the report covers the part of the corpus replayed before the signal")
+	}
+	if a, aerr := snap.Accounting(); aerr == nil && a.Scheduled > 0 && a.Completed == 0 {
+		return fmt.Errorf("no request reached %s: all %d scheduled events failed or were not sent (see the report above)", opts.Engine.Target, a.Scheduled)
 	}
 	if n := verdicts.Failed(); n > 0 {
 		return breachError{n}

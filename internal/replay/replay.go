@@ -38,6 +38,9 @@ type Options struct {
 	NoCorrelate bool
 	// AllowOrigin permits a target on the corpus's recorded origin host.
 	AllowOrigin bool
+	// Preflight dials the target once before replaying, so a target that
+	// is down gives one error instead of a run of failures.
+	Preflight bool
 	// Progress, when set, is called about once a second during the run.
 	Progress func(p metrics.Progress, elapsed time.Duration)
 	// Logger gets warnings; nil discards.
@@ -73,6 +76,11 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	h := r.Header()
 	if !opts.AllowOrigin && sameHost(h.Origin, opts.Engine.Target) {
 		return nil, fmt.Errorf("%w %s: replaying recorded traffic at the system it was recorded from is refused; pass --allow-origin if you mean it", ErrOrigin, h.Origin)
+	}
+	if opts.Preflight {
+		if err := preflight(ctx, opts.Engine.Target, opts.Engine.Timeout); err != nil {
+			return nil, err
+		}
 	}
 	router, err := learn(ctx, opts.Corpus)
 	if err != nil {
@@ -184,4 +192,27 @@ func every(interval time.Duration, fn func()) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// preflight dials the target once, so a target that is down or mistyped
+// gives one clear line instead of a report of nothing but failures.
+func preflight(ctx context.Context, target *url.URL, timeout time.Duration) error {
+	host := target.Host
+	if target.Port() == "" {
+		port := "80"
+		if target.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(target.Hostname(), port)
+	}
+	if timeout <= 0 || timeout > 5*time.Second {
+		timeout = 5 * time.Second
+	}
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return fmt.Errorf("target %s unreachable: %w (is the server running, and is --target right?)", target, err)
+	}
+	conn.Close()
+	return nil
 }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reprise/reprise/internal/corpus"
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+// smallCorpus writes n GET exchanges 10 ms apart and returns its path.
+func smallCorpus(t *testing.T, dir string, n int, opts ...corpus.WriterOption) string {
+	t.Helper()
+	path := filepath.Join(dir, "small.rpz")
+	w, err := corpus.Create(path, traffic.Header{Source: "test", Origin: "http://recorded.example:8787"}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		err := w.Write(context.Background(), traffic.Record{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{
+			Flow: "f", Start: time.Duration(i) * 10 * time.Millisecond,
+			Request:  traffic.Request{Method: "GET", URL: "/v1/sessions"},
+			Response: &traffic.Response{Status: 200},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func okServer(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// oneLine checks that stderr is exactly one line mentioning every want.
+func oneLine(t *testing.T, stderr string, want ...string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("stderr has %d lines, want one:\n%s", len(lines), stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Fatalf("stderr %q does not mention %q", stderr, w)
+		}
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good := smallCorpus(t, dir, 5, corpus.WithBlockSize(1024))
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	corrupt := append([]byte(nil), data...)
+	corrupt[len(corrupt)*2/3] ^= 0x55
+	target := okServer(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"empty corpus", []string{"run", write("empty.rpz", nil), "--target", target}, exitError, []string{"empty"}},
+		{"not a corpus", []string{"run", write("text.rpz", []byte("GET / HTTP/1.1\r\n\r\n")), "--target", target}, exitError, []string{"not a reprise corpus"}},
+		{"corrupt corpus", []string{"run", write("corrupt.rpz", corrupt), "--target", target, "-q"}, exitError, []string{"corrupt"}},
+		{"missing corpus", []string{"run", filepath.Join(dir, "nope.rpz"), "--target", target}, exitError, []string{"nope.rpz", "no such file"}},
+		{"unreachable target", []string{"run", good, "--target", dead}, exitError, []string{"unreachable", "connection refused"}},
+		{"no target", []string{"run", good}, exitUsage, []string{"--target is required"}},
+		{"bad target", []string{"run", good, "--target", "localhost:8787"}, exitUsage, []string{"--target", "http://"}},
+		{"bad speed", []string{"run", good, "--target", target, "--speed", "fast"}, exitUsage, []string{"--speed"}},
+		{"zero speed", []string{"run", good, "--target", target, "--speed", "0"}, exitUsage, []string{"--speed"}},
+		{"bad threshold", []string{"run", good, "--target", target, "--threshold", "p95<<1s"}, exitUsage, []string{"--threshold"}},
+		{"bad shard", []string{"run", good, "--target", target, "--shard", "3/2"}, exitUsage, []string{"--shard"}},
+		{"bad out", []string{"run", good, "--target", target, "--out", "xml=r.xml"}, exitUsage, []string{"--out", "json"}},
+		{"bad header", []string{"run", good, "--target", target, "--header", "NoColon"}, exitUsage, []string{"--header"}},
+		{"unknown flag", []string{"run", good, "--target", target, "--sped", "10"}, exitUsage, []string{"sped"}},
+		{"two corpora", []string{"run", good, good, "--target", target}, exitUsage, []string{"one corpus"}},
+		{"recorded origin", []string{"run", good, "--target", "http://recorded.example:8787"}, exitError, []string{"origin", "--allow-origin"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runReplay(t, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr)
+			}
+			oneLine(t, stderr, tc.want...)
+		})
+	}
+}
+
+// A corpus whose recorder died mid-run (no index, tail cut) replays what
+// it holds and says so.
+func TestRunTruncatedCorpus(t *testing.T) {
+	dir := t.TempDir()
+	good := smallCorpus(t, dir, 200, corpus.WithBlockSize(1024))
+	data, _ := os.ReadFile(good)
+	cut := filepath.Join(dir, "cut.rpz")
+	os.WriteFile(cut, data[:len(data)*3/4], 0o600)
+	code, stdout, stderr := runReplay(t, "run", cut, "--target", okServer(t), "--speed", "100", "-q")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "corpus tail cut") {
+		t.Fatalf("report does not say the tail was cut:\n%s", stdout)
+	}
+	code, stdout, _ = runReplay(t, "inspect", cut)
+	if code != exitOK || !strings.Contains(stdout, "tail cut") {
+		t.Fatalf("inspect exit %d:\n%s", code, stdout)
+	}
+}
+
+// Thresholds decide the exit code: 99 on a breach, 0 when met.
+func TestRunThresholdExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	good := smallCorpus(t, dir, 20)
+	target := okServer(t)
+	if code, out, errOut := runReplay(t, "run", good, "--target", target, "--speed", "10", "--threshold", "p95<5s", "--threshold", "error_rate<1%", "-q"); code != exitOK {
+		t.Fatalf("met thresholds: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := runReplay(t, "run", good, "--target", target, "--speed", "10", "--threshold", "rate>=1000000/s", "-q")
+	if code != exitBreach {
+		t.Fatalf("breached threshold: exit %d\n%s%s", code, out, errOut)
+	}
+	oneLine(t, errOut, "breached")
+	if !strings.Contains(out, "✗ rate>=1000000/s") {
+		t.Fatalf("report lacks the breached threshold:\n%s", out)
+	}
+}
+
+func TestRunWritesJSON(t *testing.T) {
+	dir := t.TempDir()
+	good := smallCorpus(t, dir, 20)
+	out := filepath.Join(dir, "r.json")
+	if code, o, e := runReplay(t, "run", good, "--target", okServer(t), "--speed", "10", "--out", "json="+out, "-q"); code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, o, e)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"format": "reprise-results"`, `"scheduled": 20`, `"hist":`} {
+		if !strings.Contains(string(b), want) {
+			t.Fatalf("results lack %s", want)
+		}
+	}
+}
