@@ -60,8 +60,8 @@ Stall spec: every=5s,for=500ms (requests arriving during a stall wait for its en
 			<-ctx.Done()
 			<-srv.Done()
 			st := srv.Stats()
-			fmt.Fprintf(c.App.ErrWriter, "happy api stopped: %d requests (%d injected faults, %d stalled), %d WebSocket connections\n",
-				st.Requests, st.Faults, st.Stalled, st.WSAccepted)
+			fmt.Fprintf(c.App.ErrWriter, "happy api stopped: %d requests (%d injected faults, %d stalled), %d WebSocket connections%s\n",
+				st.Requests, st.Faults, st.Stalled, st.WSAccepted, injectedSummary(srv.Truth()))
 			return nil
 		},
 	}
@@ -88,7 +88,6 @@ func serveConfig(c *cli.Context) (happyapi.Config, error) {
 		ErrorRate:  rate,
 		Stall:      stall,
 		Seed:       c.Uint64("seed"),
-		TruthLimit: -1, // a long-running server keeps counters only
 		Now:        time.Now,
 	}, nil
 }
@@ -110,4 +109,22 @@ func checkLoopback(addr string, allowRemote bool) error {
 		return nil
 	}
 	return fmt.Errorf("--listen %q is not a loopback address; the test server has no real security, add --allow-remote to expose it anyway", addr)
+}
+
+// injectedSummary renders the exact percentiles of the delay the server
+// injected, the truth a load report is compared with.
+func injectedSummary(t happyapi.Truth) string {
+	if len(t.Requests) == 0 {
+		return ""
+	}
+	d := t.Injected()
+	if d[len(d)-1] == 0 {
+		return ""
+	}
+	r := func(q float64) time.Duration { return happyapi.QuantileOf(d, q).Round(10 * time.Microsecond) }
+	s := fmt.Sprintf("; injected delay p50=%s p90=%s p95=%s p99=%s max=%s", r(0.5), r(0.9), r(0.95), r(0.99), r(1))
+	if t.Dropped > 0 {
+		s += fmt.Sprintf(" (first %d requests)", len(d))
+	}
+	return s
 }

@@ -92,7 +92,7 @@ func TestServeCommand(t *testing.T) {
 	if code := stop(); code != 0 {
 		t.Errorf("exit %d: %s", code, errOut.String())
 	}
-	if !strings.Contains(errOut.String(), "3 requests") {
+	if !strings.Contains(errOut.String(), "3 requests") || !strings.Contains(errOut.String(), "injected delay p50=1ms p90=1ms") {
 		t.Errorf("summary %q", errOut.String())
 	}
 }
