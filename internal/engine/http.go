@@ -223,7 +223,8 @@ func (r *runner) header(recorded traffic.Fields) http.Header {
 		if r.cfg.AuthToken != "" && lname == "authorization" && len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
 			v = "Bearer " + r.cfg.AuthToken
 		}
-		h[f.Name] = append(h[f.Name], v)
+		name := http.CanonicalHeaderKey(f.Name)
+		h[name] = append(h[name], v)
 	}
 	for _, name := range r.cfg.DropHeaders {
 		for k := range h {
@@ -238,7 +239,8 @@ func (r *runner) header(recorded traffic.Fields) http.Header {
 				delete(h, k)
 			}
 		}
-		h[f.Name] = append(h[f.Name], f.Value)
+		name := http.CanonicalHeaderKey(f.Name)
+		h[name] = append(h[name], f.Value)
 	}
 	return h
 }
