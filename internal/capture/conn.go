@@ -545,7 +545,7 @@ func (h *half) feed(data []byte, sg reassembly.ScatterGather) {
 			h.off += int64(len(data))
 			return
 		}
-		if len(h.paused) == 0 {
+		if len(h.paused) == 0 && sg != nil {
 			h.carryCI = sg.CaptureInfo(0)
 		}
 		h.paused = append(h.paused, data...)

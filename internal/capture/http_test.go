@@ -318,3 +318,30 @@ func TestMemoryLimits(t *testing.T) {
 		t.Errorf("body kept %d of size %d truncated %v; want 1000 of 100000, truncated", len(b.Data), b.Size, b.Truncated)
 	}
 }
+
+// TestLostResponsePairing loses the only segment of the first response:
+// the later responses must still pair with their own requests (found from
+// the ACK numbers), and the first request is kept without a response.
+func TestLostResponsePairing(t *testing.T) {
+	g := newConvo()
+	c := g.conn(40000, true)
+	var lost int
+	for i := 1; i <= 3; i++ {
+		c.send(true, fmt.Sprintf("GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i))
+		if i == 1 {
+			lost = len(g.pkts)
+		}
+		c.send(false, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n%d", i))
+	}
+	c.close()
+	pkts := append(g.pkts[:lost:lost], g.pkts[lost+1:]...)
+	recs, _ := process(t, pkts, Config{})
+	var got []string
+	for _, x := range exchanges(recs) {
+		got = append(got, brief(x))
+	}
+	want := []string{`GET /1 [incomplete,noresponse]`, `GET /2 -> 200 body="2"`, `GET /3 -> 200 body="3"`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -25,6 +26,8 @@ type wsConn struct {
 	// context after each message.
 	noTakeover [2]bool
 	closed     bool
+	// lost says why frames could not be parsed any more (a capture gap).
+	lost string
 }
 
 func newWSConn(c *conn, q, r *message) *wsConn {
@@ -67,6 +70,9 @@ func (w *wsConn) end(c *conn) {
 	why := "connection closed without a close frame"
 	if !c.sawEnd {
 		why = "capture ended while the connection was open"
+	}
+	if w.lost != "" {
+		why += "; " + w.lost
 	}
 	var last time.Time
 	for _, h := range c.half {
@@ -377,13 +383,30 @@ func (w *wsParser) gap(h *half, n int) {
 		w.msg.Truncated = true
 		w.flush(h)
 	}
+	if !w.dead {
+		dir := "server"
+		if w.fromClient {
+			dir = "client"
+		}
+		w.c.lost = joinWhy(w.c.lost, fmt.Sprintf("%s frames after a %d-byte capture gap not parsed", dir, n))
+	}
 	w.dead = true
+}
+
+func joinWhy(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func (w *wsParser) fail(h *half, why string) {
 	if w.msg != nil {
 		w.msg.Truncated = true
 		w.flush(h)
+	}
+	if !w.dead {
+		w.c.lost = joinWhy(w.c.lost, why+": rest of the stream not parsed")
 	}
 	w.dead = true
 }

@@ -201,3 +201,28 @@ func TestWebSocketMessageCap(t *testing.T) {
 	}
 	t.Fatal("no message")
 }
+
+func TestWebSocketGap(t *testing.T) {
+	g := newConvo()
+	c := g.conn(40000, true)
+	wsUpgrade(c, "")
+	c.send(false, wsFrame(true, false, traffic.OpText, false, []byte("one")))
+	lost := len(g.pkts)
+	c.send(false, wsFrame(true, false, traffic.OpText, false, []byte("two")))
+	c.send(false, wsFrame(true, false, traffic.OpText, false, []byte("three")))
+	c.send(true, wsFrame(true, false, traffic.OpText, true, []byte("client")))
+	c.close()
+	pkts := append(g.pkts[:lost:lost], g.pkts[lost+1:]...)
+	recs, st := process(t, pkts, Config{})
+	got := briefWS(recs)
+	want := []string{
+		`open /chat ext=""`, `s>c text "one" frames=1`, `c>s text "client" frames=1`,
+		`close client=false code=1006 reason="" err="connection closed without a close frame; server frames after a 5-byte capture gap not parsed"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if st.Gaps != 1 || st.JunkBytes == 0 {
+		t.Errorf("gaps %d, junk %d: the hole and the unparsed frames must be counted", st.Gaps, st.JunkBytes)
+	}
+}
