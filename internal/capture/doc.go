@@ -105,8 +105,16 @@
 // is dropped in the filter. gopacket's afpacket needs cgo, and pcapgo's
 // EthernetHandle reads one packet per system call, cannot be woken for a
 // clean stop and sees every loopback packet twice, so neither is used.
-// The kernel's PACKET_STATISTICS give the drop count. AsyncSink keeps the
-// capture goroutine away from disk I/O: records go through a bounded queue
-// to a writer goroutine and a full queue drops (and counts) records
+// The kernel's PACKET_STATISTICS give the drop count. With
+// SnifferConfig.PayloadOnly the filter also drops TCP segments that carry
+// neither payload nor SYN, FIN or RST (pure ACKs): a third of keep-alive
+// traffic that a recorder never reads.
+//
+// Parallel spreads connections over several Processors by a symmetric hash
+// of the 4-tuple, one goroutine each, copying packets out of the ring; a
+// full worker queue blocks the ring reader, so overload shows as kernel
+// drops, which are counted, never as silent loss. AsyncSink keeps the
+// capture goroutines away from disk I/O: records go through a bounded
+// queue to a writer goroutine and a full queue drops (and counts) records
 // instead of stalling the ring.
 package capture
