@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -100,7 +101,14 @@ concurrent-users criterion left out: the corpus has six users).`,
 				Engine:   engine.Config{Target: target},
 				Progress: progressPrinter(c.App.ErrWriter, 0),
 			}
-			return replayAndReport(c, opts, ths, outs)
+			err = replayAndReport(c, opts, ths, outs)
+			var b breachError
+			if errors.As(err, &b) {
+				// The demo shows verdicts; only replay run enforces them.
+				fmt.Fprintf(c.App.Writer, "replay demo: %v on this machine (replay run would exit 99)\n", b)
+				return nil
+			}
+			return err
 		},
 	}
 }

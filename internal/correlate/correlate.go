@@ -64,7 +64,11 @@ const SkipRedacted = "redacted credentials in the request body"
 // any goroutine.
 type Correlator struct {
 	flows map[string]*flowState
-	stats Stats
+	// global indexes values unique enough to link across flows, first
+	// producer first, bounded like a flow.
+	global      map[string]*source
+	globalOrder []string
+	stats       Stats
 }
 
 var _ Planner = (*Correlator)(nil)
@@ -93,7 +97,30 @@ type source struct {
 }
 
 // New returns an empty Correlator.
-func New() *Correlator { return &Correlator{flows: map[string]*flowState{}} }
+func New() *Correlator {
+	return &Correlator{flows: map[string]*flowState{}, global: map[string]*source{}}
+}
+
+// global reports whether v is unique enough to be linked across flows: a
+// redaction placeholder, or a random-looking id of at least 20 bytes.
+func global(v string) bool {
+	if isPlaceholder(v) {
+		return true
+	}
+	return len(v) >= 20 && !strings.ContainsAny(v, " /")
+}
+
+func (c *Correlator) addGlobal(v string, s *source) {
+	if _, ok := c.global[v]; ok {
+		return
+	}
+	if len(c.globalOrder) >= maxPerFlow {
+		delete(c.global, c.globalOrder[0])
+		c.globalOrder = c.globalOrder[1:]
+	}
+	c.global[v] = s
+	c.globalOrder = append(c.globalOrder, v)
+}
 
 // Stats returns the counters.
 func (c *Correlator) Stats() *Stats { return &c.stats }
@@ -128,6 +155,14 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 		}
 		seen[v] = true
 		src, known := fs.values[v]
+		if !known {
+			// A value unique enough to identify its producer across flows
+			// (a placeholder, a long random id): a ticket fetched by a
+			// user's request and used by a connection of its own flow.
+			if g := c.global[v]; g != nil && global(v) {
+				src, known = g, true
+			}
+		}
 		if !known {
 			fs.add(v, nil)
 			continue
@@ -171,7 +206,11 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 			if _, known := fs.values[v]; known {
 				return
 			}
-			fs.add(v, &source{producer: p, path: append([]any(nil), path...)})
+			src := &source{producer: p, path: append([]any(nil), path...)}
+			fs.add(v, src)
+			if global(v) {
+				c.addGlobal(v, src)
+			}
 			p.produces = true
 		})
 	}
@@ -290,6 +329,9 @@ func (p *plan) Wait(ctx context.Context) error {
 func (p *plan) Apply(req *traffic.Request) {
 	pairs := append([]string(nil), p.standIns...)
 	for _, l := range p.links {
+		if l.src.producer.failed {
+			continue // a soft link whose producer failed: keep the recorded value
+		}
 		live, ok := l.src.producer.value(l.src.path)
 		if !ok {
 			p.stats.Misses.Add(1)

@@ -8,7 +8,10 @@
 // 8 to 512 bytes long, containing a digit, and was not sent by the client
 // before (client-made ids such as a session tag stay as recorded). The
 // first response that returned a value is its producer; the value is found
-// in the live response at the same JSON path. Later requests are searched
+// in the live response at the same JSON path. Values unique enough to name
+// their producer anywhere (redaction placeholders, random ids of 20 bytes
+// or more) also link across flows: a WebSocket ticket fetched by a user's
+// request and presented by a connection the recorder keyed apart. Later requests are searched
 // for the value in their path, query, header values and body.
 //
 // When a producer fails (no response, or an error status), the requests

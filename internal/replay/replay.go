@@ -113,7 +113,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		stopProgress()
 	}
 	snap := col.Snapshot()
-	snap.Meta = metrics.Meta{
+	meta := metrics.Meta{
 		Tool:     Version,
 		Target:   opts.Engine.Target.String(),
 		Corpus:   opts.Corpus,
@@ -123,16 +123,17 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		Duration: st.Elapsed,
 	}
 	if opts.Schedule.Shards > 1 {
-		snap.Meta.Shard = fmt.Sprintf("%d/%d", opts.Schedule.Shard, opts.Schedule.Shards)
+		meta.Shard = fmt.Sprintf("%d/%d", opts.Schedule.Shard, opts.Schedule.Shards)
 	}
-	snap.Meta.ScheduledByKind = map[string]int64{}
+	meta.ScheduledByKind = map[string]int64{}
 	for k, n := range st.ScheduledByKind {
 		if k == "ws-session" {
 			continue // a session result closes a connection already counted
 		}
-		snap.Meta.ScheduledByKind[k] = n
-		snap.Meta.Scheduled += n
+		meta.ScheduledByKind[k] = n
+		meta.Scheduled += n
 	}
+	snap.SetMeta(meta)
 	out := &Outcome{Snapshot: snap, Engine: st, Schedule: sched.Stats(), Corpus: r.Stats(), Router: router}
 	if corr != nil {
 		out.Links = corr.Stats().Links.Load()
