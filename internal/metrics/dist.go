@@ -307,3 +307,45 @@ func (d *Dist) UnmarshalJSON(b []byte) error {
 	*d = *nd
 	return nil
 }
+
+// StdDev is the standard deviation of the values (from bucket midpoints,
+// as HdrHistogram computes it), zero when empty.
+func (d *Dist) StdDev() time.Duration {
+	switch {
+	case d.Count() == 0:
+		return 0
+	case d.d != nil:
+		return time.Duration(d.d.StdDev() * float64(time.Microsecond))
+	}
+	return time.Duration(d.p.StdDev() * float64(time.Microsecond))
+}
+
+// Buckets calls fn for every populated bucket of the histogram in
+// ascending order with the bucket's lowest value, its width (every value
+// v recorded in it has lo <= v < lo+width, to the microsecond) and its
+// count, until fn returns false. Buckets are the same in every Dist, so
+// two distributions can be compared bucket by bucket (rank statistics
+// with ties are exact at the histogram's precision).
+func (d *Dist) Buckets(fn func(lo, width time.Duration, count int64) bool) {
+	switch {
+	case d.Count() == 0:
+		return
+	case d.d != nil:
+		for idx, c := range d.d.Export().Counts {
+			if c == 0 {
+				continue
+			}
+			v := valueFromIndex(idx)
+			if !fn(us(v), us(bucketWidth(v)), c) {
+				return
+			}
+		}
+	default:
+		d.p.ForEachBucket(func(v, c int64) bool {
+			if c == 0 {
+				return true
+			}
+			return fn(us(v), us(bucketWidth(v)), c)
+		})
+	}
+}

@@ -26,8 +26,8 @@
 //	http          requests, statuses, checks, bytes,      latency (Result.Latency, from the
 //	              failed (Result.Failed: error, 5xx,      intended send time), service
 //	              a 4xx other than recorded, not sent),   (Result.Service); overall only:
-//	              outcome                                 connecting (Result.Connecting),
-//	                                                      schedule lag (Sent - Intended)
+//	              outcome, response shapes and shape      connecting (Result.Connecting),
+//	              checks (Result.Shape, ExpectedShape)    schedule lag (Sent - Intended)
 //	ws-connect    ws connects, statuses, checks, outcome  ws connecting (Result.Connecting,
 //	                                                      or Service when zero), lag
 //	ws-session    ws sessions, msgs sent/received/        ws session duration (Service, or
@@ -44,6 +44,24 @@
 // digits (HdrHistogram); a percentile is exact to that precision (the
 // upper end of the bucket holding the ranked value, at most 0.1% above
 // it). Values over an hour are recorded as an hour and counted as clamped.
+//
+// # Response shapes
+//
+// The engine gives the JSON shape of each live response body and of the
+// recorded one (package jsonshape: keys and value types, values left
+// out, so ids, timestamps and counts never differ). Stats.Shapes counts,
+// per endpoint, the responses that had a shape, the shapes seen (the
+// MaxShapes most frequent; the rest count in the total only) and the shape
+// checks: a response whose recorded response had a shape passes when its
+// own shape is the same and fails otherwise (a live body that is not JSON
+// fails too), with the most frequent recorded-to-live pairs of the
+// failures kept for display (jsonshape.Diff of the pair says what
+// changed). The overall stats keep the totals only. Shapes longer than
+// MaxShapeBytes are cut there. A Collector tracks twice MaxShapes shapes
+// per endpoint (the first seen) and a snapshot keeps the most frequent of
+// them; merging keeps the most frequent of the union. Totals always merge
+// exactly; the lists do too while an endpoint answers at most MaxShapes
+// distinct shapes, which is the usual case.
 //
 // # Accounting
 //
@@ -99,7 +117,10 @@
 // {error: n}, "not_sent": {reason: n}}}), "status_classes" ({"2xx": n}),
 // "statuses" ({"200": n}), "checks_passed", "checks_failed",
 // "bytes_sent", "bytes_received", "latency", "service", "connecting",
-// "schedule_lag" (Dist, absent when empty), "ws" ({"connects",
+// "schedule_lag" (Dist, absent when empty), "shapes" ({"count",
+// "checks_passed", "checks_failed", "seen": [{"shape", "count"}],
+// "mismatches": [{"recorded", "got", "count"}]}, absent when no response
+// had a shape; lists ordered by count, most first), "ws" ({"connects",
 // "sessions", "msgs_sent", "msgs_received", "msgs_recorded", "sends",
 // "connecting", "session_duration", "roundtrip", "push_delivery"}) and
 // "by_label" ([Stats]).
@@ -113,4 +134,13 @@
 // counts disagree with them, whose histograms have another geometry, or
 // whose counts are negative. Decode(Encode(s)) gives back s; merging two
 // decoded documents is exact.
+//
+// Within a version, members are only ever added, optional and absent when
+// empty: a reader ignores members it does not know, and a document
+// without a member reads as having nothing to count there. "shapes" came
+// this way: a document written before it reads with no shape counts.
+//
+// Dist.Buckets exposes the histogram buckets (lowest value, width,
+// count); every Dist has the same buckets, so rank statistics comparing
+// two runs (package compare) work on them directly, ties included.
 package metrics

@@ -147,3 +147,22 @@ func (e *histEncoder) encodeAll(s *Snapshot) error {
 	}
 	return err
 }
+
+// valueFromIndex is the lowest value of the bucket at counts index idx,
+// the inverse of countsIndex.
+func valueFromIndex(idx int) int64 {
+	bucket := idx>>subBucketHalfCountMag - 1
+	sub := idx&(subBucketHalfCount-1) + subBucketHalfCount
+	if bucket < 0 {
+		sub -= subBucketHalfCount
+		bucket = 0
+	}
+	return int64(sub) << uint(bucket)
+}
+
+// bucketWidth is the width of the bucket holding value v: 1 below 2048
+// µs, doubling with every power of two above.
+func bucketWidth(v int64) int64 {
+	bucket := 64 - bits.LeadingZeros64(uint64(v)|subBucketMask) - (subBucketHalfCountMag + 1)
+	return 1 << uint(bucket)
+}

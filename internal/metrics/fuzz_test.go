@@ -13,6 +13,7 @@ import (
 func FuzzDecode(f *testing.F) {
 	c := NewCollector()
 	c.Add(traffic.Result{Kind: traffic.ResultHTTP, Endpoint: "GET /v1/sessions/{id}", Flow: "u", Intended: time.Millisecond, Sent: time.Millisecond, Latency: 3 * time.Millisecond, Service: 2 * time.Millisecond, Status: 200, Expected: 200})
+	c.Add(traffic.Result{Kind: traffic.ResultHTTP, Endpoint: "GET /v1/sessions/{id}", Flow: "v", Latency: 5 * time.Millisecond, Service: 5 * time.Millisecond, Status: 200, Expected: 200, Shape: "{session:{id:num}}", ExpectedShape: "{session:{id:str}}"})
 	c.Add(traffic.Result{Kind: traffic.ResultWSSession, Endpoint: "WS /v1/updates [user-scoped]", Flow: "u", Latency: time.Second, MsgsReceived: 2, MsgsRecorded: 3})
 	var buf bytes.Buffer
 	if err := Encode(&buf, c.Snapshot()); err != nil {

@@ -205,6 +205,11 @@ func validStats(s *Stats) error {
 			return fmt.Errorf("outcome %q: %w", k, err)
 		}
 	}
+	if s.Shapes != nil {
+		if err := s.Shapes.validate(); err != nil {
+			return err
+		}
+	}
 	if w := s.WS; w != nil {
 		for _, n := range []int64{w.Connects, w.Sessions, w.MsgsSent, w.MsgsReceived, w.MsgsRecorded, w.Sends} {
 			if n < 0 {

@@ -287,6 +287,19 @@ func genResults(n int, seed uint64) []traffic.Result {
 		case x < 6:
 			res.Status = 500
 		}
+		if res.Status == 200 && res.Error == "" && res.NotSent == "" {
+			// response shapes: mostly as recorded, some differing
+			res.ExpectedShape = "{id:str,n:num}"
+			res.Shape = res.ExpectedShape
+			switch i % 11 {
+			case 3:
+				res.Shape = "{id:num,n:num}"
+			case 7:
+				res.Shape = fmt.Sprintf("{id:str,n:num,v%d:str}", i%5)
+			case 9:
+				res.ExpectedShape = ""
+			}
+		}
 		if i%97 == 0 {
 			res = traffic.Result{Kind: traffic.ResultWSSession, Endpoint: "WS /v1/updates [user-scoped]", Flow: res.Flow, Intended: at, Sent: at, Latency: time.Second, Service: time.Second, MsgsReceived: 3, MsgsRecorded: 4}
 		}

@@ -120,6 +120,10 @@ type Stats struct {
 	// ScheduleLag is Sent - Intended of every scheduled event sent; kept
 	// for the overall stats only.
 	ScheduleLag *Dist `json:"schedule_lag,omitempty"`
+	// Shapes counts the JSON shapes of HTTP responses and their checks
+	// against the recorded shapes; nil when no response had one. The
+	// overall stats keep the totals only.
+	Shapes *Shapes `json:"shapes,omitempty"`
 	// WS is set when the endpoint has WebSocket results.
 	WS *WS `json:"ws,omitempty"`
 	// ByLabel breaks the endpoint down by the label of its results
@@ -259,6 +263,12 @@ func (s *Stats) add(r *traffic.Result, overall bool) {
 		if overall {
 			s.Connecting = record(s.Connecting, r.Connecting)
 		}
+		if r.Shape != "" || r.ExpectedShape != "" {
+			if s.Shapes == nil {
+				s.Shapes = &Shapes{}
+			}
+			s.Shapes.add(r, !overall)
+		}
 	case traffic.ResultWSConnect:
 		if !sent {
 			return
@@ -341,6 +351,12 @@ func (s *Stats) Merge(o *Stats) {
 	s.Service = mergeDist(s.Service, o.Service)
 	s.Connecting = mergeDist(s.Connecting, o.Connecting)
 	s.ScheduleLag = mergeDist(s.ScheduleLag, o.ScheduleLag)
+	if o.Shapes != nil {
+		if s.Shapes == nil {
+			s.Shapes = &Shapes{}
+		}
+		s.Shapes.merge(o.Shapes)
+	}
 	if o.WS != nil {
 		s.ws().merge(o.WS)
 	}

@@ -20,6 +20,8 @@
 //	http_req_status      status classes
 //	http_reqs            requests sent and their rate over the replay's duration
 //	schedule_lag         actual minus intended send time of every scheduled event
+//	shape_checks         JSON response shape == recorded shape (keys and value types,
+//	                     values ignored), as a rate with ✓ passed ✗ failed
 //	ws_connecting        WebSocket handshake time
 //	ws_msgs_received     server messages received, rate, and "of N recorded (P%)"
 //	ws_msgs_sent         client messages sent
@@ -33,8 +35,12 @@
 // endpoint (reqs, rate, err%, p50, p95, p99, max of the latency, and the
 // marks of its thresholds), one row per WebSocket endpoint and label
 // (sessions, messages sent, received against recorded, p95 of connecting,
-// round trip and push delivery), and the thresholds with ✓ (passed), ✗
-// (breached) or - (skipped: nothing to measure).
+// round trip and push delivery), the endpoints whose JSON responses
+// differ in shape from the recorded ones (how many, and the most frequent
+// differences as jsonshape.Diff lines: "-session.seq: num +session.seq:
+// str"; values are not part of a shape, so ids and timestamps never show),
+// and the thresholds with ✓ (passed), ✗ (breached) or - (skipped: nothing
+// to measure).
 //
 // # Thresholds
 //
@@ -58,6 +64,7 @@
 //	ws_roundtrip, ws_push_delivery
 //	http_req_failed (error_rate, errors)     -                 ratio: 1% or 0.01
 //	checks                                   -                 ratio
+//	shape_checks                             -                 ratio
 //	ws_msgs_received (received / recorded)   -                 ratio
 //	http_reqs (rate, reqs, requests)         .rate (default)   rate: 1000/min, 20/s, 5000/h;
 //	                                         .count            bare = per second; count
@@ -66,7 +73,7 @@
 //
 // Metrics marked * are measured for the whole run only. Examples:
 // "p95<500ms", "p(99.9)<2s", "avg<200ms", "error_rate<1%",
-// "http_req_failed<0.01", "rate>=1000/min", "checks>99%",
+// "http_req_failed<0.01", "rate>=1000/min", "checks>99%", "shape_checks>=99%",
 // "service.p99<300ms", "ws_roundtrip.p99<300ms", "ws_msgs_received>=99%",
 // "GET /health: p95<50ms, p99<100ms".
 //

@@ -176,6 +176,12 @@ func observe(s *metrics.Snapshot, st *metrics.Stats, t Threshold) (float64, stri
 			return 0, "no checks", false
 		}
 		return float64(st.ChecksPassed) / float64(n), "", true
+	case MetricShapeChecks:
+		sh := st.Shapes
+		if sh == nil || sh.ChecksPassed+sh.ChecksFailed == 0 {
+			return 0, "no shape checks", false
+		}
+		return 1 - sh.FailRate(), "", true
 	case MetricFlows:
 		if len(s.Series) == 0 {
 			return 0, "no time series", false

@@ -45,6 +45,7 @@ func Summary(w io.Writer, s *metrics.Snapshot, opts SummaryOptions) error {
 	writeLines(bw, metricLines(s))
 	writeEndpointTable(bw, s, opts)
 	writeWSTable(bw, s)
+	writeShapes(bw, s, opts)
 	writeThresholds(bw, opts.Verdicts)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write summary: %w", err)
@@ -131,6 +132,9 @@ func metricLines(s *metrics.Snapshot) []line {
 		add("http_reqs", itoa(o.Requests), formatRate(s.PerSecond(o.Requests)))
 	}
 	trend("schedule_lag", o.ScheduleLag)
+	if sh := o.Shapes; sh != nil && sh.ChecksPassed+sh.ChecksFailed > 0 {
+		add("shape_checks", formatPercent(float64(sh.ChecksPassed)/float64(sh.ChecksPassed+sh.ChecksFailed)), "✓ "+itoa(sh.ChecksPassed), "✗ "+itoa(sh.ChecksFailed))
+	}
 	if w := o.WS; w != nil {
 		trend("ws_connecting", w.Connecting)
 		recv := []string{itoa(w.MsgsReceived), formatRate(s.PerSecond(w.MsgsReceived))}
@@ -282,7 +286,7 @@ func writeEndpointTable(w *bufio.Writer, s *metrics.Snapshot, opts SummaryOption
 	rows := [][]string{header}
 	for _, e := range eps {
 		p := e.Latency.Percentiles(50, 95, 99)
-		r := []string{e.Endpoint, itoa(e.Requests), formatRate(e.Rate), formatPercent(e.ErrorRate()),
+		r := []string{e.Endpoint, itoa(e.Requests), formatRate(s.PerSecond(e.Requests)), formatPercent(e.ErrorRate()),
 			formatDuration(p[0]), formatDuration(p[1]), formatDuration(p[2]), formatDuration(e.Latency.Max())}
 		if withMarks {
 			r = append(r, marks(opts.Verdicts.ForEndpoint(e.Endpoint)))

@@ -43,6 +43,7 @@ const (
 	MetricFailed       Metric = "http_req_failed"     // ratio of failed HTTP results
 	MetricReqRate      Metric = "http_reqs"           // requests per second (rate) or count
 	MetricChecks       Metric = "checks"              // ratio of checks passed
+	MetricShapeChecks  Metric = "shape_checks"        // ratio of response shapes as recorded
 	MetricFlows        Metric = "flows"               // concurrent flows (median per second)
 	MetricWSConnecting Metric = "ws_connecting"
 	MetricWSSession    Metric = "ws_session_duration"
@@ -61,8 +62,8 @@ var metricAliases = map[string]Metric{
 	"schedule_lag": MetricScheduleLag, "lag": MetricScheduleLag,
 	"http_req_failed": MetricFailed, "error_rate": MetricFailed, "errors": MetricFailed,
 	"http_reqs": MetricReqRate, "rate": MetricReqRate, "reqs": MetricReqRate, "requests": MetricReqRate,
-	"checks": MetricChecks,
-	"flows":  MetricFlows, "vus": MetricFlows, "users": MetricFlows,
+	"checks": MetricChecks, "shape_checks": MetricShapeChecks,
+	"flows": MetricFlows, "vus": MetricFlows, "users": MetricFlows,
 	"ws_connecting": MetricWSConnecting, "ws_session_duration": MetricWSSession,
 	"ws_roundtrip": MetricWSRoundTrip, "ws_push_delivery": MetricWSPush, "ws_push": MetricWSPush,
 	"ws_msgs_received": MetricWSReceived, "ws_sessions": MetricWSSessions, "ws_msgs_sent": MetricWSSent,
@@ -255,7 +256,7 @@ func parseLHS(lhs string, t *Threshold) error {
 		if _, _, ok := parseStat(lhs); ok {
 			return setMetric(t, MetricDuration, lhs)
 		}
-		return fmt.Errorf("unknown metric or statistic %q (want p95, p(99.9), avg, min, med, max, error_rate, rate, checks, flows, or METRIC.STAT such as service.p95 or ws_roundtrip.p99)", lhs)
+		return fmt.Errorf("unknown metric or statistic %q (want p95, p(99.9), avg, min, med, max, error_rate, rate, checks, shape_checks, flows, or METRIC.STAT such as service.p95 or ws_roundtrip.p99)", lhs)
 	}
 	return setMetric(t, metricAliases[strings.ToLower(name)], stat)
 }
@@ -284,7 +285,7 @@ func setMetric(t *Threshold, m Metric, stat string) error {
 		}
 	case stat != "":
 		return fmt.Errorf("%s takes no statistic (%q)", m, stat)
-	case m == MetricFailed || m == MetricChecks || m == MetricWSReceived:
+	case m == MetricFailed || m == MetricChecks || m == MetricShapeChecks || m == MetricWSReceived:
 		t.Kind = KindRatio
 	default:
 		t.Kind = KindCount

@@ -35,6 +35,7 @@ func TestParseThresholds(t *testing.T) {
 		{"rate>=20/s", "", MetricReqRate, "rate", ">=", 20, KindRate},
 		{"http_reqs.count>=1000", "", MetricReqRate, "count", ">=", 1000, KindCount},
 		{"checks>99%", "", MetricChecks, "", ">", 0.99, KindRatio},
+		{"shape_checks>=99.5%", "", MetricShapeChecks, "", ">=", 0.995, KindRatio},
 		{"flows>=100", "", MetricFlows, "", ">=", 100, KindCount},
 		{"service.p95<300ms", "", MetricService, "p(95)", "<", 300, KindDuration},
 		{"latency.p(99)<1s", "", MetricDuration, "p(99)", "<", 1000, KindDuration},
