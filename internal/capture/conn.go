@@ -141,6 +141,13 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 			c.guessRole(dir == reassembly.TCPDirClientToServer, tcp.Payload)
 		}
 	}
+	if c.roleKnown && len(tcp.Payload) > 0 {
+		if pc, ok := ac.(*pktContext); ok {
+			if h := c.halfFor(dir); h.baseSet {
+				h.addSeg(tcp.Seq, len(tcp.Payload), pc)
+			}
+		}
+	}
 	if nextSeq == -1 {
 		if !tcp.SYN {
 			*start = true
@@ -163,6 +170,11 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 				}
 				if !tcp.SYN {
 					h.midStream = true
+				}
+				if c.roleKnown && len(tcp.Payload) > 0 {
+					if pc, ok := ac.(*pktContext); ok {
+						h.addSeg(tcp.Seq, len(tcp.Payload), pc)
+					}
 				}
 			}
 		}
@@ -514,19 +526,99 @@ type half struct {
 	midStream bool
 	ended     bool
 
-	// per-feed: the scatter-gather being parsed and the carry length
+	// per-feed: the scatter-gather being parsed, the carry length and the
+	// stream offset of the parse buffer's first byte
 	sg       reassembly.ScatterGather
 	carryLen int
+	parseOff int64
+	segs     []segment
 }
 
 func (h *half) inMessage() bool { return h.mode == modeHTTP && h.http.started() }
 
 // at returns the capture info of position pos of the buffer being parsed.
 func (h *half) at(pos int) gopacket.CaptureInfo {
+	if pc := h.segAt(h.parseOff + int64(pos)); pc != nil {
+		return pc.ci
+	}
 	if pos < h.carryLen || h.sg == nil {
 		return h.carryCI
 	}
 	return h.sg.CaptureInfo(pos - h.carryLen)
+}
+
+// segment is where a captured packet's payload sits in the stream.
+type segment struct {
+	off, end int64 // stream offsets [off, end)
+	pkt      *pktContext
+}
+
+// addSeg records the stream range a packet's payload covers, so the
+// capture time of any byte is found without walking the reassembler's
+// pages (which costs a scan per lookup). Bytes already covered keep the
+// packet that brought them first, as the reassembler keeps their data.
+func (h *half) addSeg(seq uint32, n int, pc *pktContext) {
+	if h.mode == modeRaw || h.ended {
+		return
+	}
+	next := h.base + uint32(h.off) // sequence number of stream offset h.off
+	off := h.off + int64(int32(seq-next))
+	end := off + int64(n)
+	if end <= h.off-int64(len(h.carry)) {
+		return // retransmission of data already parsed
+	}
+	i := len(h.segs)
+	for i > 0 && h.segs[i-1].off > off {
+		i--
+	}
+	if i > 0 && h.segs[i-1].end > off {
+		off = h.segs[i-1].end
+	}
+	if i < len(h.segs) && h.segs[i].off < end {
+		end = h.segs[i].off
+	}
+	if off >= end {
+		return
+	}
+	if len(h.segs) >= 1<<16 {
+		return // bounded: lookups fall back to the reassembler's pages
+	}
+	h.segs = append(h.segs, segment{})
+	copy(h.segs[i+1:], h.segs[i:])
+	h.segs[i] = segment{off: off, end: end, pkt: pc}
+}
+
+// segAt returns the packet that carried stream offset o, or nil.
+func (h *half) segAt(o int64) *pktContext {
+	segs := h.segs
+	lo, hi := 0, len(segs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if segs[m].end <= o {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(segs) && segs[lo].off <= o {
+		return segs[lo].pkt
+	}
+	return nil
+}
+
+// pruneSegs forgets the packets of bytes already consumed.
+func (h *half) pruneSegs() {
+	keep := h.off - int64(len(h.carry))
+	i := 0
+	for i < len(h.segs) && h.segs[i].end <= keep {
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	n := copy(h.segs, h.segs[i:])
+	clear(h.segs[n:])
+	h.segs = h.segs[:n]
 }
 
 // feed parses reassembled bytes.
@@ -559,10 +651,12 @@ func (h *half) feed(data []byte, sg reassembly.ScatterGather) {
 	}
 	h.sg = sg
 	bufOff := h.off - int64(h.carryLen)
+	h.parseOff = bufOff
 	n := h.parse(buf, bufOff, false)
 	h.off += int64(len(data))
 	h.keep(buf, n)
 	h.sg = nil
+	h.pruneSegs()
 }
 
 // keep stores buf[n:] as the carry for the next feed.
@@ -635,6 +729,7 @@ func (h *half) gap(n int) {
 		h.mode = modeRaw
 	}
 	h.carry = h.carry[:0]
+	h.pruneSegs()
 }
 
 // eof ends the direction: a close-delimited body ends here, anything else
@@ -645,7 +740,8 @@ func (h *half) eof() {
 	}
 	if h.mode == modeHTTP {
 		h.carryLen = len(h.carry)
-		n := h.parse(h.carry, h.off-int64(len(h.carry)), true)
+		h.parseOff = h.off - int64(len(h.carry))
+		n := h.parse(h.carry, h.parseOff, true)
 		h.carry = h.carry[n:]
 		h.http.end(h)
 	}
@@ -672,7 +768,8 @@ func (h *half) reparse(held []byte) {
 	}
 	h.carry = nil
 	h.carryLen = len(held)
-	n := h.parse(held, h.off-int64(len(held)), false)
+	h.parseOff = h.off - int64(len(held))
+	n := h.parse(held, h.parseOff, false)
 	h.keep(held, n)
 }
 
