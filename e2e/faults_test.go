@@ -1,0 +1,427 @@
+//go:build integration
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/reprise/reprise/internal/corpus"
+	"github.com/reprise/reprise/internal/engine"
+	"github.com/reprise/reprise/internal/faultproxy"
+	"github.com/reprise/reprise/internal/metrics"
+	"github.com/reprise/reprise/internal/replay"
+	"github.com/reprise/reprise/internal/schedule"
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+// faultUpstream is a healthy server behind the fault proxy: every plain
+// request gets a small JSON body, /ws/ paths are WebSocket echo servers.
+type faultUpstream struct {
+	srv      *httptest.Server
+	url      *url.URL
+	requests atomic.Int64
+}
+
+func startFaultUpstream(t *testing.T) *faultUpstream {
+	t.Helper()
+	u := &faultUpstream{}
+	upgrader := websocket.Upgrader{}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/ws/") {
+			c, err := upgrader.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			for {
+				op, msg, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				if c.WriteMessage(op, msg) != nil {
+					return
+				}
+			}
+		}
+		u.requests.Add(1)
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"path":%q,"ok":true,"padding":"0123456789012345678901234567890123456789"}`, r.URL.Path)
+	}))
+	t.Cleanup(u.srv.Close)
+	u.url, _ = url.Parse(u.srv.URL)
+	return u
+}
+
+func startFaultProxy(t *testing.T, up *url.URL, plan faultproxy.Plan) *faultproxy.Proxy {
+	t.Helper()
+	p, err := faultproxy.New(faultproxy.Config{Upstream: up, Plan: plan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(context.Background(), "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// faultReq is one recorded request of a synthetic corpus.
+type faultReq struct {
+	at     time.Duration
+	method string
+	path   string
+}
+
+// writeFaultCorpus writes reqs as exchanges of flows users-0..9 (the i-th
+// request in flow i%10), each recorded with a 200.
+func writeFaultCorpus(t *testing.T, reqs []faultReq, extra ...traffic.Record) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "faults.rpz")
+	w, err := corpus.Create(path, traffic.Header{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := append([]traffic.Record(nil), extra...)
+	for i, q := range reqs {
+		x := &traffic.Exchange{
+			Flow: fmt.Sprintf("user-%d", i%10), Start: q.at,
+			Request:  traffic.Request{Method: q.method, URL: q.path, Header: traffic.Fields{{Name: "Accept", Value: "application/json"}}},
+			Response: &traffic.Response{Status: 200},
+		}
+		if q.method == http.MethodPost {
+			x.Request.Header = append(x.Request.Header, traffic.Field{Name: "Content-Type", Value: "application/json"})
+			x.Request.Body = traffic.Body{Data: []byte(`{"text":"posted during a fault test"}`), Size: 36}
+		}
+		recs = append(recs, traffic.Record{Kind: traffic.KindExchange, Exchange: x})
+	}
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Start() < recs[j].Start() })
+	for _, r := range recs {
+		if err := w.Write(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// faultReplay replays path against target at recorded speed and checks
+// what every scenario must give: the run ends within the corpus span plus
+// the timeout (and a margin for a loaded machine), and the accounting
+// adds up.
+func faultReplay(t *testing.T, path, target string, timeout, span time.Duration) *replay.Outcome {
+	t.Helper()
+	u, _ := url.Parse(target)
+	start := time.Now()
+	out, err := replay.Run(context.Background(), replay.Options{
+		Corpus:   path,
+		Schedule: schedule.Options{Speed: 1},
+		Engine:   engine.Config{Target: u, Timeout: timeout},
+	})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	bound := span + timeout + 2*time.Second
+	if took > bound || out.Engine.Elapsed > bound {
+		t.Errorf("replay took %v (engine %v): more than the span %v + timeout %v + 2s", took, out.Engine.Elapsed, span, timeout)
+	}
+	a, err := out.Snapshot.Accounting()
+	if err != nil {
+		t.Errorf("accounting: %v", err)
+	}
+	t.Logf("%v in %v: %s", target, out.Engine.Elapsed.Round(time.Millisecond), a)
+	return out
+}
+
+// outcome returns the HTTP outcome of endpoint (zero when absent).
+func httpOutcome(s *metrics.Snapshot, endpoint string) metrics.Outcome {
+	st := s.Endpoint(endpoint)
+	if st == nil || st.Outcomes["http"] == nil {
+		return metrics.Outcome{}
+	}
+	return *st.Outcomes["http"]
+}
+
+// knownKinds are the error kinds the engine reports; "other" is not among
+// them on purpose: every failure in this suite must be classified.
+var knownKinds = map[string]bool{
+	engine.ErrRefused: true, engine.ErrReset: true, engine.ErrTimeout: true, engine.ErrEOF: true,
+	engine.ErrProtocol: true, engine.ErrHandshake: true, engine.ErrAbnormal: true, engine.ErrWSProto: true,
+}
+
+func checkClassified(t *testing.T, s *metrics.Snapshot) {
+	t.Helper()
+	for kind, o := range s.Overall.Outcomes {
+		for e, n := range o.Failed {
+			if !knownKinds[e] {
+				t.Errorf("%d %s results failed with the unclassified error %q", n, kind, e)
+			}
+		}
+	}
+}
+
+// alternating is n requests spaced by gap, alternating between /api/hit/i
+// (the paths a fault rule strikes) and /api/safe/i.
+func alternating(n int, gap time.Duration, method string) []faultReq {
+	var reqs []faultReq
+	for i := 0; i < n; i++ {
+		p := "/api/safe/"
+		if i%2 == 0 {
+			p = "/api/hit/"
+		}
+		reqs = append(reqs, faultReq{at: time.Duration(i) * gap, method: method, path: fmt.Sprint(p, i)})
+	}
+	return reqs
+}
+
+// phased is requests every gap in three phases, [0, d1) as /api/before/i,
+// [d1+margin, d2-margin) as /api/during/i and [d2+margin, end) as
+// /api/after/i, nothing within margin of a boundary.
+func phased(gap, d1, d2, end, margin time.Duration) []faultReq {
+	var reqs []faultReq
+	for at := time.Duration(0); at < end; at += gap {
+		var phase string
+		switch {
+		case at < d1-margin:
+			phase = "before"
+		case at >= d1+margin && at < d2-margin:
+			phase = "during"
+		case at >= d2+margin:
+			phase = "after"
+		default:
+			continue
+		}
+		reqs = append(reqs, faultReq{at: at, method: http.MethodGet, path: fmt.Sprintf("/api/%s/%d", phase, at/time.Millisecond)})
+	}
+	return reqs
+}
+
+func countPrefix(reqs []faultReq, prefix string) int64 {
+	var n int64
+	for _, q := range reqs {
+		if strings.HasPrefix(q.path, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// The fault suite: for each way a target can misbehave, a replay through
+// the fault proxy goes on, finishes on time, classifies every failure with
+// the right kind, accounts for every scheduled request, and the requests
+// the fault does not touch still succeed.
+func TestFaultSuiteHTTP(t *testing.T) {
+	const (
+		hit     = "GET /api/hit/{id}"
+		safe    = "GET /api/safe/{id}"
+		hitPost = "POST /api/hit/{id}"
+		gap     = 25 * time.Millisecond
+		n       = 60
+	)
+	safeEndpoint := func(method string) string { return method + " /api/safe/{id}" }
+	type run struct {
+		t     *testing.T
+		reqs  []faultReq
+		out   *replay.Outcome
+		snap  *metrics.Snapshot
+		proxy faultproxy.Stats
+		up    int64 // requests the upstream answered
+	}
+	tests := []struct {
+		name    string
+		method  string
+		rule    faultproxy.Rule // strikes /api/hit when Fault is set
+		plan    faultproxy.Plan // used as it is when rule is unset
+		reqs    []faultReq      // default: alternating(n, gap, method)
+		timeout time.Duration
+		check   func(r run)
+	}{
+		{name: "target down", check: func(r run) {
+			if o := r.snap.Overall.Outcomes["http"]; o.Failed[engine.ErrRefused] != n {
+				r.t.Errorf("want all %d refused, got %+v", n, o)
+			}
+		}},
+		{name: "reset mid-request", method: http.MethodPost, rule: faultproxy.Rule{Fault: faultproxy.ResetRequest, Fraction: 0.5}, check: func(r run) {
+			o := httpOutcome(r.snap, hitPost)
+			struck := r.proxy.Faults[faultproxy.ResetRequest]
+			if struck == 0 || o.Failed[engine.ErrReset] != struck || o.Completed != countPrefix(r.reqs, "/api/hit")-struck {
+				r.t.Errorf("proxy reset %d: want as many failed as reset and the rest completed, got %+v", struck, o)
+			}
+		}},
+		{name: "reset mid-request, retried GET", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.ResetRequest, Fraction: 0.5}, check: func(r run) {
+			// Go's transport resends a GET that dies before any byte of
+			// the answer on a reused connection: each strike ends as a
+			// failure or as one more request the proxy reads.
+			o := httpOutcome(r.snap, hit)
+			struck := r.proxy.Faults[faultproxy.ResetRequest]
+			failed := o.Failed[engine.ErrReset]
+			retried := r.proxy.Requests - int64(len(r.reqs))
+			if struck == 0 || len(o.Failed) > 1 || failed+retried != struck || o.Completed+failed != countPrefix(r.reqs, "/api/hit") {
+				r.t.Errorf("proxy reset %d, read %d requests for %d scheduled: got %+v", struck, r.proxy.Requests, len(r.reqs), o)
+			}
+		}},
+		{name: "reset mid-response", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.ResetResponse, Fraction: 0.5}, check: func(r run) {
+			o := httpOutcome(r.snap, hit)
+			struck := r.proxy.Faults[faultproxy.ResetResponse]
+			if struck == 0 || o.Failed[engine.ErrReset] != struck || o.Completed != countPrefix(r.reqs, "/api/hit")-struck {
+				r.t.Errorf("proxy reset %d: got %+v", struck, o)
+			}
+			if r.up != int64(len(r.reqs)) {
+				r.t.Errorf("upstream answered %d of %d", r.up, len(r.reqs))
+			}
+		}},
+		{name: "upstream never answers", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.Hang, Fraction: 0.3}, timeout: 400 * time.Millisecond, check: func(r run) {
+			o := httpOutcome(r.snap, hit)
+			struck := r.proxy.Faults[faultproxy.Hang]
+			if struck == 0 || o.Failed[engine.ErrTimeout] != struck || o.Completed != countPrefix(r.reqs, "/api/hit")-struck {
+				r.t.Errorf("proxy hung %d: got %+v", struck, o)
+			}
+			if p := r.snap.Endpoint(hit).Latency.Max(); p < 400*time.Millisecond {
+				r.t.Errorf("slowest hit took %v, want the 400ms timeout", p)
+			}
+		}},
+		{name: "trickle slower than the timeout", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.Trickle, Fraction: 0.3, Interval: 50 * time.Millisecond, Chunk: 4}, timeout: 400 * time.Millisecond, check: func(r run) {
+			o := httpOutcome(r.snap, hit)
+			struck := r.proxy.Faults[faultproxy.Trickle]
+			if struck == 0 || o.Failed[engine.ErrTimeout] != struck || o.Completed != countPrefix(r.reqs, "/api/hit")-struck {
+				r.t.Errorf("proxy trickled %d: got %+v", struck, o)
+			}
+		}},
+		{name: "slow trickle within the timeout", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.Trickle, Interval: 20 * time.Millisecond, Chunk: 16}, timeout: 3 * time.Second, check: func(r run) {
+			o := httpOutcome(r.snap, hit)
+			if o.Completed != countPrefix(r.reqs, "/api/hit") || len(o.Failed) > 0 {
+				r.t.Errorf("want every slow answer completed, got %+v", o)
+			}
+			// About 200 bytes, 16 every 20ms: at least 12 pauses.
+			slow, fast := r.snap.Endpoint(hit).Latency.Percentile(50), r.snap.Endpoint(safe).Latency.Percentile(50)
+			if slow < 180*time.Millisecond || fast > slow/2 {
+				r.t.Errorf("median latency %v trickled, %v healthy: the trickle does not show", slow, fast)
+			}
+		}},
+		{name: "garbage status line", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.GarbageStatus, Fraction: 0.5}, check: func(r run) {
+			o := httpOutcome(r.snap, hit)
+			struck := r.proxy.Faults[faultproxy.GarbageStatus]
+			if struck == 0 || o.Failed[engine.ErrProtocol] != struck || o.Completed != countPrefix(r.reqs, "/api/hit")-struck {
+				r.t.Errorf("proxy sent %d garbage lines: got %+v", struck, o)
+			}
+		}},
+		{name: "header without colon", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.BadHeader, Fraction: 0.5}, check: func(r run) {
+			o := httpOutcome(r.snap, hit)
+			struck := r.proxy.Faults[faultproxy.BadHeader]
+			if struck == 0 || o.Failed[engine.ErrProtocol] != struck || o.Completed != countPrefix(r.reqs, "/api/hit")-struck {
+				r.t.Errorf("proxy sent %d bad headers: got %+v", struck, o)
+			}
+		}},
+		{name: "content-length over the body", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.ShortBody, Fraction: 0.5}, check: func(r run) {
+			o := httpOutcome(r.snap, hit)
+			struck := r.proxy.Faults[faultproxy.ShortBody]
+			if struck == 0 || o.Failed[engine.ErrEOF] != struck || o.Completed != countPrefix(r.reqs, "/api/hit")-struck {
+				r.t.Errorf("proxy cut %d bodies: got %+v", struck, o)
+			}
+		}},
+		{name: "body over the content-length", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.LongBody, Fraction: 0.5}, check: func(r run) {
+			// The client reads what was declared and cannot tell.
+			o := httpOutcome(r.snap, hit)
+			if r.proxy.Faults[faultproxy.LongBody] == 0 || o.Completed != countPrefix(r.reqs, "/api/hit") || r.snap.Endpoint(hit).Statuses[200] != o.Completed {
+				r.t.Errorf("want every request completed with 200, got %+v", o)
+			}
+		}},
+		{name: "5xx burst", plan: faultproxy.Plan{Rules: []faultproxy.Rule{{Fault: faultproxy.Status, Status: 503, From: 500 * time.Millisecond, Until: time.Second}}},
+			reqs: phased(gap, 500*time.Millisecond, time.Second, 1500*time.Millisecond, 150*time.Millisecond), check: func(r run) {
+				during := r.snap.Endpoint("GET /api/during/{id}")
+				n := countPrefix(r.reqs, "/api/during")
+				if during.Statuses[503] != n || during.Failed != n || r.proxy.Faults[faultproxy.Status] != n || httpOutcome(r.snap, "GET /api/during/{id}").Completed != n {
+					r.t.Errorf("want all %d requests of the burst answered 503 (completed, counted failed), got statuses %v, failed %d, proxy %v", n, during.Statuses, during.Failed, r.proxy.Faults)
+				}
+				for _, ep := range []string{"GET /api/before/{id}", "GET /api/after/{id}"} {
+					if s := r.snap.Endpoint(ep); s.Statuses[200] != s.Requests || s.Failed != 0 {
+						r.t.Errorf("%s: statuses %v, failed %d", ep, s.Statuses, s.Failed)
+					}
+				}
+			}},
+		{name: "target stops and restarts", plan: faultproxy.Plan{Outages: []faultproxy.Outage{{At: 500 * time.Millisecond, For: 500 * time.Millisecond}}},
+			reqs: phased(gap, 500*time.Millisecond, time.Second, 1500*time.Millisecond, 150*time.Millisecond), check: func(r run) {
+				n := countPrefix(r.reqs, "/api/during")
+				if o := httpOutcome(r.snap, "GET /api/during/{id}"); o.Failed[engine.ErrRefused] != n || o.Completed != 0 {
+					r.t.Errorf("want all %d requests of the outage refused, got %+v", n, o)
+				}
+				for _, phase := range []string{"before", "after"} {
+					ep := "GET /api/" + phase + "/{id}"
+					if o := httpOutcome(r.snap, ep); o.Completed != countPrefix(r.reqs, "/api/"+phase) || len(o.Failed) > 0 {
+						r.t.Errorf("%s: %+v", ep, o)
+					}
+				}
+				if r.proxy.Outages != 1 || r.proxy.Restarts != 1 {
+					r.t.Errorf("proxy: %+v", r.proxy)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reqs := tt.reqs
+			if reqs == nil {
+				reqs = alternating(n, gap, tt.method)
+			}
+			timeout := tt.timeout
+			if timeout == 0 {
+				timeout = 2 * time.Second
+			}
+			path := writeFaultCorpus(t, reqs)
+			up := startFaultUpstream(t)
+			var target string
+			var proxy *faultproxy.Proxy
+			if tt.name == "target down" {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				target = "http://" + ln.Addr().String()
+				ln.Close()
+			} else {
+				plan := tt.plan
+				if tt.rule.Fault != "" {
+					tt.rule.Path = "/api/hit"
+					plan = faultproxy.Plan{Seed: 42, Rules: []faultproxy.Rule{tt.rule}}
+				}
+				proxy = startFaultProxy(t, up.url, plan)
+				target = proxy.URL()
+			}
+			lastAt := reqs[len(reqs)-1].at
+			out := faultReplay(t, path, target, timeout, lastAt)
+			r := run{t: t, reqs: reqs, out: out, snap: out.Snapshot, up: up.requests.Load()}
+			if proxy != nil {
+				r.proxy = proxy.Stats()
+				t.Logf("proxy: %+v", r.proxy)
+			}
+			if out.Snapshot.Meta.Scheduled != int64(len(reqs)) {
+				t.Errorf("scheduled %d, corpus has %d", out.Snapshot.Meta.Scheduled, len(reqs))
+			}
+			checkClassified(t, out.Snapshot)
+			if s := out.Snapshot.Endpoint(safeEndpoint(tt.method)); s != nil {
+				o := httpOutcome(out.Snapshot, safeEndpoint(tt.method))
+				if tt.name != "target down" && (o.Completed != countPrefix(reqs, "/api/safe") || s.Statuses[200] != o.Completed) {
+					t.Errorf("requests the fault does not strike: %+v, statuses %v", o, s.Statuses)
+				}
+			}
+			tt.check(r)
+		})
+	}
+}
