@@ -153,9 +153,11 @@ func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 		defer cancel()
 	}
 	fmt.Fprintf(c.App.ErrWriter, "record sniff: capturing on %s (%s); interrupt to stop\n", c.String("interface"), filter)
+	// Packets already in the ring when ctx ends are still processed.
+	work := context.WithoutCancel(ctx)
 	runErr := sn.Run(ctx,
-		func(pkt capture.Packet) error { return p.Packet(ctx, pkt) },
-		func(now time.Time) error { return p.Tick(ctx, now) })
+		func(pkt capture.Packet) error { return p.Packet(work, pkt) },
+		func(now time.Time) error { return p.Tick(work, now) })
 	if errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded) {
 		runErr = nil
 	}

@@ -58,7 +58,7 @@ func freePort(t *testing.T) int {
 type liveCapture struct {
 	sink    *traffictest.Sink
 	async   *AsyncSink
-	proc    *Processor
+	proc    *Parallel
 	sniffer *Sniffer
 	cancel  context.CancelFunc
 	done    chan error
@@ -74,7 +74,7 @@ func startCapture(t *testing.T, port int, pcapPath string) *liveCapture {
 	}
 	lc := &liveCapture{sink: &traffictest.Sink{}, sniffer: sn, done: make(chan error, 1)}
 	lc.async = NewAsyncSink(func() (traffic.Sink, error) { return lc.sink, nil }, 1<<16)
-	lc.proc = NewProcessor(lc.async, Config{ServerPorts: []uint16{uint16(port)}})
+	lc.proc = NewParallel(lc.async, Config{ServerPorts: []uint16{uint16(port)}}, 2)
 	if pcapPath != "" {
 		f, err := os.Create(pcapPath)
 		if err != nil {
@@ -88,6 +88,7 @@ func startCapture(t *testing.T, port int, pcapPath string) *liveCapture {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	lc.cancel = cancel
+	work := context.Background()
 	go func() {
 		lc.done <- sn.Run(ctx, func(p Packet) error {
 			if lc.pcap != nil {
@@ -96,8 +97,8 @@ func startCapture(t *testing.T, port int, pcapPath string) *liveCapture {
 					return err
 				}
 			}
-			return lc.proc.Packet(ctx, p)
-		}, func(now time.Time) error { return lc.proc.Tick(ctx, now) })
+			return lc.proc.Packet(work, p)
+		}, func(now time.Time) error { return lc.proc.Tick(work, now) })
 	}()
 	time.Sleep(100 * time.Millisecond)
 	return lc
@@ -107,7 +108,14 @@ func startCapture(t *testing.T, port int, pcapPath string) *liveCapture {
 // capture and returns what it recorded.
 func (lc *liveCapture) stop(t *testing.T) ([]traffic.Record, SnifferStats) {
 	t.Helper()
-	time.Sleep(300 * time.Millisecond)
+	// Wait until the capture has caught up (a loaded CI machine may lag).
+	for i := 0; i < 100; i++ {
+		before := lc.sniffer.seen.Load()
+		time.Sleep(300 * time.Millisecond)
+		if lc.sniffer.seen.Load() == before {
+			break
+		}
+	}
 	lc.cancel()
 	if err := <-lc.done; err != nil && err != context.Canceled {
 		t.Fatal(err)

@@ -126,8 +126,14 @@ func (pp *Parallel) Packet(ctx context.Context, pkt Packet) error {
 	}
 	cp := pkt
 	cp.Data = append(make([]byte, 0, len(pkt.Data)), pkt.Data...)
+	item := workItem{pkt: cp}
 	select {
-	case pp.workers[i].queue <- workItem{pkt: cp}:
+	case pp.workers[i].queue <- item:
+		return nil
+	default:
+	}
+	select {
+	case pp.workers[i].queue <- item:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

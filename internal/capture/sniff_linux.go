@@ -177,9 +177,12 @@ const (
 func (s *Sniffer) Run(ctx context.Context, fn func(Packet) error, tick func(time.Time) error) error {
 	pfd := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN | unix.POLLERR}}
 	lastTick := time.Now()
+	var drainUntil time.Time
 	for {
-		if err := ctx.Err(); err != nil {
-			return err
+		if drainUntil.IsZero() && ctx.Err() != nil {
+			// Stop, but first take what the kernel already captured: the
+			// block being filled is handed over at its retire timeout.
+			drainUntil = time.Now().Add(3*s.cfg.BlockTimeout + 10*time.Millisecond)
 		}
 		if now := time.Now(); tick != nil && now.Sub(lastTick) >= 100*time.Millisecond {
 			lastTick = now
@@ -190,40 +193,55 @@ func (s *Sniffer) Run(ctx context.Context, fn func(Packet) error, tick func(time
 		block := s.ring[s.cur*s.cfg.BlockSize : (s.cur+1)*s.cfg.BlockSize]
 		status := (*uint32)(unsafe.Pointer(&block[bdStatus]))
 		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
-			_, err := unix.Poll(pfd, 100)
+			timeout := 100
+			if !drainUntil.IsZero() {
+				if time.Now().After(drainUntil) {
+					return ctx.Err()
+				}
+				timeout = 5
+			}
+			_, err := unix.Poll(pfd, timeout)
 			if err != nil && !errors.Is(err, unix.EINTR) {
 				return fmt.Errorf("poll capture socket: %w", err)
 			}
 			continue
 		}
-		n := *(*uint32)(unsafe.Pointer(&block[bdNumPkts]))
-		off := int(*(*uint32)(unsafe.Pointer(&block[bdFirstPkt])))
-		var ferr error
-		for i := uint32(0); i < n && off > 0 && off+unix.SizeofTpacket3Hdr <= len(block); i++ {
-			h := (*unix.Tpacket3Hdr)(unsafe.Pointer(&block[off]))
-			start := off + int(h.Mac)
-			end := start + int(h.Snaplen)
-			if ferr == nil && end <= len(block) && start <= end {
-				pkt := Packet{
-					Data:      block[start:end],
-					Timestamp: time.Unix(int64(h.Sec), int64(h.Nsec)),
-					Length:    int(h.Len),
-					LinkType:  LinkRaw,
-				}
-				s.seen.Add(1)
-				ferr = fn(pkt)
-			}
-			if h.Next_offset == 0 {
-				break
-			}
-			off += int(h.Next_offset)
+		if ferr := s.block(block, fn); ferr != nil {
+			atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
+			s.cur = (s.cur + 1) % s.cfg.Blocks
+			return ferr
 		}
 		atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
 		s.cur = (s.cur + 1) % s.cfg.Blocks
-		if ferr != nil {
-			return ferr
-		}
 	}
+}
+
+// block hands the packets of one ring block to fn.
+func (s *Sniffer) block(block []byte, fn func(Packet) error) error {
+	n := *(*uint32)(unsafe.Pointer(&block[bdNumPkts]))
+	off := int(*(*uint32)(unsafe.Pointer(&block[bdFirstPkt])))
+	for i := uint32(0); i < n && off > 0 && off+unix.SizeofTpacket3Hdr <= len(block); i++ {
+		h := (*unix.Tpacket3Hdr)(unsafe.Pointer(&block[off]))
+		start := off + int(h.Mac)
+		end := start + int(h.Snaplen)
+		if end <= len(block) && start <= end {
+			s.seen.Add(1)
+			err := fn(Packet{
+				Data:      block[start:end],
+				Timestamp: time.Unix(int64(h.Sec), int64(h.Nsec)),
+				Length:    int(h.Len),
+				LinkType:  LinkRaw,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if h.Next_offset == 0 {
+			break
+		}
+		off += int(h.Next_offset)
+	}
+	return nil
 }
 
 // Stats returns the kernel's counters accumulated since the capture
