@@ -11,6 +11,7 @@ import (
 
 	"github.com/reprise/reprise/har"
 	"github.com/reprise/reprise/internal/corpus"
+	"github.com/reprise/reprise/internal/redact"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -31,14 +32,16 @@ Entries that cannot be imported are skipped and reported; entries with
 status 0 or -1 (no response) are imported as failed exchanges.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "corpus to write (`FILE`.rpz, required)"},
-			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing corpus"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"overwrite"}, Usage: "overwrite an existing corpus"},
+			&cli.StringSliceFlag{Name: "redact", Usage: "redaction `RULE` added to the defaults (header:NAME, query:NAME, json:PATH; !RULE removes one; repeatable)"},
+			&cli.BoolFlag{Name: "no-redact", Usage: "write secrets as they are in the HAR (redaction is on by default)"},
 			&cli.StringSliceFlag{Name: "host", Usage: "keep only entries for `HOST` (host, host:port or *.domain; repeatable)"},
 			&cli.StringSliceFlag{Name: "path-prefix", Usage: "keep only entries whose path starts with `PREFIX` (repeatable)"},
 			&cli.IntFlag{Name: "max-body", Value: har.DefaultMaxBody, Usage: "bytes kept of each body and WebSocket message (`N`)"},
 			&cli.IntFlag{Name: "max-entry", Value: har.DefaultMaxEntry, Usage: "largest entry decoded, in bytes of JSON (`N`); larger ones are skipped"},
 		},
 		Action: func(c *cli.Context) error {
-			files, err := harArgs(c, "force")
+			files, err := harArgs(c, "force", "overwrite", "no-redact")
 			if err != nil {
 				return err
 			}
@@ -79,16 +82,28 @@ func runHAR(c *cli.Context, files []string) error {
 		MaxBody:      c.Int("max-body"),
 		MaxEntry:     c.Int("max-entry"),
 	}
+	red, err := redactorFromFlags(c)
+	if err != nil {
+		return err
+	}
 	var w *corpus.Writer
 	rep, err := har.Import(c.Context, inputs, opts, func(h traffic.Header) (traffic.Sink, error) {
 		h.Meta["command"] = "record har"
+		if red != nil {
+			h.Redactions = red.Rules()
+		} else {
+			h.Meta["redaction"] = "off (--no-redact)"
+		}
 		var copts []corpus.WriterOption
 		if c.Bool("force") {
 			copts = append(copts, corpus.WithOverwrite())
 		}
 		var err error
 		w, err = corpus.Create(out, h, copts...)
-		return w, err
+		if err != nil || red == nil {
+			return w, err
+		}
+		return redact.NewSink(w, red), nil
 	})
 	if err != nil {
 		if w != nil {
