@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
+	"math"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/reprise/reprise/internal/traffic"
@@ -19,25 +21,90 @@ type Event struct {
 	// At is the intended offset from the start of the run.
 	At     time.Duration
 	Record traffic.Record
+	// Copy is the traffic copy the event belongs to, from 0.
+	Copy int
+	// Round numbers the copy's passes over the corpus, from 0: a loop
+	// repetition, or a restart after the stages stopped the copy, is a new
+	// round with identities of its own.
+	Round int
+	// Pos is the record's position in its pass over the corpus, from 0:
+	// the same for every copy and round of one record.
+	Pos uint64
 }
 
-// Options shapes a schedule. The zero value replays at recorded speed.
+// Identity names the identity set of the event's copy and round: "" for
+// the first round of copy 0 (the recorded identities), "3" for the first
+// round of copy 3, "3.2" for its third round.
+func (e Event) Identity() string { return identity(e.Copy, e.Round) }
+
+func identity(copy, round int) string {
+	switch {
+	case copy == 0 && round == 0:
+		return ""
+	case round == 0:
+		return strconv.Itoa(copy)
+	}
+	return strconv.Itoa(copy) + "." + strconv.Itoa(round)
+}
+
+// Options shapes a schedule. The zero value replays the corpus once at
+// recorded speed.
 type Options struct {
 	// Speed compresses time: 10 fires ten times faster. Zero means 1.
 	Speed float64
 	// Shard and Shards select the flows hashed to Shard (0-based) of
-	// Shards; zero Shards means all.
+	// Shards; zero Shards means all. Every copy of a flow goes to the
+	// flow's shard.
 	Shard, Shards int
 	// Window is the reorder window in corpus time (default 10s).
 	Window time.Duration
+
+	// Multiply runs this many copies of the traffic at once (0 means 1),
+	// when Stages is empty.
+	Multiply int
+	// Stages shapes the number of active copies over run time (targets
+	// count copies): copy k runs while the target is above k.
+	Stages []Stage
+	// Stagger spreads the copies' starts: copy k of N starts k*Stagger/N
+	// after the moment it becomes active. Zero starts them together.
+	Stagger time.Duration
+	// Loop repeats the corpus: when a copy's pass ends, the copy starts
+	// another with fresh identities, one loop period after the last one
+	// started, until its stages stop it or Duration passes. Loop needs
+	// Stages or Duration, and Reopen.
+	Loop bool
+	// Period is the loop period: how long after a round starts its copy
+	// starts the next. Zero estimates it from the first pass: the corpus
+	// span plus one mean gap between records (Survey.LoopPeriod), at
+	// Speed.
+	Period time.Duration
+	// Duration ends the plan: no event is intended after it (zero: no
+	// cap).
+	Duration time.Duration
+	// Reopen returns a new source over the same corpus (closed by the
+	// schedule when it implements io.Closer). It is needed by Loop, and
+	// by stages that start copies more than 30s apart: copies starting
+	// within 30s of each other share one read of the corpus.
+	Reopen func(ctx context.Context) (traffic.Source, error)
 }
 
 // DefaultWindow is the default reorder window.
 const DefaultWindow = 10 * time.Second
 
+// attachWindow is how far apart in run time copies may start and still
+// share one read of the corpus; records are held in memory that long.
+const attachWindow = 30 * time.Second
+
+// connShift places the round number above the recorded connection id in
+// the ConnIDs of copies: (round serial << connShift) | recorded id.
+const connShift = 40
+
+// maxStagger bounds Options.Stagger.
+const maxStagger = time.Hour
+
 // Validate checks o.
 func (o Options) Validate() error {
-	if o.Speed < 0 {
+	if o.Speed < 0 || math.IsNaN(o.Speed) || math.IsInf(o.Speed, 0) {
 		return fmt.Errorf("speed %v must be positive", o.Speed)
 	}
 	if o.Shards < 0 || (o.Shards > 0 && (o.Shard < 0 || o.Shard >= o.Shards)) {
@@ -46,35 +113,90 @@ func (o Options) Validate() error {
 	if o.Window < 0 {
 		return errors.New("reorder window must not be negative")
 	}
+	if o.Multiply < 0 || o.Multiply > MaxCopies {
+		return fmt.Errorf("multiply %d out of range: want 1 to %d copies", o.Multiply, MaxCopies)
+	}
+	if err := validateStages(o.Stages); err != nil {
+		return err
+	}
+	if len(o.Stages) > 0 && Peak(o.Stages) <= 0 {
+		return errors.New("the stages never ask for a copy: give a target above 0")
+	}
+	if o.Stagger < 0 || o.Stagger > maxStagger {
+		return fmt.Errorf("stagger %v out of range: want 0 to %v", o.Stagger, maxStagger)
+	}
+	if o.Duration < 0 || o.Period < 0 {
+		return errors.New("duration and loop period must not be negative")
+	}
+	if o.Loop && len(o.Stages) == 0 && o.Duration == 0 {
+		return errors.New("looping needs an end: give a duration or stages")
+	}
 	return nil
 }
 
 // Stats counts what the schedule did.
 type Stats struct {
-	Read    int64 // records read from the source
+	Read    int64 // records read from the source (every pass)
 	Emitted int64 // events emitted
 	Skipped int64 // records of other shards, and headers
-	// Late counts records that arrived after a later-starting record had
-	// already been emitted: they are emitted at once, out of order.
+	// Late counts events emitted out of order: their record arrived after
+	// a later-starting record had gone out (later than the reorder
+	// window); they go out at once.
 	Late int64
 	// First and Last are the corpus offsets of the first and last emitted
 	// records.
 	First, Last time.Duration
+	// Copies is the most copies the plan runs at once.
+	Copies int
+	// Rounds counts the copy rounds started (passes of a copy over the
+	// corpus); Stopped those its stages or Duration ended early.
+	Rounds, Stopped int64
+	// Passes counts reads of the corpus.
+	Passes int64
+	// Period is the loop period (zero without Loop, or until known).
+	Period time.Duration
 }
 
-// Schedule yields events from a source.
+// Schedule yields events from a source: every copy's records at their
+// intended times, merged in time order.
 type Schedule struct {
 	src     traffic.Source
+	srcUsed bool
 	opts    Options
-	pending evHeap
-	arrival uint64
-	origin  time.Duration
-	started bool
-	maxSeen time.Duration
-	emitted time.Duration
-	eof     bool
-	seq     uint64
-	stats   Stats
+	stages  []Stage
+	copies  int
+
+	planned     []*instance // copy activations, by start
+	nextPlanned int
+	passes      []*pass
+	out         outHeap
+	pushes      uint64
+	seq         uint64
+	rounds      []int // next round per copy
+	serial      uint64
+	lastAt      time.Duration
+	stats       Stats
+	err         error
+}
+
+// instance is one round of one copy: a pass of the copy over the corpus.
+type instance struct {
+	copy, life, round int
+	base, stop        time.Duration // first event's offset; no event at or after stop
+	suffix            string        // appended to flow keys
+	connTag           uint64        // 0 for the recorded connection ids
+}
+
+// pass is one read of the corpus feeding the instances attached to it.
+type pass struct {
+	feed    *feed
+	insts   []*instance
+	minBase time.Duration
+	head    traffic.Record
+	headPos uint64
+	late    bool
+	hasHead bool
+	looped  bool
 }
 
 // New plans src with opts.
@@ -88,7 +210,66 @@ func New(src traffic.Source, opts Options) (*Schedule, error) {
 	if opts.Window == 0 {
 		opts.Window = DefaultWindow
 	}
-	return &Schedule{src: src, opts: opts}, nil
+	s := &Schedule{src: src, opts: opts}
+	if len(opts.Stages) > 0 {
+		s.stages = append([]Stage(nil), opts.Stages...)
+		s.copies = copiesOf(s.stages)
+	} else {
+		s.copies = max(opts.Multiply, 1)
+	}
+	s.rounds = make([]int, s.copies)
+	s.plan()
+	if opts.Reopen == nil && (opts.Loop || s.groups() > 1) {
+		return nil, errors.New("this plan reads the corpus more than once: give Reopen")
+	}
+	s.stats.Copies = s.copies
+	s.stats.Period = opts.Period
+	return s, nil
+}
+
+// plan lists every copy activation: one per span in which the stages keep
+// the copy active (one, unbounded, without stages).
+func (s *Schedule) plan() {
+	end := time.Duration(math.MaxInt64)
+	if s.opts.Duration > 0 {
+		end = s.opts.Duration + 1
+	}
+	for k := 0; k < s.copies; k++ {
+		off := time.Duration(int64(s.opts.Stagger) * int64(k) / int64(s.copies))
+		spans := []span{{0, math.MaxInt64}}
+		if len(s.stages) > 0 {
+			spans = activeSpans(s.stages, k)
+		}
+		for life, sp := range spans {
+			base, stop := sp.from+off, min(sp.to, end)
+			if base >= stop {
+				continue
+			}
+			in := &instance{copy: k, life: life, base: base, stop: stop}
+			switch {
+			case k == 0 && life == 0:
+			case life == 0:
+				in.suffix = "#" + strconv.Itoa(k)
+			default:
+				in.suffix = "#" + strconv.Itoa(k) + "." + strconv.Itoa(life)
+			}
+			s.planned = append(s.planned, in)
+		}
+	}
+	sort.SliceStable(s.planned, func(i, j int) bool { return s.planned[i].base < s.planned[j].base })
+}
+
+// groups counts the reads of the corpus the planned activations need.
+func (s *Schedule) groups() int {
+	n := 0
+	for i := 0; i < len(s.planned); {
+		first := s.planned[i].base
+		for i < len(s.planned) && s.planned[i].base <= first+attachWindow {
+			i++
+		}
+		n++
+	}
+	return n
 }
 
 // Stats returns the counters so far.
@@ -97,103 +278,297 @@ func (s *Schedule) Stats() Stats { return s.stats }
 // Speed returns the effective speed.
 func (s *Schedule) Speed() float64 { return s.opts.Speed }
 
+// Copies returns the most copies the plan runs at once.
+func (s *Schedule) Copies() int { return s.copies }
+
+// Close releases the sources the schedule opened with Reopen. The
+// schedule ends (io.EOF) after Close.
+func (s *Schedule) Close() error {
+	for _, p := range s.passes {
+		p.feed.shut()
+	}
+	s.passes = nil
+	s.nextPlanned = len(s.planned)
+	s.out = nil
+	if s.err == nil {
+		s.err = io.EOF
+	}
+	return nil
+}
+
 // Next returns the next event, io.EOF after the last.
 func (s *Schedule) Next(ctx context.Context) (Event, error) {
 	for {
-		// Emit the earliest pending record once nothing earlier can still
-		// arrive within the window, or once the source is drained.
-		if s.pending.Len() > 0 && (s.eof || s.pending[0].start <= s.maxSeen-s.opts.Window) {
-			p := heap.Pop(&s.pending).(pending)
-			return s.emit(p.rec), nil
+		if s.err != nil {
+			return Event{}, s.err
 		}
-		if s.eof {
+		bound, p, group, any := s.bound()
+		// An event goes out once no pass can still yield an earlier one.
+		if s.out.Len() > 0 && (!any || s.out[0].at <= bound) {
+			return s.pop(), nil
+		}
+		if !any {
 			return Event{}, io.EOF
 		}
-		rec, err := s.src.Next(ctx)
-		if err == io.EOF {
-			s.eof = true
-			continue
+		var err error
+		if group {
+			err = s.openGroup(ctx)
+		} else {
+			err = s.advance(ctx, p)
 		}
 		if err != nil {
+			for _, p := range s.passes {
+				p.feed.shut()
+			}
+			s.passes = nil
+			s.err = err
 			return Event{}, err
 		}
-		s.stats.Read++
-		if !s.keep(rec) {
-			s.stats.Skipped++
+	}
+}
+
+// bound finds the earliest time anything not yet queued may be due: a
+// pass's next record (at least its earliest base when not yet read), or
+// the next planned activation.
+func (s *Schedule) bound() (b time.Duration, which *pass, group, any bool) {
+	for _, p := range s.passes {
+		pb := p.minBase
+		if p.hasHead {
+			pb += s.scale(p.feed.rel(p.head.Start()))
+		}
+		if !any || pb < b {
+			b, which, any = pb, p, true
+		}
+	}
+	if s.nextPlanned < len(s.planned) {
+		if gb := s.planned[s.nextPlanned].base; !any || gb < b {
+			b, which, group, any = gb, nil, true, true
+		}
+	}
+	return b, which, group, any
+}
+
+func (s *Schedule) scale(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / s.opts.Speed)
+}
+
+// openGroup starts the next planned activations that begin within the
+// attach window, on a new read of the corpus.
+func (s *Schedule) openGroup(ctx context.Context) error {
+	first := s.planned[s.nextPlanned].base
+	var group []*instance
+	for s.nextPlanned < len(s.planned) && s.planned[s.nextPlanned].base <= first+attachWindow {
+		group = append(group, s.planned[s.nextPlanned])
+		s.nextPlanned++
+	}
+	return s.startPass(ctx, group)
+}
+
+func (s *Schedule) startPass(ctx context.Context, insts []*instance) error {
+	src, closer := s.src, func() error { return nil }
+	if s.srcUsed {
+		var err error
+		src, err = s.opts.Reopen(ctx)
+		if err != nil {
+			return fmt.Errorf("reopen corpus: %w", err)
+		}
+		closer = func() error { return nil }
+		if c, ok := src.(io.Closer); ok {
+			closer = c.Close
+		}
+	}
+	s.srcUsed = true
+	minBase := insts[0].base
+	for _, in := range insts {
+		in.round = s.rounds[in.copy]
+		s.rounds[in.copy]++
+		if in.copy != 0 || in.round != 0 {
+			s.serial++
+			in.connTag = s.serial
+		}
+		minBase = min(minBase, in.base)
+		s.stats.Rounds++
+	}
+	s.passes = append(s.passes, &pass{feed: newFeed(src, closer, &s.opts), insts: insts, minBase: minBase})
+	s.stats.Passes++
+	return nil
+}
+
+// advance reads the next record of p, or queues the events of the record
+// read before for every copy on p.
+func (s *Schedule) advance(ctx context.Context, p *pass) error {
+	if !p.hasHead {
+		rec, pos, late, err := p.feed.next(ctx)
+		s.stats.Read, s.stats.Skipped = s.stats.Read+p.feed.read, s.stats.Skipped+p.feed.skipped
+		p.feed.read, p.feed.skipped = 0, 0
+		if err == io.EOF {
+			if err := s.loop(ctx, p); err != nil {
+				return err
+			}
+			s.endPass(p)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p.head, p.headPos, p.late, p.hasHead = rec, pos, late, true
+		if p.feed.srcEOF {
+			// The source is drained: plan the next round now, so its
+			// read is under way before it is due.
+			return s.loop(ctx, p)
+		}
+		return nil
+	}
+	p.hasHead = false
+	rel := s.scale(p.feed.rel(p.head.Start()))
+	live := p.insts[:0]
+	for _, in := range p.insts {
+		at := in.base + rel
+		if at >= in.stop {
+			if p.late {
+				live = append(live, in)
+				continue
+			}
+			// Stopped: its later records are later still.
+			s.stats.Stopped++
 			continue
 		}
-		start := rec.Start()
-		if s.stats.Emitted == 0 && (!s.started || start < s.origin) {
-			// Until the first event goes out, the run starts at the
-			// earliest record seen.
-			s.started = true
-			s.origin = start
+		s.pushes++
+		heap.Push(&s.out, outEv{at: at, seq: s.pushes, rec: p.head, pos: p.headPos, in: in})
+		live = append(live, in)
+	}
+	p.insts = live
+	if len(live) == 0 {
+		s.endPass(p)
+		return nil
+	}
+	p.minBase = live[0].base
+	for _, in := range live {
+		p.minBase = min(p.minBase, in.base)
+	}
+	return nil
+}
+
+// loop starts the next round of p's copies once p's source is drained.
+func (s *Schedule) loop(ctx context.Context, p *pass) error {
+	if p.looped || !s.opts.Loop {
+		return nil
+	}
+	p.looped = true
+	f := p.feed
+	n := int64(f.pos) + int64(f.pending.Len()) // records in the pass
+	if n == 0 {
+		return nil // an empty corpus does not loop
+	}
+	if s.stats.Period == 0 {
+		span := f.maxSeen - f.origin
+		gap := time.Second
+		if n > 1 && span > 0 {
+			gap = span / time.Duration(n-1)
 		}
-		if s.stats.Emitted > 0 && start < s.emitted {
-			s.stats.Late++
-			return s.emit(rec), nil
+		s.stats.Period = max(s.scale(span+gap), time.Millisecond)
+	}
+	var next []*instance
+	for _, in := range p.insts {
+		nb := in.base + s.stats.Period
+		if nb >= in.stop {
+			continue
 		}
-		if start > s.maxSeen {
-			s.maxSeen = start
+		next = append(next, &instance{copy: in.copy, life: in.life, base: nb, stop: in.stop, suffix: in.suffix})
+	}
+	if len(next) == 0 {
+		return nil
+	}
+	return s.startPass(ctx, next)
+}
+
+func (s *Schedule) endPass(p *pass) {
+	p.feed.shut()
+	for i, q := range s.passes {
+		if q == p {
+			s.passes = append(s.passes[:i], s.passes[i+1:]...)
+			break
 		}
-		s.arrival++
-		heap.Push(&s.pending, pending{start: start, arrival: s.arrival, rec: rec})
 	}
 }
 
-func (s *Schedule) keep(rec traffic.Record) bool {
-	if rec.Kind == traffic.KindHeader {
-		return false
+func (s *Schedule) pop() Event {
+	e := heap.Pop(&s.out).(outEv)
+	if s.stats.Emitted > 0 && e.at < s.lastAt {
+		s.stats.Late++
 	}
-	if s.opts.Shards > 1 {
-		h := fnv.New32a()
-		h.Write([]byte(rec.Flow()))
-		if int(h.Sum32()%uint32(s.opts.Shards)) != s.opts.Shard {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *Schedule) emit(rec traffic.Record) Event {
-	start := rec.Start()
-	if start > s.emitted {
-		s.emitted = start
-	}
-	if s.stats.Emitted == 0 {
+	s.lastAt = max(s.lastAt, e.at)
+	start := e.rec.Start()
+	if s.stats.Emitted == 0 || start < s.stats.First {
 		s.stats.First = start
 	}
 	if start > s.stats.Last {
 		s.stats.Last = start
 	}
 	s.stats.Emitted++
-	rel := max(start-s.origin, 0)
-	at := time.Duration(float64(rel) / s.opts.Speed)
-	ev := Event{Seq: s.seq, At: at, Record: rec}
+	ev := Event{Seq: s.seq, At: e.at, Record: rename(e.rec, e.in), Copy: e.in.copy, Round: e.in.round, Pos: e.pos}
 	s.seq++
 	return ev
 }
 
-type pending struct {
-	start   time.Duration
-	arrival uint64
-	rec     traffic.Record
-}
-
-type evHeap []pending
-
-func (h evHeap) Len() int { return len(h) }
-func (h evHeap) Less(i, j int) bool {
-	if h[i].start != h[j].start {
-		return h[i].start < h[j].start
+// rename gives a record the flow key and connection id of its copy and
+// round: flow "F#k" (life n>0 of a copy: "F#k.n"), connection ids above
+// the recorded ones. The record is copied, never changed in place.
+func rename(rec traffic.Record, in *instance) traffic.Record {
+	if in.suffix == "" && in.connTag == 0 {
+		return rec
 	}
-	return h[i].arrival < h[j].arrival
+	conn := func(id uint64) uint64 {
+		if in.connTag == 0 {
+			return id
+		}
+		return in.connTag<<connShift | id&(1<<connShift-1)
+	}
+	switch rec.Kind {
+	case traffic.KindExchange:
+		x := *rec.Exchange
+		x.Flow, x.ConnID = x.Flow+in.suffix, conn(x.ConnID)
+		rec.Exchange = &x
+	case traffic.KindWSOpen:
+		o := *rec.WSOpen
+		o.Flow, o.ConnID = o.Flow+in.suffix, conn(o.ConnID)
+		o.Upgrade.Flow, o.Upgrade.ConnID = o.Upgrade.Flow+in.suffix, conn(o.Upgrade.ConnID)
+		rec.WSOpen = &o
+	case traffic.KindWSMessage:
+		m := *rec.WSMessage
+		m.Flow, m.ConnID = m.Flow+in.suffix, conn(m.ConnID)
+		rec.WSMessage = &m
+	case traffic.KindWSClose:
+		c := *rec.WSClose
+		c.Flow, c.ConnID = c.Flow+in.suffix, conn(c.ConnID)
+		rec.WSClose = &c
+	}
+	return rec
 }
-func (h evHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *evHeap) Push(x any)   { *h = append(*h, x.(pending)) }
-func (h *evHeap) Pop() any {
+
+type outEv struct {
+	at  time.Duration
+	seq uint64
+	rec traffic.Record
+	pos uint64
+	in  *instance
+}
+
+type outHeap []outEv
+
+func (h outHeap) Len() int { return len(h) }
+func (h outHeap) Less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].seq < h[j].seq
+}
+func (h outHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *outHeap) Push(x any)   { *h = append(*h, x.(outEv)) }
+func (h *outHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	old[len(old)-1] = outEv{}
 	*h = old[:len(old)-1]
 	return x
 }

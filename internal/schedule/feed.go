@@ -1,0 +1,140 @@
+package schedule
+
+import (
+	"container/heap"
+	"context"
+	"hash/fnv"
+	"io"
+	"time"
+
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+// feed is one pass over the corpus: records of the selected shard in start
+// order, re-sorted within the reorder window. A record that arrives after
+// a later-starting one was already returned comes out at once, marked
+// late.
+type feed struct {
+	src   traffic.Source
+	close func() error // set when the schedule opened src itself
+	opts  *Options
+
+	pending recHeap
+	arrival uint64
+	origin  time.Duration
+	started bool
+	maxSeen time.Duration // latest start read
+	emitted time.Duration // latest start returned
+	srcEOF  bool
+	pos     uint64 // records returned
+
+	read, skipped, late int64
+}
+
+func newFeed(src traffic.Source, closer func() error, opts *Options) *feed {
+	return &feed{src: src, close: closer, opts: opts}
+}
+
+// next returns the next record and its position in the pass, io.EOF after
+// the last.
+func (f *feed) next(ctx context.Context) (rec traffic.Record, pos uint64, late bool, err error) {
+	for {
+		// Return the earliest pending record once nothing earlier can
+		// still arrive within the window, or once the source is drained.
+		if f.pending.Len() > 0 && (f.srcEOF || f.pending[0].start <= f.maxSeen-f.opts.Window) {
+			p := heap.Pop(&f.pending).(pendingRec)
+			return f.emit(p.rec, false)
+		}
+		if f.srcEOF {
+			return traffic.Record{}, 0, false, io.EOF
+		}
+		rec, err := f.src.Next(ctx)
+		if err == io.EOF {
+			f.srcEOF = true
+			continue
+		}
+		if err != nil {
+			return traffic.Record{}, 0, false, err
+		}
+		f.read++
+		if !f.keep(rec) {
+			f.skipped++
+			continue
+		}
+		start := rec.Start()
+		if f.pos == 0 && (!f.started || start < f.origin) {
+			// Until the first record goes out, the pass starts at the
+			// earliest record seen.
+			f.started = true
+			f.origin = start
+		}
+		if f.pos > 0 && start < f.emitted {
+			f.late++
+			return f.emit(rec, true)
+		}
+		if start > f.maxSeen {
+			f.maxSeen = start
+		}
+		f.arrival++
+		heap.Push(&f.pending, pendingRec{start: start, arrival: f.arrival, rec: rec})
+	}
+}
+
+func (f *feed) emit(rec traffic.Record, late bool) (traffic.Record, uint64, bool, error) {
+	if s := rec.Start(); s > f.emitted {
+		f.emitted = s
+	}
+	pos := f.pos
+	f.pos++
+	return rec, pos, late, nil
+}
+
+// rel is the offset of a record start from the pass's origin.
+func (f *feed) rel(start time.Duration) time.Duration {
+	return max(start-f.origin, 0)
+}
+
+func (f *feed) keep(rec traffic.Record) bool {
+	if rec.Kind == traffic.KindHeader {
+		return false
+	}
+	if f.opts.Shards > 1 {
+		h := fnv.New32a()
+		h.Write([]byte(rec.Flow()))
+		if int(h.Sum32()%uint32(f.opts.Shards)) != f.opts.Shard {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *feed) shut() {
+	if f.close != nil {
+		f.close()
+		f.close = nil
+	}
+}
+
+type pendingRec struct {
+	start   time.Duration
+	arrival uint64
+	rec     traffic.Record
+}
+
+type recHeap []pendingRec
+
+func (h recHeap) Len() int { return len(h) }
+func (h recHeap) Less(i, j int) bool {
+	if h[i].start != h[j].start {
+		return h[i].start < h[j].start
+	}
+	return h[i].arrival < h[j].arrival
+}
+func (h recHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *recHeap) Push(x any)   { *h = append(*h, x.(pendingRec)) }
+func (h *recHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
