@@ -321,13 +321,18 @@ func (c *conn) responseDone(r *message) {
 		c.dropAnswered(r)
 	}
 	if len(c.pending) == 0 {
-		if c.half[0].inMessage() {
-			// The request is still being sent (early response): pair it
-			// when it completes.
-			c.orphans = append(c.orphans, r)
-			return
-		}
+		// No request to answer yet: the request is still being sent (an
+		// early response), held back by reassembly, or was not HTTP.
+		// Pair it when a request completes, or write it alone at the end.
 		c.orphans = append(c.orphans, r)
+		if len(c.orphans) > c.p.cfg.MaxPending {
+			old := c.orphans[0]
+			c.orphans = c.orphans[1:]
+			x := c.exchange(nil, old)
+			x.Flags |= traffic.FlagIncomplete
+			x.Notes = note(x.Notes, "capture", "response without a parsed request")
+			c.write(x)
+		}
 		return
 	}
 	q := c.pending[0]
@@ -534,7 +539,6 @@ type half struct {
 	segs     []segment
 }
 
-func (h *half) inMessage() bool { return h.mode == modeHTTP && h.http.started() }
 
 // at returns the capture info of position pos of the buffer being parsed.
 func (h *half) at(pos int) gopacket.CaptureInfo {

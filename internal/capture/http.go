@@ -72,10 +72,6 @@ type httpParser struct {
 	headerBytes int
 }
 
-func (p *httpParser) started() bool {
-	return p.msg != nil && p.state != stStart && p.state != stResync
-}
-
 // knownMethods are the methods accepted on a request line without a
 // target (tshark's leniency, for the odd clients of real captures).
 var knownMethods = map[string]bool{
