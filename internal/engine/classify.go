@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/gorilla/websocket"
 )
 
 // Error kinds, as reported in traffic.Result.Error.
@@ -23,11 +25,43 @@ const (
 	ErrProtocol = "protocol"
 	ErrCanceled = "canceled"
 	ErrOther    = "other"
-	// WebSocket kinds.
-	ErrHandshake = "ws handshake"
-	ErrAbnormal  = "ws abnormal close"
-	ErrWSProto   = "ws protocol"
+	// WebSocket kinds. ErrAbnormal: the server ended a session without a
+	// close frame (TCP close or reset); ErrWSProto: it broke the protocol
+	// (reserved opcode or bits, impossible length, long or fragmented
+	// control frame, text that is not UTF-8); ErrServerClosed: it closed
+	// with a close frame a session the recorded client closed.
+	ErrHandshake    = "ws handshake"
+	ErrAbnormal     = "ws abnormal close"
+	ErrWSProto      = "ws protocol"
+	ErrServerClosed = "ws closed by server"
 )
+
+// errInvalidUTF8 ends a session whose server sent a text message that is
+// not UTF-8.
+var errInvalidUTF8 = errors.New("websocket: invalid UTF-8 in text message")
+
+// classifyWSEnd maps the error that ended a session's reads to a kind:
+// ErrWSProto for a protocol violation, ErrAbnormal for an end without a
+// close frame, "" for a close frame.
+func classifyWSEnd(err error) string {
+	var ce *websocket.CloseError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &ce):
+		if ce.Code == websocket.CloseAbnormalClosure {
+			return ErrAbnormal // the library's name for EOF without a close frame
+		}
+		return ""
+	case errors.Is(err, websocket.ErrReadLimit), errors.Is(err, errInvalidUTF8):
+		return ErrWSProto
+	case strings.HasPrefix(err.Error(), "websocket: "):
+		// The library's protocol errors ("websocket: bad opcode 3",
+		// "websocket: len > 125 for control", ...).
+		return ErrWSProto
+	}
+	return ErrAbnormal
+}
 
 // classify maps a transport error to a short kind.
 func classify(err error) string {

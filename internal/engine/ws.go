@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -48,9 +49,10 @@ type wsConn struct {
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
 
-	readDone   chan struct{}
-	serverCode atomic.Int64 // close code the server sent, 0 if none
-	readErr    atomic.Value // error ending the read loop
+	readDone chan struct{}
+	// endErr is the error that ended the read loop; set before readDone
+	// closes.
+	endErr error
 
 	ackMu   sync.Mutex
 	pending map[string]time.Duration // ackId -> send offset
@@ -293,12 +295,15 @@ func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connec
 	r := s.r
 	m := ev.Record.WSMessage
 	res := traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: c.flow, Intended: ev.At}
-	if !connected {
+	notSent := func() {
 		res.NotSent = traffic.NotSentNoConn
 		if ctx.Err() != nil {
 			res.NotSent = traffic.NotSentRunEnded
 		}
 		r.emit(res)
+	}
+	if !connected {
+		notSent()
 		return
 	}
 	if wait := ev.At - r.now(); wait > 0 {
@@ -310,6 +315,12 @@ func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connec
 		case <-ctx.Done():
 		}
 		t.Stop()
+	}
+	if c.ended() {
+		// The server ended the connection (its session result says how):
+		// what the client had left to say cannot go out.
+		notSent()
+		return
 	}
 	res.Sent = r.now()
 	deadline := time.Now().Add(r.cfg.Timeout)
@@ -335,6 +346,13 @@ func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connec
 	res.Service = done - res.Sent
 	res.Latency = max(done-ev.At, res.Service)
 	res.BytesSent = int64(len(m.Payload))
+	if errors.Is(err, websocket.ErrCloseSent) {
+		// The library failed the connection (a protocol error) while the
+		// message waited.
+		res = traffic.Result{Kind: res.Kind, Endpoint: res.Endpoint, Flow: res.Flow, Intended: res.Intended}
+		notSent()
+		return
+	}
 	if err != nil {
 		res.Error = classify(err)
 	} else {
@@ -397,16 +415,31 @@ func (s *wsState) end(ctx context.Context, c *wsConn, out wsOut, connected bool)
 	res.MsgsRecorded = int(c.recorded.Load())
 	res.BytesSent = c.bytesOut.Load()
 	res.BytesReceived = c.bytesIn.Load()
-	if serverEnded && cl.FromClient {
-		// The server ended a connection the recorded client closed.
-		code := c.serverCode.Load()
-		if code == 0 || code == traffic.CloseAbnormal {
-			res.Error = ErrAbnormal
-		} else {
-			res.Error = "ws closed by server"
+	if serverEnded {
+		// The server ended the connection before its recorded close.
+		switch kind := classifyWSEnd(c.endErr); {
+		case kind == ErrWSProto:
+			res.Error = kind
+		case kind == ErrAbnormal:
+			// Unless the recording ended the same way.
+			if cl.FromClient || cl.Code != traffic.CloseAbnormal {
+				res.Error = kind
+			}
+		case cl.FromClient:
+			res.Error = ErrServerClosed
 		}
 	}
 	r.emit(res)
+}
+
+// ended reports whether the server side of c has ended.
+func (c *wsConn) ended() bool {
+	select {
+	case <-c.readDone:
+		return true
+	default:
+		return false
+	}
 }
 
 // read counts server messages until the connection ends, timing replies
@@ -416,12 +449,13 @@ func (s *wsState) read(c *wsConn) {
 	c.conn.SetPongHandler(func(string) error { return nil })
 	for {
 		op, msg, err := c.conn.ReadMessage()
+		if err == nil && op == websocket.TextMessage && !utf8.Valid(msg) {
+			// RFC 6455 section 8.1: fail the connection, as browsers do.
+			err = errInvalidUTF8
+			c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, ""), time.Now().Add(closeGrace))
+		}
 		if err != nil {
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
-				c.serverCode.Store(int64(ce.Code))
-			}
-			c.readErr.Store(err)
+			c.endErr = err
 			return
 		}
 		at := s.r.now()
