@@ -1,0 +1,77 @@
+package inspect
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+func records() []traffic.Record {
+	ms := time.Millisecond
+	up := traffic.Exchange{Request: traffic.Request{Method: "GET", URL: "/v1/updates?clientType=user-scoped"}, Response: &traffic.Response{Status: 101}}
+	return []traffic.Record{
+		{Kind: traffic.KindHeader, Header: &traffic.Header{Source: "proxy", Origin: "http://localhost:8787", Redactions: []string{"header:authorization"}}},
+		{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{Flow: "a", Start: 0, Request: traffic.Request{Method: "GET", URL: "/v1/sessions"}, Response: &traffic.Response{Status: 200, Body: traffic.Body{Data: []byte(`{"sessions":[]}`)}}}},
+		{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{Flow: "b", Start: 500 * ms, Request: traffic.Request{Method: "GET", URL: "/v1/sessions/x"}, Response: &traffic.Response{Status: 404}}},
+		{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{Flow: "b", Start: 600 * ms, Request: traffic.Request{Method: "POST", URL: "/v1/sessions", Body: traffic.Body{Data: []byte{0xff, 0xfe}}}, Error: "upstream: connection refused", Flags: traffic.FlagNoResponse}},
+		{Kind: traffic.KindWSOpen, WSOpen: &traffic.WSOpen{Flow: "a", ConnID: 7, Start: 100 * ms, Upgrade: up, Extensions: "permessage-deflate"}},
+		{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "a", ConnID: 7, Start: 110 * ms, Opcode: traffic.OpText, Payload: []byte(`{"event":"connected"}`)}},
+		{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "a", ConnID: 7, Start: 200 * ms, FromClient: true, Opcode: traffic.OpText, Payload: []byte(`{"event":"ping"}`)}},
+		{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "a", ConnID: 7, Start: 300 * ms, FromClient: true, Opcode: traffic.OpPing}},
+		{Kind: traffic.KindWSClose, WSClose: &traffic.WSClose{Flow: "a", ConnID: 7, Start: 900 * ms, FromClient: true, Code: 1000}},
+		{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "z", ConnID: 99, Start: 950 * ms, Opcode: traffic.OpText}},
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	recs := records()
+	s, err := Summarize(context.Background(), traffic.SliceSource(recs), *recs[0].Header, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := s.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"source        proxy",
+		"redactions    header:authorization",
+		"records       9 over 950ms, 3 flows",
+		"statuses      200×1 404×1",
+		"error         upstream: connection refused ×1",
+		"websocket     1 connections, 2 client messages, 1 server messages",
+		"client 1 ping, 1 text; server 1 text; closed 1000 by client after 800ms; permessage-deflate",
+		"1 WebSocket records belong to connections not opened in this corpus",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestWriteJSONL(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSONL(context.Background(), traffic.SliceSource(records()), &b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 10 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+	}
+	// A body that is not UTF-8 is base64.
+	if !strings.Contains(lines[3], `"body_b64":"//4="`) {
+		t.Fatalf("binary body not base64: %s", lines[3])
+	}
+}
