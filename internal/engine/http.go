@@ -53,6 +53,7 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 		Kind:     traffic.ResultHTTP,
 		Endpoint: r.cfg.Endpoint(x.Request.Method, x.Request.URL),
 		Flow:     x.Flow,
+		Copy:     ev.Copy,
 		Intended: ev.At,
 	}
 	if x.Response != nil {

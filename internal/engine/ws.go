@@ -33,6 +33,7 @@ type wsState struct {
 type wsConn struct {
 	id       uint64
 	flow     string
+	copy     int // traffic copy (schedule.Event.Copy)
 	endpoint string
 	intended time.Duration
 	extended bool // recorded with permessage-deflate
@@ -88,7 +89,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 		o := ev.Record.WSOpen
 		r.schedule(traffic.ResultWSConnect)
 		c := &wsConn{
-			id: o.ConnID, flow: o.Flow, intended: ev.At,
+			id: o.ConnID, flow: o.Flow, copy: ev.Copy, intended: ev.At,
 			endpoint: wsEndpoint(r.cfg.Endpoint, o.Upgrade.Request.URL),
 			extended: strings.Contains(o.Extensions, "permessage-deflate"),
 			ready:    make(chan struct{}), queue: make(chan wsOut, wsQueue),
@@ -127,14 +128,14 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 		}
 		r.schedule(traffic.ResultWSSend)
 		if c == nil || c.closed {
-			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Flow: m.Flow, Intended: ev.At, NotSent: traffic.NotSentNoConn,
+			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Flow: m.Flow, Copy: ev.Copy, Intended: ev.At, NotSent: traffic.NotSentNoConn,
 				Endpoint: "WS (connection not in corpus)"})
 			return
 		}
 		select {
 		case c.queue <- wsOut{ev: ev}:
 		default:
-			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: m.Flow, Intended: ev.At, NotSent: traffic.NotSentInFlight})
+			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: m.Flow, Copy: ev.Copy, Intended: ev.At, NotSent: traffic.NotSentInFlight})
 		}
 	case traffic.KindWSClose:
 		cl := ev.Record.WSClose
@@ -192,7 +193,7 @@ func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan co
 func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan correlate.Plan) bool {
 	r := s.r
 	o := ev.Record.WSOpen
-	res := traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: c.endpoint, Flow: c.flow, Intended: ev.At, Expected: 101}
+	res := traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: ev.At, Expected: 101}
 	fail := func(reason string) bool {
 		if ctx.Err() != nil {
 			reason = traffic.NotSentRunEnded
@@ -294,7 +295,7 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan c
 func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connected bool) {
 	r := s.r
 	m := ev.Record.WSMessage
-	res := traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: c.flow, Intended: ev.At}
+	res := traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: ev.At}
 	notSent := func() {
 		res.NotSent = traffic.NotSentNoConn
 		if ctx.Err() != nil {
@@ -349,7 +350,7 @@ func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connec
 	if errors.Is(err, websocket.ErrCloseSent) {
 		// The library failed the connection (a protocol error) while the
 		// message waited.
-		res = traffic.Result{Kind: res.Kind, Endpoint: res.Endpoint, Flow: res.Flow, Intended: res.Intended}
+		res = traffic.Result{Kind: res.Kind, Endpoint: res.Endpoint, Flow: res.Flow, Copy: res.Copy, Intended: res.Intended}
 		notSent()
 		return
 	}
@@ -365,7 +366,7 @@ func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connec
 // end closes c as recorded and reports its session.
 func (s *wsState) end(ctx context.Context, c *wsConn, out wsOut, connected bool) {
 	r := s.r
-	res := traffic.Result{Kind: traffic.ResultWSSession, Endpoint: c.endpoint, Flow: c.flow, Intended: out.ev.At}
+	res := traffic.Result{Kind: traffic.ResultWSSession, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: out.ev.At}
 	if !connected {
 		res.NotSent = traffic.NotSentNoConn
 		if ctx.Err() != nil {
@@ -495,7 +496,7 @@ func (s *wsState) matchAck(c *wsConn, msg []byte, at time.Duration) {
 	delete(c.pending, id)
 	c.ackMu.Unlock()
 	if ok {
-		s.r.cfg.Results(traffic.Result{Kind: traffic.ResultWSRoundTrip, Endpoint: c.endpoint, Flow: c.flow, Intended: sent, Sent: sent, Latency: at - sent, Service: at - sent})
+		s.r.cfg.Results(traffic.Result{Kind: traffic.ResultWSRoundTrip, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: sent, Sent: sent, Latency: at - sent, Service: at - sent})
 	}
 }
 
@@ -603,7 +604,7 @@ func (s *wsState) matchPush(c *wsConn, msg []byte, at time.Duration) {
 	}
 	s.mu.Unlock()
 	if hit != nil {
-		s.r.cfg.Results(traffic.Result{Kind: traffic.ResultWSPush, Endpoint: c.endpoint, Flow: c.flow, Intended: hit.sent, Sent: hit.sent, Latency: at - hit.sent, Service: at - hit.sent})
+		s.r.cfg.Results(traffic.Result{Kind: traffic.ResultWSPush, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: hit.sent, Sent: hit.sent, Latency: at - hit.sent, Service: at - hit.sent})
 	}
 }
 
