@@ -3,17 +3,23 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -423,5 +429,212 @@ func TestFaultSuiteHTTP(t *testing.T) {
 			}
 			tt.check(r)
 		})
+	}
+}
+
+// lockedBuffer collects a process's output for a test that reads it while
+// the process runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A disk that fills while recording: the proxy keeps proxying (every
+// client still gets its answer), warns once, exits non-zero naming the
+// problem, and the corpus it leaves reads back to its last whole block.
+func TestRecordProxyDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	mnt := filepath.Join(t.TempDir(), "small")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+
+	// Incompressible answers, so the corpus grows as fast as the traffic.
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := make([]byte, 8<<10)
+		rng := rand.New(rand.NewPCG(uint64(len(r.URL.Path)), uint64(time.Now().UnixNano())))
+		for i := range body {
+			body[i] = byte(rng.Uint32())
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(body)
+	}))
+	defer upstream.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	out := filepath.Join(mnt, "full.rpz")
+	var log lockedBuffer
+	cmd := exec.Command(filepath.Join(bin, "record"), "proxy", "--listen", listen, "--upstream", upstream.URL, "--out", out, "--flush-interval", "100ms")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), "listening on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("record proxy did not start: %s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	get := func(i int) {
+		t.Helper()
+		resp, err := client.Get(fmt.Sprintf("http://%s/blob/%d", listen, i))
+		if err != nil {
+			t.Fatalf("request %d through the proxy: %v", i, err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || n != 8<<10 {
+			t.Fatalf("request %d through the proxy: status %d, %d bytes, %v", i, resp.StatusCode, n, err)
+		}
+	}
+	// Fill the disk: bounded in count and time.
+	full := -1
+	stop := time.Now().Add(30 * time.Second)
+	for i := 0; i < 2000 && time.Now().Before(stop); i++ {
+		get(i)
+		if strings.Contains(log.String(), "no space left on device") {
+			full = i
+			break
+		}
+		if i%20 == 19 {
+			time.Sleep(150 * time.Millisecond) // let a flush reach the disk
+		}
+	}
+	if full < 0 {
+		t.Fatalf("the disk never filled; proxy said: %s", log.String())
+	}
+	// Recording has failed; proxying goes on.
+	for i := full + 1; i < full+50; i++ {
+		get(i)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
+	text := log.String()
+	t.Logf("record proxy said:\n%s", text)
+	if err == nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Errorf("exit %v, want 1", err)
+	}
+	if n := strings.Count(text, "recording failed"); n != 1 {
+		t.Errorf("%d warnings that recording failed, want one", n)
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "record: ") || !strings.Contains(last, "no space left on device") {
+		t.Errorf("last line %q does not name the problem", last)
+	}
+
+	// What was written reads back, up to the last whole block.
+	path := out
+	if _, err := os.Stat(path); err != nil {
+		path = out + corpus.PartialSuffix
+	}
+	r, err := corpus.Open(path)
+	if err != nil {
+		t.Fatalf("partial corpus: %v", err)
+	}
+	defer r.Close()
+	recs, err := traffic.ReadAll(context.Background(), r)
+	if err != nil {
+		t.Fatalf("partial corpus reads with an error: %v", err)
+	}
+	xs := traffic.Collect(recs).Exchanges
+	t.Logf("partial corpus: %d exchanges of %d sent, truncated %v", len(xs), full+50, r.Stats().Truncated)
+	if len(xs) == 0 || len(xs) >= full+50 {
+		t.Errorf("partial corpus holds %d exchanges of %d sent", len(xs), full+50)
+	}
+	for _, x := range xs {
+		if x.Response == nil || x.Response.Status != 200 || !strings.HasPrefix(x.Request.URL, "/blob/") {
+			t.Fatalf("damaged exchange in the partial corpus: %+v", x.Request)
+		}
+	}
+}
+
+// An --out the recorder may not write to: one clear line, exit 1, before
+// any traffic.
+func TestRecordProxyPermissionDenied(t *testing.T) {
+	dir := t.TempDir()
+	locked := filepath.Join(dir, "locked")
+	if err := os.Mkdir(locked, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	recordBin := filepath.Join(bin, "record")
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		// Root writes anywhere: run the recorder as nobody, from a copy it
+		// may execute.
+		pub, err := os.MkdirTemp("", "reprise-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(pub)
+		os.Chmod(pub, 0o755)
+		data, err := os.ReadFile(recordBin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recordBin = filepath.Join(pub, "record")
+		if err := os.WriteFile(recordBin, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(filepath.Dir(dir), 0o755)
+		os.Chmod(dir, 0o755)
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	} else if err := os.Chmod(locked, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(locked, "c.rpz")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, recordBin, "proxy", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9", "--out", out)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatal("record proxy kept running with an unwritable --out")
+	}
+	msg := strings.TrimSpace(stderr.String())
+	t.Logf("exit %v: %s", err, msg)
+	if cmd.ProcessState.ExitCode() != 1 {
+		t.Errorf("exit code %d, want 1", cmd.ProcessState.ExitCode())
+	}
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, "permission denied") || !strings.Contains(msg, out) {
+		t.Errorf("want one line naming %s and the denied permission, got %q", out, msg)
+	}
+	if _, err := os.Stat(out + corpus.PartialSuffix); err == nil {
+		t.Error("a corpus was created")
 	}
 }
