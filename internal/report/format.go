@@ -70,3 +70,13 @@ func formatBytes(n float64) string {
 func formatRate(r float64) string {
 	return strconv.FormatFloat(r, 'f', 2, 64) + "/s"
 }
+
+// FormatDuration formats a duration as the summary does, k6 style:
+// "812µs", "1.23ms", "1.2s", "1m2.5s".
+func FormatDuration(d time.Duration) string { return formatDuration(d) }
+
+// FormatPercent formats a ratio as the summary does: "0.15%".
+func FormatPercent(r float64) string { return formatPercent(r) }
+
+// FormatRate formats a per-second rate as the summary does: "255.67/s".
+func FormatRate(r float64) string { return formatRate(r) }

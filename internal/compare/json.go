@@ -1,0 +1,53 @@
+package compare
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// Comparison document identification.
+const (
+	// DocFormat is the "format" member of a comparison document.
+	DocFormat = "reprise-compare"
+	// DocVersion is the version WriteJSON writes.
+	DocVersion = 1
+)
+
+type document struct {
+	Format    string         `json:"format"`
+	Version   int            `json:"version"`
+	Verdict   Class          `json:"verdict"`
+	Counts    map[string]int `json:"counts"`
+	Tests     int            `json:"tests"`
+	A         Run            `json:"a"`
+	B         Run            `json:"b"`
+	Options   Options        `json:"options"`
+	Notes     []string       `json:"notes,omitempty"`
+	Overall   *Endpoint      `json:"overall"`
+	Endpoints []*Endpoint    `json:"endpoints"`
+}
+
+// WriteJSON writes the comparison as a JSON document (see the package
+// documentation).
+func (r *Report) WriteJSON(w io.Writer) error {
+	doc := document{
+		Format: DocFormat, Version: DocVersion, Verdict: r.Verdict(),
+		Counts: map[string]int{}, Tests: r.Tests,
+		A: r.A, B: r.B, Options: r.Options, Notes: r.Notes,
+		Overall: r.Overall, Endpoints: r.Endpoints,
+	}
+	for _, c := range []Class{Unchanged, Change, Improvement, Regression} {
+		doc.Counts[c.String()] = r.Count(c)
+	}
+	if doc.Endpoints == nil {
+		doc.Endpoints = []*Endpoint{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write comparison: %w", err)
+	}
+	return nil
+}
