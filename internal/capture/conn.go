@@ -2,7 +2,6 @@ package capture
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -517,9 +516,8 @@ type half struct {
 	ws   *wsParser
 
 	// carry holds bytes not yet consumed (an unfinished header block or
-	// frame header); carryTS is when its first byte was captured.
+	// frame header); carryCI is the capture of its first byte.
 	carry   []byte
-	carryTS time.Time
 	carryCI gopacket.CaptureInfo
 	// paused holds client bytes sent after an upgrade request, until the
 	// response says what they are.
@@ -538,7 +536,6 @@ type half struct {
 	parseOff int64
 	segs     []segment
 }
-
 
 // at returns the capture info of position pos of the buffer being parsed.
 func (h *half) at(pos int) gopacket.CaptureInfo {
@@ -805,5 +802,3 @@ func (h *half) String() string {
 	}
 	return fmt.Sprintf("conn %d %s", h.c.id, dir)
 }
-
-var _ = binary.BigEndian

@@ -220,7 +220,7 @@ func (p *httpParser) parse(h *half, b []byte, pos int, off int64, eof bool) int 
 			line, ln, ok := nextLine(b[n:])
 			if !ok {
 				if len(b)-n > cfg.MaxHeaderSize || (eof && p.state == stStart) {
-					p.junk(h, len(b)-n, "unterminated start line")
+					p.junk(h, len(b)-n)
 					return len(b)
 				}
 				if p.state == stResync && !couldStartMessage(b[n:], h.fromClient) {
@@ -266,7 +266,7 @@ func (p *httpParser) parse(h *half, b []byte, pos int, off int64, eof bool) int 
 				if p.headerBytes+len(b)-n > cfg.MaxHeaderSize {
 					p.msg.markIncomplete("header block over the size limit")
 					p.complete(h, pos+len(b)-1)
-					p.junk(h, len(b)-n, "oversized header block")
+					p.junk(h, len(b)-n)
 					return len(b)
 				}
 				return n
@@ -371,7 +371,7 @@ func (p *httpParser) parse(h *half, b []byte, pos int, off int64, eof bool) int 
 	return n
 }
 
-func (p *httpParser) junk(h *half, n int, why string) {
+func (p *httpParser) junk(h *half, n int) {
 	h.c.p.count(func(s *Stats) { s.JunkBytes += int64(n) })
 	p.state = stResync
 	p.msg = nil
@@ -583,9 +583,6 @@ func (p *httpParser) gap(h *half, n int, carry []byte, gapStart int64) {
 	default:
 		// In the start line, headers or chunk framing: the message is cut.
 		m.markIncomplete(why)
-		if p.state == stHeaders {
-			// What there is of the header block stays.
-		}
 		p.complete(h, -1)
 		p.state = stResync
 	}

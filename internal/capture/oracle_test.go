@@ -194,7 +194,7 @@ func compareOracle(t *testing.T, o oracle, d decoded, want map[string]int, holed
 	if nreq != want["http_requests"] {
 		t.Errorf("requests: got %d, tshark %d", nreq, want["http_requests"])
 	}
-	compareTimed(t, "request", gotReq, wantReq, !o.isAltOnly(want))
+	compareTimed(t, "request", gotReq, wantReq)
 
 	// Responses: status and addresses (interim 1xx count as responses, as
 	// tshark shows them).
@@ -233,7 +233,7 @@ func compareOracle(t *testing.T, o oracle, d decoded, want map[string]int, holed
 	if nresp != want["http_responses"] {
 		t.Errorf("responses: got %d, tshark %d", nresp, want["http_responses"])
 	}
-	compareTimed(t, "response", gotResp, wantResp, false)
+	compareTimed(t, "response", gotResp, wantResp)
 
 	// WebSocket frames, in order per direction.
 	ends := map[uint64][2]string{}
@@ -270,8 +270,6 @@ func compareOracle(t *testing.T, o oracle, d decoded, want map[string]int, holed
 	}
 }
 
-func (o oracle) isAltOnly(want map[string]int) bool { return false }
-
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -281,7 +279,7 @@ func b2i(b bool) int {
 
 // compareTimed compares two multisets of keys; within a key the times
 // (zero = not compared) must match to the microsecond.
-func compareTimed(t *testing.T, what string, got, want map[string][]time.Time, checkTime bool) {
+func compareTimed(t *testing.T, what string, got, want map[string][]time.Time) {
 	t.Helper()
 	var missing, extra []string
 	keys := map[string]bool{}
