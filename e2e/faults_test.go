@@ -638,3 +638,52 @@ func TestRecordProxyPermissionDenied(t *testing.T) {
 		t.Error("a corpus was created")
 	}
 }
+
+// The report a user reads after a replay against a misbehaving target
+// names every failure kind and shows the accounting adding up.
+func TestFaultReport(t *testing.T) {
+	up := startFaultUpstream(t)
+	proxy := startFaultProxy(t, up.url, faultproxy.Plan{Seed: 3, Rules: []faultproxy.Rule{
+		// Over well before the outage, so no hung request is cut by it.
+		{Fault: faultproxy.ResetResponse, Path: "/api/hit", Fraction: 0.15, Until: 700 * time.Millisecond},
+		{Fault: faultproxy.Hang, Path: "/api/hit", Fraction: 0.15, Until: 700 * time.Millisecond},
+		{Fault: faultproxy.GarbageStatus, Path: "/api/hit", Fraction: 0.15, Until: 700 * time.Millisecond},
+		{Fault: faultproxy.ShortBody, Path: "/api/hit", Fraction: 0.15, Until: 700 * time.Millisecond},
+		{Fault: faultproxy.Status, Status: 503, From: 800 * time.Millisecond, Until: 1200 * time.Millisecond},
+	}, Outages: []faultproxy.Outage{{At: 1500 * time.Millisecond, For: 300 * time.Millisecond}}})
+	reqs := alternating(100, 20*time.Millisecond, http.MethodGet)
+	path := writeFaultCorpus(t, reqs)
+	results := filepath.Join(t.TempDir(), "results.json")
+	stdout, stderr, code := command(t, time.Minute, "replay", "run", path, "--target", proxy.URL(), "--timeout", "500ms", "--quiet", "--out", "json="+results)
+	t.Logf("replay run (exit %d):\n%s\n%s", code, stdout, stderr)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"reset", "timeout", "protocol", "eof", "refused", "100 scheduled"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary does not mention %q", want)
+		}
+	}
+	if strings.Contains(stdout, "MISMATCH") {
+		t.Error("summary shows an accounting mismatch")
+	}
+	// The results document carries the same accounting.
+	f, err := os.Open(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	snap, err := metrics.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := snap.Accounting()
+	if err != nil || a.Scheduled != int64(len(reqs)) || a.Failed[engine.ErrRefused] == 0 {
+		t.Errorf("results document: %s, %v", a, err)
+	}
+	st := proxy.Stats()
+	struck := st.Faults[faultproxy.ResetResponse] + st.Faults[faultproxy.Hang] + st.Faults[faultproxy.GarbageStatus] + st.Faults[faultproxy.ShortBody]
+	if got := a.Failed[engine.ErrReset] + a.Failed[engine.ErrTimeout] + a.Failed[engine.ErrProtocol] + a.Failed[engine.ErrEOF]; got != struck {
+		t.Errorf("%d failed as reset, timeout, protocol or eof; the proxy struck %d (%v)", got, struck, st.Faults)
+	}
+}
