@@ -63,13 +63,38 @@ const SkipRedacted = "redacted credentials in the request body"
 // goroutine in schedule order; the plans it returns are safe to use from
 // any goroutine.
 type Correlator struct {
-	flows map[string]*flowState
-	// global indexes values unique enough to link across flows, first
-	// producer first, bounded like a flow.
-	global      map[string]*source
-	globalOrder []string
-	stats       Stats
+	flows map[flowKey]*flowState
+	// global indexes values unique enough to link across the flows of one
+	// copy's round, first producer first, bounded.
+	global      map[globalKey]*source
+	globalOrder []globalKey
+	// rounds holds each copy's current round and what it learned in it:
+	// a copy's new round drops the state of its older ones.
+	rounds map[int]*copyRound
+	stats  Stats
 }
+
+// flowKey is a flow in one round of its copy: each copy (and each round
+// of a looping copy) learns its values afresh from its own responses.
+type flowKey struct {
+	flow  string
+	round int
+}
+
+// globalKey is a value in one copy's round.
+type globalKey struct {
+	value       string
+	copy, round int
+}
+
+type copyRound struct {
+	round  int
+	flows  []flowKey
+	global []globalKey
+}
+
+// maxGlobal bounds the values linked across flows.
+const maxGlobal = 1 << 20
 
 var _ Planner = (*Correlator)(nil)
 
@@ -98,7 +123,7 @@ type source struct {
 
 // New returns an empty Correlator.
 func New() *Correlator {
-	return &Correlator{flows: map[string]*flowState{}, global: map[string]*source{}}
+	return &Correlator{flows: map[flowKey]*flowState{}, global: map[globalKey]*source{}, rounds: map[int]*copyRound{}}
 }
 
 // global reports whether v is unique enough to be linked across flows: a
@@ -110,16 +135,48 @@ func global(v string) bool {
 	return len(v) >= 20 && !strings.ContainsAny(v, " /")
 }
 
-func (c *Correlator) addGlobal(v string, s *source) {
-	if _, ok := c.global[v]; ok {
+func (c *Correlator) addGlobal(k globalKey, s *source) {
+	if _, ok := c.global[k]; ok {
 		return
 	}
-	if len(c.globalOrder) >= maxPerFlow {
+	if len(c.globalOrder) >= maxGlobal {
 		delete(c.global, c.globalOrder[0])
 		c.globalOrder = c.globalOrder[1:]
 	}
-	c.global[v] = s
-	c.globalOrder = append(c.globalOrder, v)
+	c.global[k] = s
+	c.globalOrder = append(c.globalOrder, k)
+	if cr := c.rounds[k.copy]; cr != nil && cr.round == k.round {
+		cr.global = append(cr.global, k)
+	}
+}
+
+// flow returns the state of a flow in a copy's round. A copy's new round
+// drops what its earlier rounds learned: their requests are all planned,
+// since a round starts after the previous one's last event.
+func (c *Correlator) flow(k flowKey, cp int) *flowState {
+	if fs := c.flows[k]; fs != nil {
+		return fs
+	}
+	cr := c.rounds[cp]
+	if cr == nil {
+		cr = &copyRound{round: k.round}
+		c.rounds[cp] = cr
+	}
+	if k.round > cr.round {
+		for _, old := range cr.flows {
+			delete(c.flows, old)
+		}
+		for _, old := range cr.global {
+			delete(c.global, old)
+		}
+		cr.round, cr.flows, cr.global = k.round, nil, nil
+	}
+	fs := &flowState{values: map[string]*source{}}
+	c.flows[k] = fs
+	if k.round == cr.round {
+		cr.flows = append(cr.flows, k)
+	}
+	return fs
 }
 
 // Stats returns the counters.
@@ -139,11 +196,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 	default:
 		return nil
 	}
-	fs := c.flows[flow]
-	if fs == nil {
-		fs = &flowState{values: map[string]*source{}}
-		c.flows[flow] = fs
-	}
+	fs := c.flow(flowKey{flow, ev.Round}, ev.Copy)
 	p := &plan{done: make(chan struct{}), stats: &c.stats}
 
 	// Values the request sends: linked to their producer, or remembered
@@ -159,7 +212,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 			// A value unique enough to identify its producer across flows
 			// (a placeholder, a long random id): a ticket fetched by a
 			// user's request and used by a connection of its own flow.
-			if g := c.global[v]; g != nil && global(v) {
+			if g := c.global[globalKey{v, ev.Copy, ev.Round}]; g != nil && global(v) {
 				src, known = g, true
 			}
 		}
@@ -209,7 +262,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 			src := &source{producer: p, path: append([]any(nil), path...)}
 			fs.add(v, src)
 			if global(v) {
-				c.addGlobal(v, src)
+				c.addGlobal(globalKey{v, ev.Copy, ev.Round}, src)
 			}
 			p.produces = true
 		})
@@ -406,6 +459,9 @@ func replaceURL(raw string, pairs []string) string {
 		escaped = append(escaped, pairs[i], pairs[i+1])
 		if e := url.QueryEscape(pairs[i]); e != pairs[i] {
 			escaped = append(escaped, e, url.QueryEscape(pairs[i+1]))
+		}
+		if e := url.PathEscape(pairs[i]); e != pairs[i] && e != url.QueryEscape(pairs[i]) {
+			escaped = append(escaped, e, url.PathEscape(pairs[i+1]))
 		}
 	}
 	return strings.NewReplacer(escaped...).Replace(raw)

@@ -2,17 +2,27 @@
 // in schedule order, which values a response returned that a later request
 // of the same flow sends back (a created session's id, a token, a
 // WebSocket ticket), makes that request wait for the live response, and
-// substitutes the live value for the recorded one.
+// substitutes the live value for the recorded one. Under --multiply it
+// also gives every copy of the traffic identities of its own (Identities).
+//
+// # Server-made values (Correlator)
 //
 // A value is dynamic when it is a JSON string in a recorded response body,
 // 8 to 512 bytes long, containing a digit, and was not sent by the client
-// before (client-made ids such as a session tag stay as recorded). The
-// first response that returned a value is its producer; the value is found
-// in the live response at the same JSON path. Values unique enough to name
-// their producer anywhere (redaction placeholders, random ids of 20 bytes
-// or more) also link across flows: a WebSocket ticket fetched by a user's
-// request and presented by a connection the recorder keyed apart. Later requests are searched
-// for the value in their path, query, header values and body.
+// before (client-made ids such as a session tag are Identities' business).
+// The first response that returned a value is its producer; the value is
+// found in the live response at the same JSON path. Values unique enough
+// to name their producer anywhere (redaction placeholders, random ids of
+// 20 bytes or more) also link across flows: a WebSocket ticket fetched by
+// a user's request and presented by a connection the recorder keyed
+// apart. Later requests are searched for the value in their path, query,
+// header values and body.
+//
+// Everything learned belongs to one copy and round of the traffic
+// (schedule.Event.Copy and Round): every copy learns its server-made
+// values from its own live responses, and never links to another copy's;
+// when a looping copy starts a new round, what its earlier rounds learned
+// is dropped.
 //
 // When a producer fails (no response, or an error status), the requests
 // that depend on it are not sent and are counted as "dependency failed",
@@ -29,4 +39,51 @@
 // secret (an encryption key the server only stores) is replaced by a
 // stand-in of the usual shape: base64 of a hash of the placeholder, the
 // same for every occurrence.
+//
+// # Client-made values per copy (Identities)
+//
+// Identities wraps the schedule and rewrites the events of every copy but
+// copy 0's first round, so that N copies are N users rather than one user
+// N times (the Happy API answers a second POST /v1/sessions with a known
+// tag with the existing session: ten naive copies would merge into one).
+//
+// Each value's origin is decided where the corpus first shows it (the
+// first copy to reach a record classifies it, in corpus order). A value
+// is client-made when it is id-like (8 to 512 bytes with letters and
+// digits, no spaces; not a URL, date or time) and first appears in a
+// request body or a client WebSocket message, or as the last path segment
+// of a PUT: session tags, message localIds, machine and artifact ids, kv
+// keys, ackIds. A value first seen in a response is server-made and left
+// to the Correlator; one first sent in a URL that found it (a resource
+// that existed before the recording) stays shared; one first sent in a URL
+// that got a 404 (a lookup before a create) becomes client-made when a
+// body later sends it. The key and challenge of a login (a body with a
+// signature or password) are kept whole. Enumerations ("manual",
+// "encrypted"), numbers and timestamps are not id-like and stay.
+//
+// A client-made value is replaced, in every use within the copy and round
+// (request URL, query, headers, body; WebSocket upgrade URL and client
+// messages; the recorded response too, so correlation still sees the
+// value it echoes), by Variant(value, identity):
+//
+//	kind                    recorded                               copy 3
+//	UUID                    2304e78c-a353-48ab-a065-204b9633bfe8   another v4 UUID, same case
+//	hex id (16+ digits)     2dcc94455b03816fb33edbdeab59a767       32 other hex digits
+//	long token (64+ bits)   7q/WEZsa...OJ/ (base64, cuid)          same length, letters stay letters
+//	anything else           home-1-5, settings.0                   home-1-5-c3, settings.0-c3
+//	placeholder             <redacted:6c0690d0>                    <redacted:6c0690d0-c3>
+//
+// Round r of a looping copy uses identity "3.r" (suffix "-c3.2"). Random
+// variants derive from a hash of the identity and the value, so they are
+// the same at every use and different between copies.
+//
+// Bearer tokens: a real recorded token (a JWT) is a credential no variant
+// could replace, so every copy sends it (or the --auth-token that replaces
+// it): the copies are one account on the server, as k6 VUs sharing
+// AUTH_TOKEN are, kept apart by their own tags and ids. A redaction
+// placeholder standing for a token is varied like a client-made value:
+// against a permissive server (one user per distinct token) each copy is
+// then a user of its own, and a token a login response returned is varied
+// in the response as well, so each copy's login still feeds its own
+// requests.
 package correlate

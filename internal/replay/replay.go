@@ -20,6 +20,7 @@ import (
 	"github.com/reprise/reprise/internal/metrics"
 	"github.com/reprise/reprise/internal/routes"
 	"github.com/reprise/reprise/internal/schedule"
+	"github.com/reprise/reprise/internal/traffic"
 )
 
 // Version names this build in results documents.
@@ -29,8 +30,15 @@ const Version = "reprise 0.1.0"
 type Options struct {
 	// Corpus is the corpus file to replay.
 	Corpus string
-	// Schedule shapes time (speed, shard).
+	// Schedule shapes time (speed, shard, stagger, loop).
 	Schedule schedule.Options
+	// Load sets how many copies of the traffic run over time (multiply,
+	// users, a profile or stages), resolved against the corpus's flows
+	// into Schedule; the zero value leaves Schedule as it is.
+	Load schedule.Load
+	// Announce, when set, receives the load plan (a few lines) before the
+	// run starts, when the run has copies, stages or loops.
+	Announce func(plan string)
 	// Engine configures the client side; its Endpoint and Results are set
 	// by Run.
 	Engine engine.Config
@@ -57,7 +65,10 @@ type Outcome struct {
 	// Links counts values carried from responses into later requests;
 	// Misses those a live response did not have.
 	Links, Misses int64
-	Router        *routes.Router
+	// Identities counts what giving each copy its own client-made values
+	// did (zero for a single plain pass).
+	Identities correlate.IdentityStats
+	Router     *routes.Router
 }
 
 // ErrOrigin is returned when the target is the corpus's recorded origin.
@@ -86,9 +97,20 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	sched, err := schedule.New(r, opts.Schedule)
+	sopts, err := plan(ctx, opts)
 	if err != nil {
 		return nil, err
+	}
+	sched, err := schedule.New(r, sopts)
+	if err != nil {
+		return nil, err
+	}
+	defer sched.Close()
+	var events engine.Events = sched
+	var ids *correlate.Identities
+	if sched.Copies() > 1 || sopts.Loop {
+		ids = correlate.NewIdentities(sched)
+		events = ids
 	}
 	col := metrics.NewCollector()
 	cfg := opts.Engine
@@ -108,7 +130,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			opts.Progress(col.Progress(el), el)
 		})
 	}
-	st, runErr := engine.Run(ctx, cfg, sched)
+	st, runErr := engine.Run(ctx, cfg, events)
 	if stopProgress != nil {
 		stopProgress()
 	}
@@ -118,6 +140,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		Target:   opts.Engine.Target.String(),
 		Corpus:   opts.Corpus,
 		Speed:    sched.Speed(),
+		Multiply: sched.Copies(),
 		Start:    st.Start,
 		End:      st.Start.Add(st.Elapsed),
 		Duration: st.Elapsed,
@@ -139,7 +162,55 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		out.Links = corr.Stats().Links.Load()
 		out.Misses = corr.Stats().Misses.Load()
 	}
+	if ids != nil {
+		out.Identities = ids.Stats()
+	}
 	return out, runErr
+}
+
+// plan resolves opts.Load against the corpus into schedule options: for
+// copies, stages or loops it surveys the corpus (flows, span), lets the
+// schedule reopen it, and announces the plan.
+func plan(ctx context.Context, opts Options) (schedule.Options, error) {
+	so := opts.Schedule
+	if so.Duration == 0 {
+		so.Duration = opts.Engine.Duration
+	}
+	if opts.Load.IsZero() && !so.Loop && so.Multiply <= 1 && len(so.Stages) == 0 {
+		return so, nil
+	}
+	if err := opts.Load.Validate(); err != nil {
+		return so, err
+	}
+	r, err := corpus.Open(opts.Corpus)
+	if err != nil {
+		return so, err
+	}
+	sv, err := schedule.SurveySource(ctx, r)
+	r.Close()
+	if err != nil {
+		return so, err
+	}
+	if !opts.Load.IsZero() {
+		if so.Multiply, so.Stages, err = opts.Load.Resolve(sv.Flows); err != nil {
+			return so, err
+		}
+	}
+	if so.Loop && so.Period == 0 {
+		so.Period = sv.LoopPeriod(so.Speed)
+	}
+	path := opts.Corpus
+	so.Reopen = func(context.Context) (traffic.Source, error) {
+		r, err := corpus.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	if opts.Announce != nil {
+		opts.Announce(schedule.Describe(opts.Load, so, sv))
+	}
+	return so, nil
 }
 
 func learn(ctx context.Context, path string) (*routes.Router, error) {

@@ -37,14 +37,14 @@ type Event struct {
 // round of copy 3, "3.2" for its third round.
 func (e Event) Identity() string { return identity(e.Copy, e.Round) }
 
-func identity(copy, round int) string {
+func identity(c, round int) string {
 	switch {
-	case copy == 0 && round == 0:
+	case c == 0 && round == 0:
 		return ""
 	case round == 0:
-		return strconv.Itoa(copy)
+		return strconv.Itoa(c)
 	}
-	return strconv.Itoa(copy) + "." + strconv.Itoa(round)
+	return strconv.Itoa(c) + "." + strconv.Itoa(round)
 }
 
 // Options shapes a schedule. The zero value replays the corpus once at
