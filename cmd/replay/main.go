@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			exportCommand(),
 			serveCommand(),
 			workloadCommand(),
+			compareCommand(),
+			mergeCommand(),
 		},
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,

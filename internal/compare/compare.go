@@ -700,8 +700,12 @@ func (c *comparer) classify(cmp *Comparison) {
 		cmp.Class = Change
 		return
 	case KindDistribution:
+		// a shift of the whole distribution: a small effect at least,
+		// and a median moved beyond the practical threshold (a
+		// consistent 50µs on a 1ms endpoint is no regression)
 		eff := *cmp.Effect
-		cmp.Practical = math.Abs(eff-0.5) >= c.opts.MinEffect
+		d := math.Abs(cmp.Delta)
+		cmp.Practical = math.Abs(eff-0.5) >= c.opts.MinEffect && d >= ms(c.opts.MinLatencyChange) && d >= c.opts.MinChange*cmp.A
 		worse = eff > 0.5
 	case KindStatus, KindError:
 		cmp.Practical = true

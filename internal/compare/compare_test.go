@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/reprise/reprise/internal/metrics"
+	"github.com/reprise/reprise/internal/traffic"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -389,5 +391,40 @@ func TestCompareEmpty(t *testing.T) {
 	}
 	if err := rep.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Latency that grew while service time did not is time spent waiting to
+// be sent, and the report says so.
+func TestQueueingNotServer(t *testing.T) {
+	mk := func(seed uint64, wait time.Duration) *metrics.Snapshot {
+		r := rand.New(rand.NewPCG(seed, 1))
+		c := metrics.NewCollector()
+		for i := 0; i < 1500; i++ {
+			svc := time.Millisecond + time.Duration(r.ExpFloat64()*float64(20*time.Millisecond))
+			at := time.Duration(i) * 40 * time.Millisecond
+			c.Add(traffic.Result{Kind: traffic.ResultHTTP, Endpoint: "GET /v1/machines", Flow: "u", Intended: at, Sent: at + wait,
+				Latency: svc + wait, Service: svc, Status: 200, Expected: 200})
+		}
+		s := c.Snapshot()
+		s.Meta.Duration = time.Minute
+		return s
+	}
+	rep, err := Compare(mk(1, 0), mk(2, 15*time.Millisecond), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := find(rep, "GET /v1/machines", "latency p50"); c == nil || c.Class != Regression {
+		t.Fatalf("latency p50: %+v", c)
+	}
+	if c := find(rep, "GET /v1/machines", "service p50"); c == nil || c.Class != Unchanged {
+		t.Fatalf("service p50: %+v", c)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "service time (from the actual send) did not change") {
+		t.Errorf("no word on queueing:\n%s", buf.String())
 	}
 }

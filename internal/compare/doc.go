@@ -17,8 +17,8 @@
 //	latency, service mean      Welch's t-test (means and variances from    |change| >= 5% of A and >= 1ms
 //	                           the histograms)
 //	latency, service           Mann-Whitney U on the histogram buckets     |P(B>A) - 0.5| >= 0.06 (the
-//	distribution               (ties by mid-rank, tie-corrected            Vargha-Delaney "small" effect)
-//	                           variance); effect P(B>A) = U_B / nA nB
+//	distribution               (ties by mid-rank, tie-corrected            Vargha-Delaney "small" effect),
+//	                           variance); effect P(B>A) = U_B / nA nB      and the median as latency
 //	ws_connecting,             quantile test, Welch                        as latency
 //	ws_roundtrip,
 //	ws_push_delivery p50..mean

@@ -210,6 +210,29 @@ func (r *Report) sectionGroups(c Class) []group {
 	return gs
 }
 
+// counterpart finds the comparison of metric on an endpoint ("" for the
+// whole run).
+func (r *Report) counterpart(endpoint, metric string) *Comparison {
+	e := r.Overall
+	if endpoint != "" {
+		e = nil
+		for _, x := range r.Endpoints {
+			if x.Endpoint == endpoint {
+				e = x
+			}
+		}
+	}
+	if e == nil {
+		return nil
+	}
+	for _, c := range e.Comparisons {
+		if c.Metric == metric {
+			return c
+		}
+	}
+	return nil
+}
+
 // redundant reports whether a service-time row says what the latency row
 // of the same statistic says (same class): service time is latency less
 // the replay's own lateness, so it is shown only when the two disagree
@@ -237,6 +260,15 @@ func (r *Report) writeSection(w *bufio.Writer, c Class) {
 	fmt.Fprintf(w, "\n%s%s\n", indent, sectionTitles[c])
 	t := table{{"endpoint", "metric", "A", "B", "change", "", "p adj"}}
 	for _, g := range gs {
+		lastLatency, queued := -1, true
+		for i, cmp := range g.rows {
+			if stat, ok := strings.CutPrefix(cmp.Metric, "latency "); ok {
+				lastLatency = i
+				if sc := r.counterpart(cmp.Endpoint, "service "+stat); sc == nil || sc.Class == cmp.Class {
+					queued = false
+				}
+			}
+		}
 		for i, cmp := range g.rows {
 			name := ""
 			if i == 0 {
@@ -246,6 +278,10 @@ func (r *Report) writeSection(w *bufio.Writer, c Class) {
 			t = append(t, []string{name, cmp.Metric, value(cmp, cmp.A), value(cmp, cmp.B), abs, rel, pvalue(cmp.PAdjusted)})
 			for _, d := range detail(cmp) {
 				t = append(t, []string{"", "  " + d})
+			}
+			if i == lastLatency && queued && (c == Regression || c == Improvement) {
+				t = append(t, []string{"", "  service time (from the actual send) did not change: the difference is time waiting to be sent"},
+					[]string{"", "  (behind earlier requests of the same flows, or a replay behind schedule)"})
 			}
 		}
 	}

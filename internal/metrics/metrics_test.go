@@ -339,6 +339,9 @@ func TestMergeIsExact(t *testing.T) {
 		s.Meta = meta
 		merged.Merge(s)
 	}
+	if merged.Meta.Shards != 3 {
+		t.Errorf("merged %d snapshots, Meta.Shards says %d", len(shards), merged.Meta.Shards)
+	}
 	merged.Meta.Shards = 0
 	// the accounting of merged shards adds up when each shard's does
 	acc := &Snapshot{}

@@ -165,8 +165,10 @@ func (s *Snapshot) FlowsActive() (med, min, max int64) {
 
 // Merge adds o into s exactly: counters add, histograms merge, the time
 // series adds second by second (each snapshot's series starts at its own
-// run start), Meta bounds widen and scheduled counts add. Threshold
-// verdicts are dropped: evaluate them again on the merged snapshot.
+// run start), Meta bounds widen, scheduled counts add and Meta.Shards
+// counts the snapshots merged (a zero Snapshot counts for none, so
+// merging N snapshots into one gives N). Threshold verdicts are dropped:
+// evaluate them again on the merged snapshot.
 func (s *Snapshot) Merge(o *Snapshot) {
 	if s.Overall == nil {
 		s.Overall = newStats("", "")
@@ -180,6 +182,9 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	wasEmpty := len(s.Overall.Outcomes) == 0
 	m := &s.Meta
 	n := shards(*m) + shards(o.Meta)
+	if wasEmpty && m.Scheduled == 0 && m.Start.IsZero() && m.Shards == 0 {
+		n = shards(o.Meta) // a zero Snapshot is no run: merging into it copies
+	}
 	if m.Tool == "" {
 		m.Tool = o.Meta.Tool
 	}

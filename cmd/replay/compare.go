@@ -1,0 +1,175 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/reprise/reprise/internal/compare"
+	"github.com/reprise/reprise/internal/metrics"
+	"github.com/reprise/reprise/internal/report"
+)
+
+// exitRegression is the exit code of a comparison that found a regression
+// (distinct from exitBreach, thresholds breached).
+const exitRegression = 3
+
+// regressionError marks a comparison that found regressions: the report
+// is already printed, so only the exit code speaks.
+type regressionError struct{ n int }
+
+func (r regressionError) Error() string {
+	if r.n == 1 {
+		return "1 regression found"
+	}
+	return fmt.Sprintf("%d regressions found", r.n)
+}
+
+// ExitCode makes the regression exit code reach the process.
+func (r regressionError) ExitCode() int { return exitRegression }
+
+func compareCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "compare",
+		Usage:     "compare two runs (release A and release B): what got slower, what started failing, what changed in the responses",
+		ArgsUsage: "A.json B.json",
+		Description: `Reads two results documents (replay run --out json=FILE, or replay merge) and compares B
+against A, per endpoint and overall: latency and service-time percentiles (p50 p90 p95 p99)
+and mean, the whole latency distribution (Mann-Whitney U), error rate, checks, shape checks,
+request rate, statuses and errors seen in one run only, JSON response shapes (keys and types,
+values ignored) and endpoints in one run only.
+
+A change is flagged only when it is statistically significant (p-values adjusted over all tests,
+Benjamini-Hochberg, at --alpha) and beyond the practical threshold (--min-change of A and
+--min-latency-change for durations), so the noise between two runs of one release is not a
+regression. --threshold-delta rules set what counts as a regression for a metric:
+  --threshold-delta 'p95>+10%'  --threshold-delta 'GET /v1/sessions: error_rate>+0.5pp'
+  --threshold-delta 'rate<-10%'  --threshold-delta 'service.p99>+20ms'
+
+Exit codes: 0 no regression, 1 error, 2 bad usage, 3 regression found (--fail-on never: 0).`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "threshold-delta", Usage: "what counts as a regression: [ENDPOINT: ]METRIC OP CHANGE, e.g. 'p95>+10%' (repeatable)"},
+			&cli.Float64Flag{Name: "alpha", Value: compare.DefaultAlpha, Usage: "significance level, over p-values adjusted for the number of tests"},
+			&cli.StringFlag{Name: "min-change", Value: "5%", Usage: "practical threshold: smallest change worth flagging, relative to A"},
+			&cli.DurationFlag{Name: "min-latency-change", Value: compare.DefaultMinLatencyChange, Usage: "practical threshold for durations, with --min-change"},
+			&cli.StringFlag{Name: "fail-on", Value: "regression", Usage: "exit 3 on: regression, or never"},
+			&cli.StringSliceFlag{Name: "out", Usage: "write the comparison: json=FILE (every comparison with its test; repeatable)"},
+			&cli.BoolFlag{Name: "all", Usage: "also list every comparison, unchanged ones included"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return usageError{errors.New("compare takes two results files: replay compare A.json B.json")}
+			}
+			opts, err := compareOptions(c)
+			if err != nil {
+				return err
+			}
+			failOn := c.String("fail-on")
+			if failOn != "regression" && failOn != "never" {
+				return usageError{fmt.Errorf("--fail-on %q: want regression or never", failOn)}
+			}
+			outs, err := parseOuts(c.StringSlice("out"))
+			if err != nil {
+				return usageError{err}
+			}
+			pa, pb := c.Args().Get(0), c.Args().Get(1)
+			a, err := readResults(pa)
+			if err != nil {
+				return err
+			}
+			b, err := readResults(pb)
+			if err != nil {
+				return err
+			}
+			names := append(a.EndpointNames(), b.EndpointNames()...)
+			if err := compare.CheckRules(opts.Rules, names); err != nil {
+				return usageError{fmt.Errorf("--threshold-delta: %w", err)}
+			}
+			rep, err := compare.Compare(a, b, opts)
+			if err != nil {
+				return usageError{err}
+			}
+			rep.A.File, rep.B.File = pa, pb
+			if err := rep.WriteText(c.App.Writer, compare.TextOptions{All: c.Bool("all")}); err != nil {
+				return err
+			}
+			for _, o := range outs {
+				if err := writeAtomic(o.path, rep.WriteJSON); err != nil {
+					return fmt.Errorf("--out %s: %w", o.path, err)
+				}
+			}
+			if n := len(rep.Regressions()); n > 0 && failOn == "regression" {
+				return regressionError{n}
+			}
+			return nil
+		},
+	}
+}
+
+// compareOptions reads the statistical flags.
+func compareOptions(c *cli.Context) (compare.Options, error) {
+	var o compare.Options
+	o.Alpha = c.Float64("alpha")
+	if !(o.Alpha > 0 && o.Alpha < 1) {
+		return o, usageError{fmt.Errorf("--alpha %v: want a significance level between 0 and 1, such as 0.01", o.Alpha)}
+	}
+	raw := strings.TrimSpace(c.String("min-change"))
+	v, err := strconv.ParseFloat(strings.TrimSuffix(raw, "%"), 64)
+	if err == nil && strings.HasSuffix(raw, "%") {
+		v /= 100
+	}
+	if err != nil || !(v > 0 && v < 10) {
+		return o, usageError{fmt.Errorf("--min-change %q: want a positive share of A such as 5%% or 0.05", raw)}
+	}
+	o.MinChange = v
+	o.MinLatencyChange = c.Duration("min-latency-change")
+	if o.MinLatencyChange <= 0 {
+		return o, usageError{fmt.Errorf("--min-latency-change %v: want a positive duration such as 1ms", o.MinLatencyChange)}
+	}
+	rules, err := compare.ParseRules(c.StringSlice("threshold-delta"))
+	if err != nil {
+		return o, usageError{fmt.Errorf("--threshold-delta: %w", err)}
+	}
+	o.Rules = rules
+	return o, nil
+}
+
+// readResults reads a results document, naming the file in errors.
+func readResults(path string) (*metrics.Snapshot, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s, err := report.ReadJSON(f)
+	if err != nil {
+		if errors.Is(err, metrics.ErrFormat) {
+			return nil, fmt.Errorf("%s: %w (want a file written by replay run --out json=FILE or replay merge)", path, err)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// writeAtomic writes a file through a temporary file renamed into place.
+func writeAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
