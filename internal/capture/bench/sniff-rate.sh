@@ -7,10 +7,15 @@
 # traffic side by side (--input-raw, file output) and its request records
 # are counted too.
 #
+# Columns: wrk's request rate; requests nginx logged; exchanges recorded;
+# packets the kernel dropped; logged minus recorded; recorded exchanges
+# flagged incomplete; request records in GoReplay's output file.
+#
 # usage: internal/capture/bench/sniff-rate.sh [SECONDS] [CONNECTIONS...]
 #   SECONDS      wrk duration per step (default 10)
 #   CONNECTIONS  wrk connection counts to try (default: 1 4 16 64 256)
-# env: PORT (default 18190), GOREPLAY (optional path), WRK_THREADS (default 2)
+# env: PORT (default 18190), GOREPLAY (optional path), WRK_THREADS (default 2),
+#      SNIFF_LOG_DIR (keep each step's record sniff output there)
 # needs: root (AF_PACKET), nginx, wrk, go.
 set -euo pipefail
 
@@ -61,7 +66,7 @@ nginx -c "$tmp/ngx/nginx.conf" -p "$tmp/ngx" &
 nginx_pid=$!
 sleep 0.5
 
-printf '%-6s %10s %10s %10s %8s %8s %10s\n' conns wrk_req/s nginx sniff kdrops missing goreplay
+printf '%-6s %10s %10s %10s %8s %8s %10s %10s\n' conns wrk_req/s nginx sniff kdrops missing incomplete goreplay
 for c in "${conns[@]}"; do
 	: > "$tmp/ngx/access.log"
 	kill -USR1 "$(cat "$tmp/ngx/nginx.pid")" # reopen the log
@@ -89,5 +94,7 @@ for c in "${conns[@]}"; do
 	if [ -n "$gor_pid" ]; then
 		gor=$(grep -ac '^1 [0-9a-f]* [0-9]*' "$tmp/gor.log" 2>/dev/null || echo 0)
 	fi
-	printf '%-6s %10s %10s %10s %8s %8s %10s\n' "$c" "$rate" "$served" "$got" "$drops" "$((served - got))" "$gor"
+	cp "$tmp/sniff.out" "${SNIFF_LOG_DIR:-$tmp}/sniff-$c.out" 2>/dev/null || true
+	incomplete=$(sed -n 's/^exchanges [0-9]* (incomplete \([0-9]*\).*/\1/p' "$tmp/sniff.out")
+	printf '%-6s %10s %10s %10s %8s %8s %10s %10s\n' "$c" "$rate" "$served" "$got" "$drops" "$((served - got))" "$incomplete" "$gor"
 done
