@@ -140,6 +140,9 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 			c.guessRole(dir == reassembly.TCPDirClientToServer, tcp.Payload)
 		}
 	}
+	if c.roleKnown {
+		c.watchHoles(tcp, c.halfFor(dir))
+	}
 	if c.roleKnown && len(tcp.Payload) > 0 {
 		if pc, ok := ac.(*pktContext); ok {
 			if h := c.halfFor(dir); h.baseSet {
@@ -179,6 +182,25 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		}
 	}
 	return true
+}
+
+// watchHoles notices data queued behind a hole (a segment beyond the next
+// expected byte) and an acknowledgement from the other side that covers
+// the hole: the receiver has those bytes, so they will never be captured
+// and waiting for them is pointless. The processor then skips the hole at
+// once instead of after the gap timeout.
+func (c *conn) watchHoles(tcp *layers.TCP, h *half) {
+	if h.baseSet && len(tcp.Payload) > 0 && int32(tcp.Seq-(h.base+uint32(h.off))) > 0 {
+		h.holePending = true
+	}
+	other := c.half[0]
+	if h == c.half[0] {
+		other = c.half[1]
+	}
+	if tcp.ACK && other.holePending && other.baseSet && int32(tcp.Ack-(other.base+uint32(other.off))) > 0 {
+		other.holePending = false
+		c.p.holeAcked = true
+	}
 }
 
 // ReassembledSG implements reassembly.Stream.
@@ -528,6 +550,8 @@ type half struct {
 	baseSet   bool
 	midStream bool
 	ended     bool
+	// holePending: data arrived beyond the next expected byte
+	holePending bool
 
 	// per-feed: the scatter-gather being parsed, the carry length and the
 	// stream offset of the parse buffer's first byte

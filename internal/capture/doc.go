@@ -29,9 +29,13 @@
 //
 // Out-of-order data waits in reassembly pages (1900 bytes each), bounded
 // per connection (Config.MaxPagesPerConn) and in total (MaxPagesTotal):
-// past a bound the oldest hole is skipped. A hole is also skipped once the
-// data behind it is older than Config.GapTimeout in capture time, and a
-// connection silent for IdleTimeout is closed. Connections whose handshake
+// past a bound the oldest hole is skipped. A hole is skipped at once when
+// the other side acknowledges bytes past it (the receiver has them, so no
+// retransmission will ever be captured: the capture lost them), else once
+// the data behind it is older than Config.GapTimeout in capture time; and a
+// connection silent for IdleTimeout is closed. (gopacket's reassembly can
+// only skip holes of all connections at once, so an acknowledged hole also
+// ends the wait of other connections' reordered segments at that moment.) Connections whose handshake
 // was not captured start at their first segment. A skipped hole never drops
 // an exchange: the message it cut is written with traffic.FlagIncomplete
 // and a "capture" note saying how many bytes were missing, and the parser

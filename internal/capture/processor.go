@@ -150,6 +150,7 @@ type Processor struct {
 	live      map[connKey]struct{}
 	out       []traffic.Record
 	slab      []pktContext
+	holeAcked bool
 	lastFlush time.Time
 	lastTS    time.Time
 	err       error
@@ -272,6 +273,11 @@ func (p *Processor) Packet(ctx context.Context, pkt Packet) error {
 	pc.anc[0] = pc
 	pc.ci.AncillaryData = pc.anc[:]
 	p.asm.AssembleWithContext(p.dec.flow, &p.dec.tcp, pc)
+	if p.holeAcked {
+		// A hole the receiver acknowledged: skip it now (see watchHoles).
+		p.holeAcked = false
+		p.asm.FlushWithOptions(reassembly.FlushOptions{T: ts.Add(time.Nanosecond)})
+	}
 	if p.lastFlush.IsZero() {
 		p.lastFlush = ts
 	}
