@@ -22,13 +22,17 @@ const exitRegression = 3
 
 // regressionError marks a comparison that found regressions: the report
 // is already printed, so only the exit code speaks.
-type regressionError struct{ n int }
+type regressionError struct {
+	n     int
+	where string
+}
 
 func (r regressionError) Error() string {
+	what := fmt.Sprintf("%d regressions found", r.n)
 	if r.n == 1 {
-		return "1 regression found"
+		what = "1 regression found"
 	}
-	return fmt.Sprintf("%d regressions found", r.n)
+	return what + " (" + r.where + ")"
 }
 
 // ExitCode makes the regression exit code reach the process.
@@ -105,7 +109,7 @@ Exit codes: 0 no regression, 1 error, 2 bad usage, 3 regression found (--fail-on
 				}
 			}
 			if n := len(rep.Regressions()); n > 0 && failOn == "regression" {
-				return regressionError{n}
+				return regressionError{n, rep.Tally()}
 			}
 			return nil
 		},

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/reprise/reprise/internal/jsonshape"
 	"github.com/reprise/reprise/internal/metrics"
 )
 
@@ -458,9 +457,15 @@ func wsDist(s *metrics.Stats, which string) *metrics.Dist {
 	return s.WS.Push
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+// ms converts to milliseconds, to the nanosecond (so that differences
+// print without float noise).
+func ms(d time.Duration) float64 { return math.Round(float64(d)) / float64(time.Millisecond) }
 
 func ptr(v float64) *float64 { return &v }
+
+// round9 rounds to nine decimals: differences of ratios without float
+// noise.
+func round9(v float64) float64 { return math.Round(v*1e9) / 1e9 }
 
 // relative is delta / a, nil when a is zero.
 func relative(a, delta float64) *float64 {
@@ -483,9 +488,9 @@ func (c *comparer) durations(family string, da, db *metrics.Dist, whole bool) []
 	pa, pb := da.Percentiles(qs...), db.Percentiles(qs...)
 	for i, q := range qs {
 		stat := "p" + strconv.Itoa(int(q))
-		a, b := ms(pa[i]), ms(pb[i])
+		a, b, d := ms(pa[i]), ms(pb[i]), ms(pb[i]-pa[i])
 		cmp := &Comparison{Metric: family + " " + stat, Kind: KindLatency, Key: family + "." + stat, Unit: unitMS,
-			A: a, B: b, Delta: b - a, Relative: relative(a, b-a), NA: da.Count(), NB: db.Count(),
+			A: a, B: b, Delta: d, Relative: relative(a, d), NA: da.Count(), NB: db.Count(),
 			higherWorse: true, absMin: ms(c.opts.MinLatencyChange), Test: "quantile"}
 		p := quantileTest(ha, hb, float64(pa[i]/time.Microsecond), float64(pb[i]/time.Microsecond), q/100)
 		if math.IsNaN(p) {
@@ -495,9 +500,9 @@ func (c *comparer) durations(family string, da, db *metrics.Dist, whole bool) []
 		}
 		out = append(out, cmp)
 	}
-	a, b := ms(da.Mean()), ms(db.Mean())
+	a, b, d := ms(da.Mean()), ms(db.Mean()), ms(db.Mean()-da.Mean())
 	mean := &Comparison{Metric: family + " mean", Kind: KindLatency, Key: family + ".mean", Unit: unitMS,
-		A: a, B: b, Delta: b - a, Relative: relative(a, b-a), NA: da.Count(), NB: db.Count(),
+		A: a, B: b, Delta: d, Relative: relative(a, d), NA: da.Count(), NB: db.Count(),
 		higherWorse: true, absMin: ms(c.opts.MinLatencyChange), Test: "welch t"}
 	p := welch(float64(da.Mean()), float64(da.StdDev()), da.Count(), float64(db.Mean()), float64(db.StdDev()), db.Count())
 	if math.IsNaN(p) {
@@ -520,9 +525,10 @@ func (c *comparer) durations(family string, da, db *metrics.Dist, whole bool) []
 // is a regression.
 func (c *comparer) proportion(name string, xa, na, xb, nb int64, higherWorse bool) *Comparison {
 	a, b := float64(xa)/float64(na), float64(xb)/float64(nb)
+	d := round9(b - a)
 	p, test := proportions(xa, na, xb, nb)
-	cmp := &Comparison{Metric: name, Kind: KindProportion, Key: name, Unit: unitRatio, A: a, B: b, Delta: b - a,
-		Relative: relative(a, b-a), NA: na, NB: nb, Test: test, higherWorse: higherWorse, absMin: c.opts.MinErrorChange}
+	cmp := &Comparison{Metric: name, Kind: KindProportion, Key: name, Unit: unitRatio, A: a, B: b, Delta: d,
+		Relative: relative(a, d), NA: na, NB: nb, Test: test, higherWorse: higherWorse, absMin: c.opts.MinErrorChange}
 	if !math.IsNaN(p) {
 		cmp.P = ptr(p)
 	}
@@ -539,8 +545,8 @@ func (c *comparer) rate(xa, xb int64) *Comparison {
 	if tb > 0 {
 		b = float64(xb) / tb
 	}
-	cmp := &Comparison{Metric: "rate", Kind: KindRate, Key: "rate", Unit: unitRate, A: a, B: b, Delta: b - a,
-		Relative: relative(a, b-a), NA: xa, NB: xb, Test: "poisson rates"}
+	cmp := &Comparison{Metric: "rate", Kind: KindRate, Key: "rate", Unit: unitRate, A: a, B: b, Delta: round9(b - a),
+		Relative: relative(a, round9(b-a)), NA: xa, NB: xb, Test: "poisson rates"}
 	if p := poisson(xa, ta, xb, tb); !math.IsNaN(p) {
 		cmp.P = ptr(p)
 	}
@@ -630,7 +636,7 @@ func (c *comparer) shapes(sa, sb *metrics.Shapes) []*Comparison {
 	explained := map[string]bool{}
 	for _, s := range sb.Seen {
 		xa, listed := sa.Lookup(s.Shape)
-		if listed {
+		if listed || compatibleWithAny(s.Shape, sa.Seen, false) {
 			continue
 		}
 		// a shape A did not list may hide among A's others
@@ -643,7 +649,7 @@ func (c *comparer) shapes(sa, sb *metrics.Shapes) []*Comparison {
 		out = append(out, cmp)
 	}
 	for _, s := range sa.Seen {
-		if _, listed := sb.Lookup(s.Shape); listed || explained[s.Shape] {
+		if _, listed := sb.Lookup(s.Shape); listed || explained[s.Shape] || compatibleWithAny(s.Shape, sb.Seen, true) {
 			continue
 		}
 		xb := sb.Other()
@@ -651,12 +657,24 @@ func (c *comparer) shapes(sa, sb *metrics.Shapes) []*Comparison {
 		// gone from B: the diff reads from A's shape to B's closest
 		cmp.Note = "shape of A not seen in B"
 		if cmp.Closest != "" {
-			cmp.Diff = jsonshape.Diff(s.Shape, cmp.Closest)
+			cmp.Diff = metrics.ShapeDiff(s.Shape, cmp.Closest)
 		}
 		cmp.higherWorse = false
 		out = append(out, cmp)
 	}
 	return out
+}
+
+// compatibleWithAny reports whether shape differs from one of others in
+// values only (metrics.ShapeDiff: null or empty on one side); fromShape
+// reads the difference from shape to the other, else the other way.
+func compatibleWithAny(shape string, others []metrics.ShapeCount, fromShape bool) bool {
+	for _, o := range others {
+		if fromShape && metrics.ShapesCompatible(shape, o.Shape) || !fromShape && metrics.ShapesCompatible(o.Shape, shape) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *comparer) shapeComparison(shape string, xa, na, xb, nb int64, other []metrics.ShapeCount) *Comparison {
@@ -667,7 +685,7 @@ func (c *comparer) shapeComparison(shape string, xa, na, xb, nb int64, other []m
 	if nb > 0 {
 		b = float64(xb) / float64(nb)
 	}
-	cmp := &Comparison{Metric: "shape", Kind: KindShape, Unit: unitShare, A: a, B: b, Delta: b - a,
+	cmp := &Comparison{Metric: "shape", Kind: KindShape, Unit: unitShare, A: a, B: b, Delta: round9(b - a),
 		NA: na, NB: nb, Shape: shape, higherWorse: true}
 	if na > 0 && nb > 0 {
 		p, test := proportions(xa, na, xb, nb)
@@ -678,7 +696,7 @@ func (c *comparer) shapeComparison(shape string, xa, na, xb, nb int64, other []m
 	}
 	best := -1
 	for _, o := range other {
-		d := jsonshape.Diff(o.Shape, shape)
+		d := metrics.ShapeDiff(o.Shape, shape)
 		if best < 0 || len(d) < best {
 			best = len(d)
 			cmp.Closest, cmp.Diff = o.Shape, d

@@ -32,8 +32,10 @@
 // and, per endpoint: HTTP statuses, error kinds and not-sent reasons seen
 // in one run only (Fisher or z-test of the count against zero in the
 // other run); JSON response shapes (package jsonshape, values left out)
-// frequent in B that A did not list, with the jsonshape.Diff from A's most
-// similar shape, and shapes of A not seen in B; endpoints in one run only.
+// frequent in B that A did not list, with the metrics.ShapeDiff from A's
+// most similar shape, and shapes of A not seen in B (shapes differing
+// only where one side is null or empty count as alike); endpoints in one
+// run only.
 //
 // Higher latency, error rates and shape mismatches, lower rates and pass
 // rates are worse. A worse change is a Regression, a better one an

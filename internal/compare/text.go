@@ -39,7 +39,7 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(bw, "%snote: %s\n", indent, n)
 	}
-	fmt.Fprintf(bw, "\n%sverdict: %s  %s\n", indent, strings.ToUpper(r.Verdict().String()), r.tally())
+	fmt.Fprintf(bw, "\n%sverdict: %s  %s\n", indent, strings.ToUpper(r.Verdict().String()), r.Tally())
 	fmt.Fprintf(bw, "%sflagged when significant (p adj <= %s, p-values adjusted over %d tests by Benjamini-Hochberg) and beyond %s and %s\n",
 		indent, trim(r.Options.Alpha), r.Tests, report.FormatPercent(r.Options.MinChange), report.FormatDuration(r.Options.MinLatencyChange))
 	if len(r.Options.Rules) > 0 {
@@ -62,8 +62,9 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	return nil
 }
 
-// tally says how many endpoints regressed, improved and changed.
-func (r *Report) tally() string {
+// Tally says how many endpoints regressed, improved and changed:
+// "regressed: 2 endpoints and the whole run  improved: 1 endpoint".
+func (r *Report) Tally() string {
 	var parts []string
 	for _, c := range []struct {
 		class Class

@@ -53,10 +53,12 @@
 // per endpoint, the responses that had a shape, the shapes seen (the
 // MaxShapes most frequent; the rest count in the total only) and the shape
 // checks: a response whose recorded response had a shape passes when its
-// own shape is the same and fails otherwise (a live body that is not JSON
-// fails too), with the most frequent recorded-to-live pairs of the
-// failures kept for display (jsonshape.Diff of the pair says what
-// changed). The overall stats keep the totals only. Shapes longer than
+// own shape is the same or differs in values only (ShapeDiff: null, an
+// empty array or an empty nested object on one side, something on the
+// other, as in a nullable field set in one response and not in the
+// other), and fails otherwise (a live body that is not JSON fails too),
+// with the most frequent recorded-to-live pairs of the failures kept for
+// display (ShapeDiff of the pair says what changed). The overall stats keep the totals only. Shapes longer than
 // MaxShapeBytes are cut there. A Collector tracks twice MaxShapes shapes
 // per endpoint (the first seen) and a snapshot keeps the most frequent of
 // them; merging keeps the most frequent of the union. Totals always merge

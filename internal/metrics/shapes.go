@@ -32,8 +32,9 @@ type Shapes struct {
 	// Count is the number of responses that had a shape (JSON bodies).
 	Count int64 `json:"count"`
 	// ChecksPassed and ChecksFailed count responses whose recorded
-	// response had a shape: passed when the live shape is the same, failed
-	// when it differs or the live body was not JSON.
+	// response had a shape: passed when the live shape is the same or
+	// differs in values only (ShapeDiff: null or empty on one side),
+	// failed when it differs otherwise or the live body was not JSON.
 	ChecksPassed int64 `json:"checks_passed"`
 	ChecksFailed int64 `json:"checks_failed"`
 	// Seen holds the most frequent shapes, by count (most first, then by
@@ -45,6 +46,29 @@ type Shapes struct {
 	// sum is the failed checks of other pairs. Empty for the overall
 	// stats.
 	Mismatches []ShapeMismatch `json:"mismatches,omitempty"`
+
+	// compat caches ShapesCompatible verdicts while collecting
+	compat map[shapePair]bool
+}
+
+type shapePair struct{ want, got string }
+
+// maxCompatCache bounds the verdicts cached per endpoint.
+const maxCompatCache = 64
+
+func (s *Shapes) compatible(want, got string) bool {
+	k := shapePair{want, got}
+	if v, ok := s.compat[k]; ok {
+		return v
+	}
+	v := ShapesCompatible(want, got)
+	if s.compat == nil {
+		s.compat = make(map[shapePair]bool)
+	}
+	if len(s.compat) < maxCompatCache {
+		s.compat[k] = v
+	}
+	return v
 }
 
 // ShapeCount is one shape and the number of responses that had it.
@@ -133,7 +157,7 @@ func (s *Shapes) add(r *traffic.Result, lists bool) {
 		return
 	}
 	want := ClipShape(r.ExpectedShape)
-	if got == want {
+	if got == want || got != "" && s.compatible(want, got) {
 		s.ChecksPassed++
 		return
 	}

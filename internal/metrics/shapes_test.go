@@ -198,3 +198,44 @@ func TestDistBuckets(t *testing.T) {
 		}
 	}
 }
+
+func TestShapeDiff(t *testing.T) {
+	for _, tc := range []struct {
+		name, want, got string
+		diff            []string
+	}{
+		{"equal", "{a:num}", "{a:num}", nil},
+		{"null then a value", "{a:null,b:num}", "{a:str,b:num}", nil},
+		{"a value then null", "{a:{x:str,y:num}}", "{a:null}", nil},
+		{"empty array then items", "{items:[]}", "{items:[{id:str,n:num}]}", nil},
+		{"empty object then keys", "{settings:{}}", "{settings:{theme:str}}", nil},
+		{"retyped", "{a:num}", "{a:str}", []string{"-a: num", "+a: str"}},
+		{"field lost", "{a:num,b:str}", "{a:num}", []string{"-b: str"}},
+		{"null field lost", "{a:num,b:null}", "{a:num}", []string{"-b: null"}},
+		{"noise beside a change", "{c:null,s:[{id:num}]}", "{c:str,s:[{id:str}]}", []string{"-s[].id: num", "+s[].id: str"}},
+		{"null is not a prefix match", "{ab:num,a:null}", "{ab:str,a:str}", []string{"-ab: num", "+ab: str"}},
+		{"union member with null gone", "{s:[{a:null,k:str}|{a:str,k:null}]}", "{s:[{a:str,k:null}]}", nil},
+		{"optional key absent", "{items:[{body:{id:str,m:str}}]}", "{items:[{body:{id:str}}]}", []string{"-items[].body.m: str"}},
+		{"whole response emptied", "{a:num}", "{}", []string{"-a: num", "+.: {}"}},
+		{"error body instead", "{session:{id:str}}", "{error:str}", []string{"-session.id: str", "+error: str"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ShapeDiff(tc.want, tc.got)
+			if strings.Join(got, "|") != strings.Join(tc.diff, "|") {
+				t.Errorf("ShapeDiff = %q, want %q", got, tc.diff)
+			}
+			if ShapesCompatible(tc.want, tc.got) != (len(tc.diff) == 0) {
+				t.Errorf("ShapesCompatible disagrees")
+			}
+		})
+	}
+	// the check counts compatible shapes as passed, and keeps only real
+	// mismatches
+	c := NewCollector()
+	c.Add(shaped("GET /x", "{a:str,b:num}", "{a:null,b:num}"))
+	c.Add(shaped("GET /x", "{a:str,b:str}", "{a:null,b:num}"))
+	sh := c.Snapshot().Endpoint("GET /x").Shapes
+	if sh.ChecksPassed != 1 || sh.ChecksFailed != 1 || len(sh.Mismatches) != 1 || sh.Mismatches[0].Got != "{a:str,b:str}" {
+		t.Errorf("shapes %+v", sh)
+	}
+}

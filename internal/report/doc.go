@@ -37,8 +37,9 @@
 // (sessions, messages sent, received against recorded, p95 of connecting,
 // round trip and push delivery), the endpoints whose JSON responses
 // differ in shape from the recorded ones (how many, and the most frequent
-// differences as jsonshape.Diff lines: "-session.seq: num +session.seq:
-// str"; values are not part of a shape, so ids and timestamps never show),
+// differences as metrics.ShapeDiff lines: "-session.seq: num
+// +session.seq: str"; values are not part of a shape, so ids and
+// timestamps never show, nor a nullable field null in one response only),
 // and the thresholds with ✓ (passed), ✗ (breached) or - (skipped: nothing
 // to measure).
 //

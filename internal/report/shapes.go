@@ -17,9 +17,10 @@ const (
 )
 
 // ShapeDiff describes how a live shape differs from a recorded one, for
-// display: the jsonshape.Diff lines ("-session.seq: num", "+session.seq:
-// str"), at most max of them and then "… N more" (all when max is 0),
-// or "not JSON" when the live body was not JSON.
+// display: the metrics.ShapeDiff lines ("-session.seq: num",
+// "+session.seq: str"; differences of values such as null against a
+// string left out), at most max of them and then "… N more" (all when
+// max is 0), or "not JSON" when the live body was not JSON.
 func ShapeDiff(recorded, got string, max int) []string {
 	if got == "" {
 		return []string{"not JSON (recorded: JSON)"}
@@ -27,8 +28,11 @@ func ShapeDiff(recorded, got string, max int) []string {
 	if recorded == "" {
 		return []string{"JSON (recorded: not JSON)"}
 	}
-	d := jsonshape.Diff(recorded, got)
+	d := metrics.ShapeDiff(recorded, got)
 	if len(d) == 0 {
+		if len(jsonshape.Diff(recorded, got)) > 0 {
+			return []string{"values only (null or empty on one side)"}
+		}
 		// different strings with the same paths: the order of union
 		// members or a cut differs
 		return []string{"same fields, arranged differently"}
