@@ -3,12 +3,14 @@ package capture
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/reprise/reprise/internal/traffic"
+	"github.com/reprise/reprise/internal/traffic/traffictest"
 )
 
 // brief renders an exchange for comparison in tests.
@@ -341,6 +343,38 @@ func TestLostResponsePairing(t *testing.T) {
 		got = append(got, brief(x))
 	}
 	want := []string{`GET /1 [incomplete,noresponse]`, `GET /2 -> 200 body="2"`, `GET /3 -> 200 body="3"`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// TestAckedHoleSkippedAtOnce loses a request segment that the server
+// acknowledges: the requests queued behind the hole are parsed at once,
+// not after the gap timeout.
+func TestAckedHoleSkippedAtOnce(t *testing.T) {
+	g := newConvo()
+	c := g.conn(40000, true)
+	c.send(true, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	lost := len(g.pkts) - 1
+	c.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1")
+	c.send(true, "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2") // acks past the hole
+	c.send(true, "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n3")
+	pkts := append(g.pkts[:lost:lost], g.pkts[lost+1:]...)
+	sink := &traffictest.Sink{}
+	p := NewProcessor(sink, Config{GapTimeout: time.Hour})
+	for _, pkt := range pkts {
+		if err := p.Packet(context.Background(), pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No Close: everything must be out already, bar nothing.
+	var got []string
+	for _, x := range exchanges(sink.Records()) {
+		got = append(got, brief(x))
+	}
+	want := []string{`  -> 200 body="1" [incomplete]`, `GET /2 -> 200 body="2"`, `GET /3 -> 200 body="3"`}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
