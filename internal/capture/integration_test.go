@@ -260,12 +260,14 @@ func TestLiveNginx(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for _, x := range exchanges(recs) {
-		if x.Response == nil || x.Has(traffic.FlagIncomplete) {
-			t.Errorf("incomplete exchange %s", brief(x))
+		if strings.HasPrefix(x.Request.URL, "/wrk") {
+			// wrk may stop with requests in flight: nginx logs those too
+			// (499), and they are recorded without a response.
+			wrkCount++
 			continue
 		}
-		if strings.HasPrefix(x.Request.URL, "/wrk") {
-			wrkCount++
+		if x.Response == nil || x.Has(traffic.FlagIncomplete) {
+			t.Errorf("incomplete exchange %s", brief(x))
 			continue
 		}
 		seen[x.Request.URL]++
