@@ -10,9 +10,10 @@ import (
 )
 
 // Replaying one corpus against a release and against one whose GET
-// /v1/sessions is 30 ms slower: compare names that endpoint and exits 3;
-// a run compared with itself is unchanged. (Other endpoints are not
-// asserted unchanged: on a loaded machine two runs can truly differ.)
+// /v1/sessions is 200 ms slower (beyond what a loaded machine adds to a
+// run): compare names that endpoint and exits 3; a run compared with
+// itself is unchanged. (Other endpoints are not asserted unchanged: on a
+// loaded machine two runs can truly differ.)
 func TestCompareReleases(t *testing.T) {
 	dir := t.TempDir()
 	c := shardCorpus(t, dir, true)
@@ -24,7 +25,7 @@ func TestCompareReleases(t *testing.T) {
 	}
 	a, b := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
 	run(shardServer(t, 0), a)
-	run(shardServer(t, 30*time.Millisecond), b)
+	run(shardServer(t, 200*time.Millisecond), b)
 
 	out := filepath.Join(dir, "cmp.json")
 	code, stdout, stderr := runReplay(t, "compare", a, b, "--out", "json="+out)
