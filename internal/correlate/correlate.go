@@ -464,7 +464,7 @@ func replaceURL(raw string, pairs []string) string {
 			escaped = append(escaped, e, url.PathEscape(pairs[i+1]))
 		}
 	}
-	return strings.NewReplacer(escaped...).Replace(raw)
+	return substitute(raw, escaped)
 }
 
 // dynamic reports whether v looks like a server-made value worth

@@ -65,6 +65,8 @@ type Identities struct {
 
 	cache      map[uint64][]string // corpus position -> values to vary
 	cacheOrder []uint64
+	memo       map[string]string // label NUL value -> variant
+	memoOrder  []string
 
 	stats IdentityStats
 }
@@ -81,7 +83,7 @@ type IdentityStats struct {
 
 // NewIdentities wraps src.
 func NewIdentities(src Events) *Identities {
-	return &Identities{src: src, class: map[string]valueClass{}, cache: map[uint64][]string{}}
+	return &Identities{src: src, class: map[string]valueClass{}, cache: map[uint64][]string{}, memo: map[string]string{}}
 }
 
 // Stats returns the counters (read them after the run).
@@ -95,21 +97,27 @@ func (v *Identities) Next(ctx context.Context) (schedule.Event, error) {
 	}
 	// Every copy replays the same records; the first to reach a corpus
 	// position classifies its values, in corpus order.
-	if !v.started || ev.Pos > v.hwm {
-		v.started, v.hwm = true, ev.Pos
-		v.classify(ev.Record)
-	}
+	first := !v.started || ev.Pos > v.hwm
 	label := ev.Identity()
+	if !first && label == "" {
+		return ev, nil
+	}
+	var cands []candidate
+	if first {
+		v.started, v.hwm = true, ev.Pos
+		cands = collect(ev.Record)
+		v.classify(ev.Record, cands)
+	}
+	vals := v.varied(ev.Pos, ev.Record, cands)
 	if label == "" {
 		return ev, nil
 	}
-	vals := v.varied(ev.Pos, ev.Record)
 	if len(vals) == 0 {
 		return ev, nil
 	}
 	pairs := make([]string, 0, 2*len(vals))
 	for _, val := range vals {
-		pairs = append(pairs, val, Variant(val, label))
+		pairs = append(pairs, val, v.variant(val, label))
 	}
 	ev.Record = rewrite(ev.Record, pairs)
 	v.stats.Events++
@@ -195,8 +203,45 @@ func bodyCandidates(b []byte, w where, fn func(v string, w where)) {
 	}
 }
 
+// candidate is a value of a record and where it was first seen in it.
+type candidate struct {
+	value string
+	where where
+}
+
+// collect lists the distinct candidate values of rec in the order
+// candidates gives them.
+func collect(rec traffic.Record) []candidate {
+	var out []candidate
+	seen := map[string]bool{}
+	candidates(rec, func(val string, w where) {
+		if !seen[val] {
+			seen[val] = true
+			out = append(out, candidate{val, w})
+		}
+	})
+	return out
+}
+
+// variant is Variant with a bounded memo: the same values recur in every
+// request of a copy (its token, its session's tag).
+func (v *Identities) variant(val, label string) string {
+	k := label + "\x00" + val
+	if out, ok := v.memo[k]; ok {
+		return out
+	}
+	out := Variant(val, label)
+	if len(v.memoOrder) >= maxCached {
+		delete(v.memo, v.memoOrder[0])
+		v.memoOrder = v.memoOrder[1:]
+	}
+	v.memo[k] = out
+	v.memoOrder = append(v.memoOrder, k)
+	return out
+}
+
 // classify decides the class of the values rec shows first.
-func (v *Identities) classify(rec traffic.Record) {
+func (v *Identities) classify(rec traffic.Record, cands []candidate) {
 	var proof bool
 	status := 0
 	var x *traffic.Exchange
@@ -212,9 +257,10 @@ func (v *Identities) classify(rec traffic.Record) {
 			status = x.Response.Status
 		}
 	}
-	candidates(rec, func(val string, w where) {
+	for _, cd := range cands {
+		val, w := cd.value, cd.where
 		if isPlaceholder(val) || !idLike(val) {
-			return
+			continue
 		}
 		c, known := v.class[val]
 		switch w {
@@ -247,7 +293,7 @@ func (v *Identities) classify(rec traffic.Record) {
 				v.set(val, classFixed)
 			}
 		}
-	})
+	}
 }
 
 func (v *Identities) set(val string, c valueClass) {
@@ -267,21 +313,20 @@ func (v *Identities) set(val string, c valueClass) {
 // varied lists the values of the record at pos that each copy varies:
 // client-made values and placeholders, longest first (so a value
 // containing another is replaced whole).
-func (v *Identities) varied(pos uint64, rec traffic.Record) []string {
+func (v *Identities) varied(pos uint64, rec traffic.Record, cands []candidate) []string {
 	if vals, ok := v.cache[pos]; ok {
 		return vals
 	}
-	seen := map[string]bool{}
+	if cands == nil {
+		cands = collect(rec)
+	}
 	var vals []string
-	candidates(rec, func(val string, _ where) {
-		if seen[val] {
-			return
-		}
-		seen[val] = true
-		if isPlaceholder(val) && strings.HasPrefix(val, redact.PlaceholderPrefix) && strings.HasSuffix(val, ">") || v.class[val] == classClient {
+	for _, cd := range cands {
+		val := cd.value
+		if strings.HasPrefix(val, redact.PlaceholderPrefix) && strings.HasSuffix(val, ">") || v.class[val] == classClient {
 			vals = append(vals, val)
 		}
-	})
+	}
 	sort.Slice(vals, func(i, j int) bool {
 		if len(vals[i]) != len(vals[j]) {
 			return len(vals[i]) > len(vals[j])
@@ -513,53 +558,135 @@ func scrambleToken(v string, r *stream) string {
 }
 
 // rewrite returns a copy of rec with every recorded value of pairs
-// (recorded, variant, ...) replaced by its variant: request URL, headers
-// and body, the recorded response body, WebSocket upgrade and client
-// messages.
+// (recorded, variant, ...; longest first) replaced by its variant: request
+// URL, headers and body, the recorded response body, WebSocket upgrade
+// and client messages.
 func rewrite(rec traffic.Record, pairs []string) traffic.Record {
-	rep := strings.NewReplacer(pairs...)
 	switch rec.Kind {
 	case traffic.KindExchange:
 		x := *rec.Exchange
-		rewriteExchange(&x, pairs, rep)
+		rewriteExchange(&x, pairs)
 		rec.Exchange = &x
 	case traffic.KindWSOpen:
 		o := *rec.WSOpen
-		rewriteExchange(&o.Upgrade, pairs, rep)
+		rewriteExchange(&o.Upgrade, pairs)
 		rec.WSOpen = &o
 	case traffic.KindWSMessage:
 		if !rec.WSMessage.FromClient {
 			return rec
 		}
 		m := *rec.WSMessage
-		m.Payload, m.Size = replaceBody(m.Payload, m.Size, rep)
+		m.Payload, m.Size = replaceBody(m.Payload, m.Size, pairs)
 		rec.WSMessage = &m
 	}
 	return rec
 }
 
-func rewriteExchange(x *traffic.Exchange, pairs []string, rep *strings.Replacer) {
-	x.Request.URL = replaceURL(x.Request.URL, pairs)
-	h := x.Request.Header.Clone()
-	for i := range h {
-		h[i].Value = rep.Replace(h[i].Value)
+func rewriteExchange(x *traffic.Exchange, pairs []string) {
+	if hits(x.Request.URL, pairs) != nil || strings.Contains(x.Request.URL, "%") {
+		x.Request.URL = replaceURL(x.Request.URL, pairs)
 	}
-	x.Request.Header = h
-	x.Request.Body.Data, x.Request.Body.Size = replaceBody(x.Request.Body.Data, x.Request.Body.Size, rep)
+	var h traffic.Fields
+	for i, f := range x.Request.Header {
+		nv := substitute(f.Value, pairs)
+		if nv == f.Value {
+			continue
+		}
+		if h == nil {
+			h = x.Request.Header.Clone()
+		}
+		h[i].Value = nv
+	}
+	if h != nil {
+		x.Request.Header = h
+	}
+	x.Request.Body.Data, x.Request.Body.Size = replaceBody(x.Request.Body.Data, x.Request.Body.Size, pairs)
 	if x.Response != nil && len(x.Response.Body.Data) > 0 {
-		resp := *x.Response
-		resp.Body.Data, resp.Body.Size = replaceBody(resp.Body.Data, resp.Body.Size, rep)
-		x.Response = &resp
+		if b, size := replaceBody(x.Response.Body.Data, x.Response.Body.Size, pairs); len(b) != len(x.Response.Body.Data) || &b[0] != &x.Response.Body.Data[0] {
+			resp := *x.Response
+			resp.Body.Data, resp.Body.Size = b, size
+			x.Response = &resp
+		}
 	}
 }
 
-func replaceBody(b []byte, size int64, rep *strings.Replacer) ([]byte, int64) {
+// hits returns the pairs whose recorded value s contains, nil if none.
+func hits(s string, pairs []string) []string {
+	var out []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.Contains(s, pairs[i]) {
+			out = append(out, pairs[i], pairs[i+1])
+		}
+	}
+	return out
+}
+
+// substitute replaces the recorded values of pairs in s.
+func substitute(s string, pairs []string) string {
+	h := hits(s, pairs)
+	switch len(h) {
+	case 0:
+		return s
+	case 2:
+		return strings.ReplaceAll(s, h[0], h[1])
+	}
+	return replaceMany(s, h)
+}
+
+// replaceMany replaces the recorded values of pairs (longest first) in
+// one pass, as strings.Replacer would (leftmost match first, the longest
+// at one position), without building a Replacer for every event.
+func replaceMany(s string, pairs []string) string {
+	type match struct {
+		at, end int
+		repl    string
+	}
+	var ms []match
+	for i := 0; i+1 < len(pairs); i += 2 {
+		old := pairs[i]
+		for off := 0; off < len(s); {
+			j := strings.Index(s[off:], old)
+			if j < 0 {
+				break
+			}
+			ms = append(ms, match{off + j, off + j + len(old), pairs[i+1]})
+			off += j + len(old)
+		}
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].at != ms[j].at {
+			return ms[i].at < ms[j].at
+		}
+		return ms[i].end > ms[j].end
+	})
+	var b strings.Builder
+	b.Grow(len(s) + 16*len(ms))
+	cur := 0
+	for _, m := range ms {
+		if m.at < cur {
+			continue
+		}
+		b.WriteString(s[cur:m.at])
+		b.WriteString(m.repl)
+		cur = m.end
+	}
+	b.WriteString(s[cur:])
+	return b.String()
+}
+
+func replaceBody(b []byte, size int64, pairs []string) ([]byte, int64) {
 	if len(b) == 0 {
 		return b, size
 	}
-	s := rep.Replace(string(b))
-	if len(s) == len(b) && s == string(b) {
+	var h []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if bytes.Contains(b, []byte(pairs[i])) {
+			h = append(h, pairs[i], pairs[i+1])
+		}
+	}
+	if h == nil {
 		return b, size
 	}
+	s := substitute(string(b), h)
 	return []byte(s), size + int64(len(s)-len(b))
 }

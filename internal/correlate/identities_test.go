@@ -293,3 +293,18 @@ func TestIdentitiesPerRound(t *testing.T) {
 		t.Fatalf("tags by identity %v", tags)
 	}
 }
+
+func TestReplaceManyLikeReplacer(t *testing.T) {
+	pairs := []string{"settings.01", "settings.01-c1", "settings.0", "settings.0-c1", "home-1-5", "home-1-5-c1"}
+	for _, s := range []string{
+		"", "nothing here", `{"a":"settings.0","b":"settings.01","c":"home-1-5/settings.0"}`,
+		"settings.0settings.01settings.0", "home-1-5home-1-5", "xsettings.0", "settings.",
+	} {
+		if got, want := replaceMany(s, pairs), strings.NewReplacer(pairs...).Replace(s); got != want {
+			t.Errorf("%q: got %q, want %q", s, got, want)
+		}
+		if got, want := substitute(s, pairs), strings.NewReplacer(pairs...).Replace(s); got != want {
+			t.Errorf("substitute %q: got %q, want %q", s, got, want)
+		}
+	}
+}

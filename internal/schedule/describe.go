@@ -81,7 +81,7 @@ func Describe(l Load, o Options, sv Survey) string {
 		line("note: one pass of the corpus takes %v, the run %v: without --loop copies stop after one pass",
 			pass.Round(time.Millisecond), end)
 	}
-	if o.Duration > 0 {
+	if o.Duration > 0 && (len(o.Stages) == 0 || o.Duration < StagesDuration(o.Stages)) {
 		line("ends after %v", o.Duration)
 	}
 	return b.String()
