@@ -504,7 +504,8 @@ func (c *comparer) durations(family string, da, db *metrics.Dist, whole bool) []
 	mean := &Comparison{Metric: family + " mean", Kind: KindLatency, Key: family + ".mean", Unit: unitMS,
 		A: a, B: b, Delta: d, Relative: relative(a, d), NA: da.Count(), NB: db.Count(),
 		higherWorse: true, absMin: ms(c.opts.MinLatencyChange), Test: "welch t"}
-	p := welch(float64(da.Mean()), float64(da.StdDev()), da.Count(), float64(db.Mean()), float64(db.StdDev()), db.Count())
+	ma, mb := float64(da.Mean()/time.Microsecond), float64(db.Mean()/time.Microsecond)
+	p := welch(ma, ha.sd(ma), da.Count(), mb, hb.sd(mb), db.Count())
 	if math.IsNaN(p) {
 		mean.Note = "too few values to test the mean"
 	} else {

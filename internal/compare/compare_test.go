@@ -428,3 +428,13 @@ func TestQueueingNotServer(t *testing.T) {
 		t.Errorf("no word on queueing:\n%s", buf.String())
 	}
 }
+
+func BenchmarkCompare(b *testing.B) {
+	a, bb := releases()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Compare(a, bb, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

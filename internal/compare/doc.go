@@ -37,6 +37,9 @@
 // only where one side is null or empty count as alike); endpoints in one
 // run only.
 //
+// Labels of an endpoint ("WS /v1/updates [session-scoped]") are compared
+// as part of their endpoint, not one by one.
+//
 // Higher latency, error rates and shape mismatches, lower rates and pass
 // rates are worse. A worse change is a Regression, a better one an
 // Improvement; a new endpoint, a new 1xx-3xx status, a shape that only

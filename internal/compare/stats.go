@@ -47,6 +47,20 @@ func newHist(d *metrics.Dist) *hist {
 	return h
 }
 
+// sd is the standard deviation (µs) around mean (µs), from bucket
+// midpoints as HdrHistogram computes it.
+func (h *hist) sd(mean float64) float64 {
+	if h.n == 0 {
+		return 0
+	}
+	var ss float64
+	for _, b := range h.b {
+		d := b.lo + b.w/2 - mean
+		ss += d * d * float64(b.c)
+	}
+	return math.Sqrt(ss / float64(h.n))
+}
+
 // at returns the bucket holding the value of rank k (1-based, clamped to
 // 1..n): its midpoint and width, in microseconds.
 func (h *hist) at(k int64) (mid, w float64) {
