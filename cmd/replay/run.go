@@ -81,6 +81,12 @@ func replayFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "allow-origin", Usage: "allow replaying at the corpus's recorded origin host"},
 		&cli.BoolFlag{Name: "follow-redirects", Usage: "follow redirects to the target's own host (other hosts never)"},
 		&cli.IntFlag{Name: "max-endpoints", Value: 40, Usage: "rows of the endpoint table (busiest first), 0 for all"},
+		&cli.IntFlag{Name: "multiply", Usage: "run N copies of the traffic at once, each with its own client-made ids (tags, localIds, ids): N times the users"},
+		&cli.IntFlag{Name: "users", Usage: "concurrent users (flows) to run: ceil(N / recorded flows) copies; with --profile, the profile's peak"},
+		&cli.StringFlag{Name: "profile", Usage: "k6 load profile (targets in users): smoke, average, stress, spike, endurance"},
+		&cli.StringFlag{Name: "stages", Usage: "custom k6-style stages in copies, DURATION:COPIES ramps: '30s:1,1m:10,30s:0'"},
+		&cli.BoolFlag{Name: "loop", Usage: "repeat the corpus, each round with fresh ids, until the profile, stages or --duration end"},
+		&cli.DurationFlag{Name: "stagger", Value: time.Second, Usage: "spread copy starts: copy k of N starts k*stagger/N after it becomes active (0: together)"},
 	}
 }
 
@@ -139,6 +145,36 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 	}
 	o.NoCorrelate = c.Bool("no-correlate")
 	o.AllowOrigin = c.Bool("allow-origin")
+	load := schedule.Load{Multiply: c.Int("multiply"), Users: c.Int("users"), Profile: c.String("profile")}
+	if s := c.String("stages"); s != "" {
+		st, err := schedule.ParseStages(s)
+		if err != nil {
+			return o, usageError{fmt.Errorf("--stages %q: %w", s, err)}
+		}
+		load.Stages = st
+	}
+	if err := load.Validate(); err != nil {
+		return o, usageError{fmt.Errorf("load: %w", err)}
+	}
+	if c.Duration("stagger") < 0 || c.Duration("stagger") > time.Hour {
+		return o, usageError{errors.New("--stagger must be between 0 and 1h")}
+	}
+	o.Load = load
+	o.Schedule.Stagger = c.Duration("stagger")
+	o.Schedule.Loop = c.Bool("loop")
+	shape := schedule.StagesDuration(load.Stages)
+	if p, ok := schedule.LookupProfile(load.Profile); ok {
+		shape = schedule.StagesDuration(p.Stages)
+	}
+	if o.Engine.Duration == 0 {
+		// the profile's end is the run's: progress shows it
+		o.Engine.Duration = shape
+	}
+	if o.Schedule.Loop && o.Engine.Duration == 0 {
+		return o, usageError{errors.New("--loop repeats the corpus until the run ends: give --duration, --profile or --stages")}
+	}
+	out := c.App.Writer
+	o.Announce = func(plan string) { fmt.Fprintln(out, plan) }
 	return o, nil
 }
 

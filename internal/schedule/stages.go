@@ -283,6 +283,9 @@ func (l Load) Validate() error {
 			return fmt.Errorf("unknown profile %q (known: %s)", l.Profile, profileNames())
 		}
 	}
+	if len(l.Stages) > 0 && Peak(l.Stages) <= 0 {
+		return errors.New("the stages never ask for a copy: give a target above 0")
+	}
 	return validateStages(l.Stages)
 }
 

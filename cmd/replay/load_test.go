@@ -1,0 +1,85 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func countingServer(t *testing.T) (string, *atomic.Int64) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &n
+}
+
+func TestRunLoadFlags(t *testing.T) {
+	good := smallCorpus(t, t.TempDir(), 5) // one flow, 5 requests over 40ms
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		requests int64
+		say      []string
+	}{
+		{"multiply", []string{"--multiply", "3", "--stagger", "30ms"}, 15, []string{"3 copies at once = 3 users", "copy k starts k x 10ms after it becomes active", "copies: 3"}},
+		{"users on a one-flow corpus", []string{"--users", "2", "--stagger", "0"}, 10, []string{"2 users (--users)", "2 copies at once", "copies start together"}},
+		// rounds every 50ms: 9 rounds of 5 requests in 450ms, two copies
+		{"stages with loop", []string{"--stages", "0s:2,450ms:2", "--loop", "--stagger", "0"}, 90, []string{"stages in copies: 0s jump to 2, 450ms hold 2", "loop: each copy replays the corpus again every 50ms"}},
+		// rounds at 0, 50, ... 300ms: the event at 300ms is within the duration
+		{"profile cut by duration", []string{"--profile", "smoke", "--duration", "300ms", "--loop"}, 31, []string{"profile smoke (quick validation: 1 user for 30s), 30s", "ends after 300ms"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target, n := countingServer(t)
+			code, stdout, stderr := runReplay(t, append([]string{"run", good, "--target", target, "-q"}, tc.args...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			if n.Load() != tc.requests {
+				t.Errorf("server saw %d requests, want %d", n.Load(), tc.requests)
+			}
+			if !regexp.MustCompile(`http_reqs\.+: ` + strconv.FormatInt(tc.requests, 10) + ` `).MatchString(stdout) {
+				t.Errorf("summary does not count %d requests:\n%s", tc.requests, stdout)
+			}
+			for _, s := range tc.say {
+				if !strings.Contains(stdout, s) {
+					t.Errorf("output lacks %q:\n%s", s, stdout)
+				}
+			}
+		})
+	}
+}
+
+func TestRunLoadBadInput(t *testing.T) {
+	good := smallCorpus(t, t.TempDir(), 5)
+	target := okServer(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"negative multiply", []string{"--multiply", "-1"}, []string{"must not be negative"}},
+		{"multiply and users", []string{"--multiply", "2", "--users", "3"}, []string{"give one of --multiply, --users, --profile"}},
+		{"profile and stages", []string{"--profile", "smoke", "--stages", "1s:1"}, []string{"give one of"}},
+		{"unknown profile", []string{"--profile", "soak"}, []string{`unknown profile "soak"`, "smoke, average, stress, spike, endurance"}},
+		{"bad stages", []string{"--stages", "30s:1,1x:2"}, []string{"--stages", `stage 2 "1x:2"`}},
+		{"stages never start a copy", []string{"--stages", "5s:0"}, []string{"never ask for a copy"}},
+		{"loop without an end", []string{"--loop"}, []string{"--loop", "--duration"}},
+		{"negative stagger", []string{"--multiply", "2", "--stagger", "-1s"}, []string{"--stagger"}},
+		{"too many copies", []string{"--multiply", "1000000"}, []string{"at most 100000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runReplay(t, append([]string{"run", good, "--target", target}, tc.args...)...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitUsage, stderr)
+			}
+			oneLine(t, stderr, tc.want...)
+		})
+	}
+}
