@@ -73,8 +73,11 @@ func startFaultUpstream(t *testing.T) *faultUpstream {
 	return u
 }
 
+// startFaultProxy starts a fault proxy in front of up; the plan's clock
+// starts at the first request, the replay's time zero.
 func startFaultProxy(t *testing.T, up *url.URL, plan faultproxy.Plan) *faultproxy.Proxy {
 	t.Helper()
+	plan.StartOnFirstRequest = true
 	p, err := faultproxy.New(faultproxy.Config{Upstream: up, Plan: plan})
 	if err != nil {
 		t.Fatal(err)
@@ -643,15 +646,19 @@ func TestRecordProxyPermissionDenied(t *testing.T) {
 // names every failure kind and shows the accounting adding up.
 func TestFaultReport(t *testing.T) {
 	up := startFaultUpstream(t)
+	// The struck requests come first, hung ones over before the outage
+	// (an outage would cut them); each rule takes a quarter of them.
 	proxy := startFaultProxy(t, up.url, faultproxy.Plan{Seed: 3, Rules: []faultproxy.Rule{
-		// Over well before the outage, so no hung request is cut by it.
-		{Fault: faultproxy.ResetResponse, Path: "/api/hit", Fraction: 0.15, Until: 700 * time.Millisecond},
-		{Fault: faultproxy.Hang, Path: "/api/hit", Fraction: 0.15, Until: 700 * time.Millisecond},
-		{Fault: faultproxy.GarbageStatus, Path: "/api/hit", Fraction: 0.15, Until: 700 * time.Millisecond},
-		{Fault: faultproxy.ShortBody, Path: "/api/hit", Fraction: 0.15, Until: 700 * time.Millisecond},
-		{Fault: faultproxy.Status, Status: 503, From: 800 * time.Millisecond, Until: 1200 * time.Millisecond},
-	}, Outages: []faultproxy.Outage{{At: 1500 * time.Millisecond, For: 300 * time.Millisecond}}})
-	reqs := alternating(100, 20*time.Millisecond, http.MethodGet)
+		{Fault: faultproxy.ResetResponse, Path: "/api/hit", Fraction: 0.25},
+		{Fault: faultproxy.Hang, Path: "/api/hit", Fraction: 1.0 / 3},
+		{Fault: faultproxy.GarbageStatus, Path: "/api/hit", Fraction: 0.5},
+		{Fault: faultproxy.ShortBody, Path: "/api/hit"},
+		{Fault: faultproxy.Status, Status: 503, From: 1000 * time.Millisecond, Until: 1300 * time.Millisecond},
+	}, Outages: []faultproxy.Outage{{At: 1700 * time.Millisecond, For: 300 * time.Millisecond}}})
+	reqs := alternating(40, 20*time.Millisecond, http.MethodGet)
+	for i := 40; i < 120; i++ {
+		reqs = append(reqs, faultReq{at: time.Duration(i) * 20 * time.Millisecond, method: http.MethodGet, path: fmt.Sprint("/api/safe/", i)})
+	}
 	path := writeFaultCorpus(t, reqs)
 	results := filepath.Join(t.TempDir(), "results.json")
 	stdout, stderr, code := command(t, time.Minute, "replay", "run", path, "--target", proxy.URL(), "--timeout", "500ms", "--quiet", "--out", "json="+results)
@@ -659,7 +666,7 @@ func TestFaultReport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"reset", "timeout", "protocol", "eof", "refused", "100 scheduled"} {
+	for _, want := range []string{"reset", "timeout", "protocol", "eof", "refused", fmt.Sprint(len(reqs), " scheduled")} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary does not mention %q", want)
 		}

@@ -143,8 +143,15 @@ func TestFaultSuiteWebSocket(t *testing.T) {
 				if session.Failed[tt.session] != badN {
 					t.Errorf("sessions: %+v, want %d failed %q", session, badN, tt.session)
 				}
-				if sends.Completed != badN*after || sends.NotSent[traffic.NotSentNoConn] != badN*(msgs-after) {
-					t.Errorf("messages: %+v, want %d sent before the fault and %d not sent after it", sends, badN*after, badN*(msgs-after))
+				// Messages go out before the fault; those after it are not
+				// sent. On a loaded machine a late handshake can send the
+				// first messages back to back, and one may beat the fault:
+				// it went out before the connection broke, sent or failed
+				// with a reset. The last one never can.
+				raced := sends.Failed[engine.ErrReset]
+				if sends.Completed < badN*after || sends.Completed+raced > badN*(after+1) ||
+					sends.NotSent[traffic.NotSentNoConn] < badN*(msgs-after-1) || len(sends.Failed) > 1 && raced == 0 {
+					t.Errorf("messages: %+v, want %d sent before the fault and the rest not sent after it", sends, badN*after)
 				}
 			}
 			// The healthy connections, relayed to the upstream.

@@ -36,10 +36,10 @@
 // that ends before that is not struck. Healthy upgrades are relayed to the
 // upstream byte for byte.
 //
-// Faults that close the connection after a wrong answer do so on purpose:
-// bytes beyond a Content-Length, say, would otherwise be read as the next
-// response on a kept-alive connection and strike a request the plan did
-// not choose.
+// Faults that close the connection after a wrong answer do so on purpose
+// (long-body also says Connection: close): bytes beyond a Content-Length,
+// say, would otherwise be read as the next response on a kept-alive
+// connection and strike a request the plan did not choose.
 //
 // # Plan
 //
@@ -51,6 +51,10 @@
 // the request's arrival number, so the same seed and arrival order strike
 // the same requests, and the share struck converges on Fraction whatever
 // the order. The first rule that strikes wins.
+//
+// The plan's clock starts at Start, or with Plan.StartOnFirstRequest at
+// the first request read, which lines the windows up with a replay's
+// time zero.
 //
 // An Outage closes the listener and every open connection at Outage.At
 // (new connections are refused) and listens again on the same address

@@ -35,6 +35,7 @@ func (p *Proxy) serveConn(c net.Conn) {
 			}
 			return
 		}
+		p.startClock()
 		seq := p.seq.Add(1)
 		up := isUpgrade(req)
 		i := p.cfg.Plan.pick(p.Since(), req.URL.Path, up, seq)
@@ -108,7 +109,11 @@ func (p *Proxy) serveRequest(c net.Conn, br *bufio.Reader, req *http.Request, id
 		c.Write(b.Bytes())
 		return false
 	case LongBody:
+		// Connection: close, or a client could reuse the connection
+		// before it sees the close and read the extra bytes as the next
+		// answer.
 		h.Set("Content-Length", strconv.Itoa(len(body)))
+		h.Set("Connection", "close")
 		writeHead(&b, status, reason, h, "")
 		b.Write(body)
 		b.WriteString("<bytes beyond the declared Content-Length>")

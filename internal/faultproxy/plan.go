@@ -143,9 +143,14 @@ type Outage struct {
 type Plan struct {
 	// Seed makes the fraction draws reproducible: the same seed and the
 	// same arrival order give the same faults.
-	Seed    uint64
-	Rules   []Rule
-	Outages []Outage
+	Seed uint64
+	// StartOnFirstRequest starts the plan's clock (rule windows and
+	// outages) at the first request the proxy reads instead of at Start:
+	// a replay's first request is its time zero, so the windows line up
+	// with the corpus whatever the replay does before it.
+	StartOnFirstRequest bool
+	Rules               []Rule
+	Outages             []Outage
 }
 
 // Validate checks p and names the first problem.

@@ -67,10 +67,12 @@ type Proxy struct {
 	down  bool
 	conns map[net.Conn]struct{}
 
-	epoch  time.Time
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	epoch      time.Time // when the plan's clock started
+	clockOnce  sync.Once
+	clockReady chan struct{} // closed when the clock starts
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 
 	seq            atomic.Uint64
 	connsN         atomic.Int64
@@ -91,7 +93,8 @@ func New(cfg Config) (*Proxy, error) {
 	if err := cfg.Plan.Validate(); err != nil {
 		return nil, fmt.Errorf("faultproxy: plan: %w", err)
 	}
-	p := &Proxy{cfg: cfg, tr: cfg.Transport, log: cfg.Logger, conns: map[net.Conn]struct{}{}, faults: map[Fault]int64{}}
+	p := &Proxy{cfg: cfg, tr: cfg.Transport, log: cfg.Logger, conns: map[net.Conn]struct{}{}, faults: map[Fault]int64{},
+		clockReady: make(chan struct{})}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -110,7 +113,8 @@ func New(cfg Config) (*Proxy, error) {
 
 // Start listens on addr ("127.0.0.1:0" picks a free port), serves in the
 // background until ctx ends or Close, and starts the plan's clock: rule
-// windows and outages count from now.
+// windows and outages count from now (or from the first request, with
+// Plan.StartOnFirstRequest).
 func (p *Proxy) Start(ctx context.Context, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -120,8 +124,10 @@ func (p *Proxy) Start(ctx context.Context, addr string) error {
 	p.mu.Lock()
 	p.addr = ln.Addr().String()
 	p.ln = ln
-	p.epoch = time.Now()
 	p.mu.Unlock()
+	if !p.cfg.Plan.StartOnFirstRequest {
+		p.startClock()
+	}
 	p.wg.Add(1)
 	go p.accept(ln)
 	context.AfterFunc(p.ctx, func() { p.takeDown(false) })
@@ -142,11 +148,23 @@ func (p *Proxy) Addr() string {
 // URL is the proxy's base URL ("http://127.0.0.1:41234").
 func (p *Proxy) URL() string { return "http://" + p.Addr() }
 
-// Since is the time since Start: the clock rule windows and outages use.
+// Since is the time on the plan's clock, which rule windows and outages
+// use: from Start, or from the first request with
+// Plan.StartOnFirstRequest (zero until then).
 func (p *Proxy) Since() time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	select {
+	case <-p.clockReady:
+	default:
+		return 0
+	}
 	return time.Since(p.epoch)
+}
+
+func (p *Proxy) startClock() {
+	p.clockOnce.Do(func() {
+		p.epoch = time.Now()
+		close(p.clockReady)
+	})
 }
 
 // Down takes the target down: the listener closes (new connections are
@@ -255,6 +273,11 @@ func (p *Proxy) runOutages() {
 		case <-p.ctx.Done():
 			return false
 		}
+	}
+	select {
+	case <-p.clockReady:
+	case <-p.ctx.Done():
+		return
 	}
 	for _, o := range p.cfg.Plan.Outages {
 		if !wait(o.At) {

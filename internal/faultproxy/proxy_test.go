@@ -321,3 +321,28 @@ func TestPlanValidate(t *testing.T) {
 		t.Error("New without an upstream succeeded")
 	}
 }
+
+// With StartOnFirstRequest the plan's clock waits for the first request:
+// setup time before it does not eat into the windows.
+func TestClockStartsOnFirstRequest(t *testing.T) {
+	p := start(t, Plan{StartOnFirstRequest: true,
+		Rules:   []Rule{{Fault: Status, From: 0, Until: 200 * time.Millisecond}},
+		Outages: []Outage{{At: 300 * time.Millisecond, For: 200 * time.Millisecond}}})
+	time.Sleep(400 * time.Millisecond) // setup, before any request
+	if d := p.Since(); d != 0 {
+		t.Fatalf("clock at %v before the first request", d)
+	}
+	client := &http.Client{Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	if o := do(client, http.MethodGet, p.URL()+"/x"); o.status != 503 {
+		t.Errorf("first request: %+v, want the window's 503", o)
+	}
+	time.Sleep(250*time.Millisecond - p.Since())
+	if o := do(client, http.MethodGet, p.URL()+"/x"); o.err != nil || o.status != 200 {
+		t.Errorf("after the window: %+v", o)
+	}
+	time.Sleep(400*time.Millisecond - p.Since())
+	if o := do(client, http.MethodGet, p.URL()+"/x"); !errors.Is(o.err, syscall.ECONNREFUSED) {
+		t.Errorf("in the outage: %+v, want refused", o)
+	}
+}
