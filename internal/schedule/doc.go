@@ -35,7 +35,10 @@
 // that starts replays the corpus from its beginning (like a k6 VU starting
 // its first iteration), shifted by its stagger; a copy that stops has its
 // remaining events dropped (not scheduled, counted in Stats.Stopped), and
-// reading the corpus ends once no copy needs it. A copy that the stages
+// reading the corpus ends once no copy needs it. Its WebSocket
+// connections still open are closed at its stop (a normal client close,
+// reason "copy stopped"), so a ramp-down lowers the connections too. A
+// copy that the stages
 // stop and start again comes back as a new life: flow "F#k.n", fresh
 // identities.
 //
@@ -60,7 +63,10 @@
 // mean gap between records, at Speed), the copy starts its next round,
 // until its stages stop it or Duration passes. Every round is an identity
 // set of its own (Event.Round; Event.Identity "k.r"), while the flow key
-// stays the copy's, so a looping copy counts as one concurrent user.
+// stays the copy's, so a looping copy counts as one concurrent user. A
+// round closes the WebSocket connections the corpus leaves open at its
+// last event (reason "end of round"), so rounds do not pile up
+// connections.
 //
 // # Memory
 //

@@ -185,6 +185,14 @@ type instance struct {
 	base, stop        time.Duration // first event's offset; no event at or after stop
 	suffix            string        // appended to flow keys
 	connTag           uint64        // 0 for the recorded connection ids
+
+	// open holds the WebSocket connections queued open and not closed
+	// (recorded id -> flow), closed for the copy when it stops or, when
+	// looping, when its round ends.
+	open      map[uint64]string
+	last      time.Duration // latest event queued
+	lastPos   uint64
+	lastStart time.Duration
 }
 
 // pass is one read of the corpus feeding the instances attached to it.
@@ -405,6 +413,11 @@ func (s *Schedule) advance(ctx context.Context, p *pass) error {
 			if err := s.loop(ctx, p); err != nil {
 				return err
 			}
+			if s.opts.Loop {
+				for _, in := range p.insts {
+					s.closeOpen(in, in.last, "end of round")
+				}
+			}
 			s.endPass(p)
 			return nil
 		}
@@ -431,10 +444,10 @@ func (s *Schedule) advance(ctx context.Context, p *pass) error {
 			}
 			// Stopped: its later records are later still.
 			s.stats.Stopped++
+			s.closeOpen(in, in.stop-1, "copy stopped")
 			continue
 		}
-		s.pushes++
-		heap.Push(&s.out, outEv{at: at, seq: s.pushes, rec: p.head, pos: p.headPos, in: in})
+		s.queue(at, p.head, p.headPos, in)
 		live = append(live, in)
 	}
 	p.insts = live
@@ -447,6 +460,40 @@ func (s *Schedule) advance(ctx context.Context, p *pass) error {
 		p.minBase = min(p.minBase, in.base)
 	}
 	return nil
+}
+
+// queue adds the event of rec for in at at.
+func (s *Schedule) queue(at time.Duration, rec traffic.Record, pos uint64, in *instance) {
+	switch rec.Kind {
+	case traffic.KindWSOpen:
+		if in.open == nil {
+			in.open = map[uint64]string{}
+		}
+		in.open[rec.WSOpen.ConnID] = rec.WSOpen.Flow
+	case traffic.KindWSClose:
+		delete(in.open, rec.WSClose.ConnID)
+	}
+	in.last, in.lastPos, in.lastStart = max(in.last, at), pos, rec.Start()
+	s.pushes++
+	heap.Push(&s.out, outEv{at: at, seq: s.pushes, rec: rec, pos: pos, in: in})
+}
+
+// closeOpen queues a normal client close, at at (never before the
+// copy's last event), for every WebSocket connection in left open.
+func (s *Schedule) closeOpen(in *instance, at time.Duration, reason string) {
+	if len(in.open) == 0 {
+		return
+	}
+	ids := make([]uint64, 0, len(in.open))
+	for id := range in.open {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	at = max(at, in.last)
+	for _, id := range ids {
+		cl := &traffic.WSClose{Flow: in.open[id], ConnID: id, Start: in.lastStart, FromClient: true, Code: traffic.CloseNormal, Reason: reason}
+		s.queue(at, traffic.Record{Kind: traffic.KindWSClose, WSClose: cl}, in.lastPos, in)
+	}
 }
 
 // loop starts the next round of p's copies once p's source is drained.

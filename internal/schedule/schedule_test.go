@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -429,5 +430,68 @@ func TestLateCopiesReadAgain(t *testing.T) {
 	}
 	if opened != 2 || s.Stats().Passes != 3 {
 		t.Fatalf("reopened %d times, %d passes; want 2 and 3", opened, s.Stats().Passes)
+	}
+}
+
+// A copy the stages stop, or a looping round that ends, closes the
+// WebSocket connections the corpus left open, so copies do not linger.
+func TestOpenConnectionsClose(t *testing.T) {
+	ms := time.Millisecond
+	open := func(at time.Duration) traffic.Record {
+		return traffic.Record{Kind: traffic.KindWSOpen, WSOpen: &traffic.WSOpen{Flow: "u", ConnID: 4, Start: at, Upgrade: traffic.Exchange{Flow: "u", ConnID: 4}}}
+	}
+	msg := func(at time.Duration) traffic.Record {
+		return traffic.Record{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "u", ConnID: 4, Start: at, FromClient: true}}
+	}
+	closeAt := func(at time.Duration) traffic.Record {
+		return traffic.Record{Kind: traffic.KindWSClose, WSClose: &traffic.WSClose{Flow: "u", ConnID: 4, Start: at, FromClient: true, Code: 1000}}
+	}
+	for _, tc := range []struct {
+		name string
+		recs []traffic.Record
+		opts Options
+		want []string // copy.round kind at
+	}{
+		{"stopped copy closes at its stop", []traffic.Record{open(0), msg(100 * ms), closeAt(3000 * ms)},
+			Options{Stages: []Stage{{0, 2}, {time.Second, 2}, {0, 1}, {3 * time.Second, 1}}},
+			[]string{"0.0 ws-open 0s", "1.0 ws-open 0s", "0.0 ws-message 100ms", "1.0 ws-message 100ms", "1.0 ws-close 999.999999ms copy stopped", "0.0 ws-close 3s "}},
+		{"looping rounds close what the corpus left open", []traffic.Record{open(0), msg(100 * ms)},
+			Options{Loop: true, Duration: 500 * ms},
+			[]string{"0.0 ws-open 0s", "0.0 ws-message 100ms", "0.0 ws-close 100ms end of round", "0.1 ws-open 200ms", "0.1 ws-message 300ms",
+				"0.1 ws-close 300ms end of round", "0.2 ws-open 400ms", "0.2 ws-message 500ms", "0.2 ws-close 500ms end of round"}},
+		{"a single pass leaves them to the engine", []traffic.Record{open(0), msg(100 * ms)}, Options{Multiply: 2},
+			[]string{"0.0 ws-open 0s", "1.0 ws-open 0s", "0.0 ws-message 100ms", "1.0 ws-message 100ms"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Reopen = reopen(tc.recs)
+			s, err := New(traffic.SliceSource(tc.recs), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			conns := map[string]uint64{}
+			for _, e := range drain(t, s) {
+				line := fmt.Sprintf("%d.%d %s %v", e.Copy, e.Round, e.Record.Kind, e.At)
+				var id uint64
+				switch e.Record.Kind {
+				case traffic.KindWSOpen:
+					id = e.Record.WSOpen.ConnID
+				case traffic.KindWSMessage:
+					id = e.Record.WSMessage.ConnID
+				case traffic.KindWSClose:
+					id = e.Record.WSClose.ConnID
+					line += " " + e.Record.WSClose.Reason
+				}
+				key := fmt.Sprintf("%d.%d", e.Copy, e.Round)
+				if prev, ok := conns[key]; ok && prev != id {
+					t.Fatalf("%s uses connection ids %d and %d", key, prev, id)
+				}
+				conns[key] = id
+				got = append(got, line)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
 	}
 }
