@@ -5,6 +5,8 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -175,5 +177,54 @@ func TestFaultSuiteWebSocket(t *testing.T) {
 				t.Errorf("HTTP requests: %+v, want all %d completed", o, len(reqs))
 			}
 		})
+	}
+}
+
+// Through the CLI: the results document of a replay whose server drops
+// sessions carries the session failures by kind, beside HTTP flows that
+// all completed.
+func TestFaultReportWebSocket(t *testing.T) {
+	var recs []traffic.Record
+	for id := uint64(1); id <= 4; id++ {
+		p := fmt.Sprintf("/ws/ok/%d", id)
+		if id <= 2 {
+			p = fmt.Sprintf("/ws/bad/%d", id)
+		}
+		recs = append(recs, wsConnRecords(id, p, time.Duration(id)*50*time.Millisecond, 4, 100*time.Millisecond)...)
+	}
+	var reqs []faultReq
+	for at := time.Duration(0); at < 600*time.Millisecond; at += 50 * time.Millisecond {
+		reqs = append(reqs, faultReq{at: at, method: http.MethodGet, path: fmt.Sprintf("/api/safe/%d", at/time.Millisecond)})
+	}
+	path := writeFaultCorpus(t, reqs, recs...)
+	up := startFaultUpstream(t)
+	proxy := startFaultProxy(t, up.url, faultproxy.Plan{Rules: []faultproxy.Rule{{Fault: faultproxy.WSDrop, Path: "/ws/bad", After: 2}}})
+	results := filepath.Join(t.TempDir(), "results.json")
+	stdout, stderr, code := command(t, time.Minute, "replay", "run", path, "--target", proxy.URL(), "--timeout", "500ms", "--quiet", "--out", "json="+results)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	f, err := os.Open(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	snap, err := metrics.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := snap.Accounting(); err != nil {
+		t.Errorf("accounting: %v", err)
+	} else if a.NotSent[traffic.NotSentNoConn] < 2 {
+		t.Errorf("accounting %s: want the messages after the drops not sent", a)
+	}
+	if o := outcomeOf(snap, "WS /ws/bad/{id}", "ws-session"); o.Failed[engine.ErrAbnormal] != 2 {
+		t.Errorf("dropped sessions in the results document: %+v", o)
+	}
+	if o := outcomeOf(snap, "WS /ws/ok/{id}", "ws-session"); o.Completed != 2 {
+		t.Errorf("healthy sessions in the results document: %+v", o)
+	}
+	if o := httpOutcome(snap, "GET /api/safe/{id}"); o.Completed != int64(len(reqs)) {
+		t.Errorf("HTTP flows: %+v", o)
 	}
 }
