@@ -488,6 +488,22 @@ func (c *conn) exchange(q, r *message) *traffic.Exchange {
 			x.Notes = note(x.Notes, "capture", "response: "+r.why)
 		}
 	}
+	// Bodies keep their content coding; say which, so a reader need not
+	// dig in the headers to know the bytes are not plain.
+	var codings []string
+	if q != nil {
+		if ce := q.header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+			codings = append(codings, "request="+ce)
+		}
+	}
+	if r != nil {
+		if ce := r.header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+			codings = append(codings, "response="+ce)
+		}
+	}
+	if len(codings) > 0 {
+		x.Notes = note(x.Notes, "content-encoding", strings.Join(codings, " "))
+	}
 	if q != nil && r != nil {
 		x.Timing = timing(q, r)
 	} else if q != nil {

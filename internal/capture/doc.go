@@ -49,7 +49,8 @@
 // responses; HEAD, 1xx, 204, 304 and 2xx to CONNECT have none. Interim 1xx
 // responses are collected into traffic.Response.Interim of the final one.
 // Bodies keep their content coding (gzip stays gzip; the Content-Encoding
-// header names it) and are de-chunked; Config.MaxBodySize bytes are kept and
+// header names it, and so does the exchange's "content-encoding" note,
+// "request=gzip response=br") and are de-chunked; Config.MaxBodySize bytes are kept and
 // Body.Size counts all of them. The request line parser is as lenient as
 // tshark (a bare known method, a missing version), so odd real clients are
 // recorded; a line that is not HTTP at a message start sends the parser

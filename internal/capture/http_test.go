@@ -156,6 +156,11 @@ func TestHTTPStreams(t *testing.T) {
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
 			}
+			if tc.name == "content-encoding kept raw" {
+				if n := exchanges(recs)[0].Notes["content-encoding"]; n != "response=gzip" {
+					t.Errorf("content-encoding note %q, want response=gzip", n)
+				}
+			}
 		})
 	}
 }
