@@ -57,16 +57,21 @@ func (f *feed) next(ctx context.Context) (rec traffic.Record, pos uint64, late b
 			return traffic.Record{}, 0, false, err
 		}
 		f.read++
-		if !f.keep(rec) {
+		if rec.Kind == traffic.KindHeader {
 			f.skipped++
 			continue
 		}
 		start := rec.Start()
 		if f.pos == 0 && (!f.started || start < f.origin) {
 			// Until the first record goes out, the pass starts at the
-			// earliest record seen.
+			// earliest record seen, of any shard: shards of one run
+			// share its clock.
 			f.started = true
 			f.origin = start
+		}
+		if !f.keep(rec) {
+			f.skipped++
+			continue
 		}
 		if f.pos > 0 && start < f.emitted {
 			f.late++

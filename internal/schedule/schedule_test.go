@@ -495,3 +495,37 @@ func TestOpenConnectionsClose(t *testing.T) {
 		})
 	}
 }
+
+// Shards split the flows of a run with copies: together they hold every
+// event of the whole run, each at the same time as in the whole run.
+func TestShardsWithCopies(t *testing.T) {
+	var recs []traffic.Record
+	for i := 0; i < 60; i++ {
+		recs = append(recs, ex(string(rune('a'+i%7))+"-flow", 500+i*10))
+	}
+	key := func(e Event) string { return fmt.Sprintf("%s@%v", e.Record.Flow(), e.At) }
+	whole, err := New(traffic.SliceSource(recs), Options{Multiply: 3, Stagger: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, e := range drain(t, whole) {
+		want[key(e)] = true
+	}
+	got := map[string]bool{}
+	for shard := 0; shard < 3; shard++ {
+		s, err := New(traffic.SliceSource(recs), Options{Multiply: 3, Stagger: 30 * time.Millisecond, Shard: shard, Shards: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range drain(t, s) {
+			if got[key(e)] {
+				t.Fatalf("%s in two shards", key(e))
+			}
+			got[key(e)] = true
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("shards hold %d events, the whole run %d (or at other times)", len(got), len(want))
+	}
+}
