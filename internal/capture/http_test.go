@@ -291,9 +291,6 @@ func TestTimingAndFlow(t *testing.T) {
 			t.Errorf("%s: flow %q, want the client IP of the first request", x.Request.URL, x.Flow)
 		}
 	}
-	if false {
-		t.Errorf("addresses %s -> %s", x.Client, x.Server)
-	}
 }
 
 func TestManyConnections(t *testing.T) {
