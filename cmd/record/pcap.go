@@ -13,6 +13,7 @@ import (
 
 	"github.com/reprise/reprise/internal/capture"
 	"github.com/reprise/reprise/internal/corpus"
+	"github.com/reprise/reprise/internal/redact"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -54,7 +55,30 @@ func captureFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "idle-timeout", Value: 2 * time.Minute, Usage: "capture time after which a silent connection is closed"},
 		&cli.IntFlag{Name: "max-buffered-pages", Value: 65536, Usage: "out-of-order TCP data buffered for all connections, in 1900-byte pages"},
 		&cli.IntFlag{Name: "max-conn-pages", Value: 4096, Usage: "out-of-order TCP data buffered per connection, in 1900-byte pages"},
+		&cli.StringSliceFlag{Name: "redact", Usage: "redaction `RULE` added to the defaults (header:NAME, query:NAME, json:PATH; !RULE removes one; repeatable)"},
+		&cli.BoolFlag{Name: "no-redact", Usage: "write secrets as captured (redaction is on by default)"},
 	}
+}
+
+// redacting wraps w so secrets are removed before they reach it, and notes
+// the rules in h; red nil means --no-redact.
+func redacting(w traffic.Sink, red *redact.Redactor) traffic.Sink {
+	if red == nil {
+		return w
+	}
+	return redact.NewSink(w, red)
+}
+
+// redactionHeader fills h's redaction fields.
+func redactionHeader(h *traffic.Header, red *redact.Redactor) {
+	if red != nil {
+		h.Redactions = red.Rules()
+		return
+	}
+	if h.Meta == nil {
+		h.Meta = map[string]string{}
+	}
+	h.Meta["redaction"] = "off (--no-redact)"
 }
 
 func captureConfig(c *cli.Context) (capture.Config, error) {
@@ -119,15 +143,21 @@ func runPcap(c *cli.Context, paths []string, cfg capture.Config) error {
 	if c.Bool("force") {
 		opts = append(opts, corpus.WithOverwrite())
 	}
-	w, err := corpus.Create(out, traffic.Header{
-		Source:      "pcap",
-		ClockOrigin: origin,
-		Meta:        map[string]string{"files": strings.Join(paths, " ")},
-	}, opts...)
+	red, err := redactorFromFlags(c)
 	if err != nil {
 		return err
 	}
-	p := capture.NewProcessor(w, cfg)
+	h := traffic.Header{
+		Source:      "pcap",
+		ClockOrigin: origin,
+		Meta:        map[string]string{"files": strings.Join(paths, " ")},
+	}
+	redactionHeader(&h, red)
+	w, err := corpus.Create(out, h, opts...)
+	if err != nil {
+		return err
+	}
+	p := capture.NewProcessor(redacting(w, red), cfg)
 	var warnings []string
 	for _, f := range files {
 		err := f.Read(ctx, p)

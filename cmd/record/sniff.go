@@ -120,6 +120,10 @@ func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 	}
 	defer sn.Close()
 
+	red, err := redactorFromFlags(c)
+	if err != nil {
+		return err
+	}
 	var p *capture.Parallel
 	started := time.Now()
 	open := func() (traffic.Sink, error) {
@@ -137,11 +141,17 @@ func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 		if c.Bool("force") {
 			opts = append(opts, corpus.WithOverwrite())
 		}
-		return corpus.Create(out, traffic.Header{
+		h := traffic.Header{
 			Source:      "sniff",
 			ClockOrigin: origin,
 			Meta:        map[string]string{"interface": c.String("interface"), "filter": filter},
-		}, opts...)
+		}
+		redactionHeader(&h, red)
+		w, err := corpus.Create(out, h, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return redacting(w, red), nil
 	}
 	sink := capture.NewAsyncSink(open, c.Int("queue"))
 	p = capture.NewParallel(sink, cfg, c.Int("workers"))
