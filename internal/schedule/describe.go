@@ -46,6 +46,10 @@ func Describe(l Load, o Options, sv Survey) string {
 	}
 	line("corpus: %s over %s; one copy replays every flow, so users = copies x %d",
 		plural(sv.Flows, "recorded flow"), FormatDuration(sv.Span().Round(time.Millisecond)), flows)
+	if sv.PeakActive > 0 {
+		line("one copy keeps %.1f flows active at once on average (at most %d): the report's flows line measures it",
+			sv.MeanActive, sv.PeakActive)
+	}
 
 	copies := max(o.Multiply, 1)
 	if len(o.Stages) > 0 {

@@ -1,11 +1,14 @@
 package schedule
 
 import (
+	"context"
 	"math"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reprise/reprise/internal/traffic"
 )
 
 func TestParseStages(t *testing.T) {
@@ -183,5 +186,27 @@ func TestDescribe(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("missing %q in\n%s", want, text)
 		}
+	}
+}
+
+func TestSurvey(t *testing.T) {
+	s := time.Second
+	rec := func(flow string, at time.Duration) traffic.Record {
+		return traffic.Record{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{Flow: flow, Start: at}}
+	}
+	recs := []traffic.Record{
+		{Kind: traffic.KindHeader, Header: &traffic.Header{}},
+		rec("a", 0), rec("b", 2*s), rec("a", 4*s), rec("c", 5*s), rec("b", 6*s), rec("a", 10*s),
+	}
+	sv, err := SurveySource(context.Background(), traffic.SliceSource(recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a busy 0-10s, b 2-6s, c an instant: 14s of flows over 10s
+	if sv.Records != 6 || sv.Flows != 3 || sv.Span() != 10*s || sv.PeakActive != 3 || math.Abs(sv.MeanActive-1.4) > 1e-9 {
+		t.Fatalf("survey %+v", sv)
+	}
+	if p := sv.LoopPeriod(2); p != 6*s { // (10s + 2s mean gap) / 2
+		t.Fatalf("loop period %v", p)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/reprise/reprise/internal/traffic"
@@ -21,6 +22,12 @@ type Survey struct {
 	Flows int
 	// First and Last are the earliest and latest record starts.
 	First, Last time.Duration
+	// MeanActive and PeakActive say how many flows one pass keeps active
+	// at once (a flow is active from its first record to its last), on
+	// average over the span and at most: what the report's flows line
+	// measures, per copy.
+	MeanActive float64
+	PeakActive int
 }
 
 // Span is the corpus time from the first record to the last.
@@ -30,7 +37,7 @@ func (s Survey) Span() time.Duration { return s.Last - s.First }
 // whatever the shard: each shard runs the same number of copies.
 func SurveySource(ctx context.Context, src traffic.Source) (Survey, error) {
 	var sv Survey
-	flows := map[string]struct{}{}
+	flows := map[string]*span{}
 	for {
 		rec, err := src.Next(ctx)
 		if err == io.EOF {
@@ -50,12 +57,49 @@ func SurveySource(ctx context.Context, src traffic.Source) (Survey, error) {
 			sv.Last = start
 		}
 		sv.Records++
-		if f := rec.Flow(); len(flows) < maxSurveyFlows {
-			flows[f] = struct{}{}
+		f := rec.Flow()
+		if sp := flows[f]; sp != nil {
+			sp.from, sp.to = min(sp.from, start), max(sp.to, start)
+		} else if len(flows) < maxSurveyFlows {
+			flows[f] = &span{start, start}
 		}
 	}
 	sv.Flows = len(flows)
+	sv.MeanActive, sv.PeakActive = activity(flows, sv.First, sv.Last)
 	return sv, nil
+}
+
+// activity is the mean number of flows active over [first, last] and the
+// most at once.
+func activity(flows map[string]*span, first, last time.Duration) (float64, int) {
+	if len(flows) == 0 {
+		return 0, 0
+	}
+	type edge struct {
+		at    time.Duration
+		delta int
+	}
+	edges := make([]edge, 0, 2*len(flows))
+	var busy time.Duration
+	for _, sp := range flows {
+		edges = append(edges, edge{sp.from, 1}, edge{sp.to, -1})
+		busy += sp.to - sp.from
+	}
+	sort.Slice(edges, func(i, j int) bool {
+		if edges[i].at != edges[j].at {
+			return edges[i].at < edges[j].at
+		}
+		return edges[i].delta > edges[j].delta
+	})
+	active, peak := 0, 0
+	for _, e := range edges {
+		active += e.delta
+		peak = max(peak, active)
+	}
+	if last <= first {
+		return float64(len(flows)), peak
+	}
+	return float64(busy) / float64(last-first), peak
 }
 
 // LoopPeriod estimates the loop period of the surveyed corpus at speed:
