@@ -28,7 +28,7 @@
 //	              a 4xx other than recorded, not sent),   (Result.Service); overall only:
 //	              outcome, response shapes and shape      connecting (Result.Connecting),
 //	              checks (Result.Shape, ExpectedShape)    schedule lag (Sent - Intended)
-//	ws-connect    ws connects, statuses, checks, outcome  ws connecting (Result.Connecting,
+//	ws-connect    ws connects, checks, outcome            ws connecting (Result.Connecting,
 //	                                                      or Service when zero), lag
 //	ws-session    ws sessions, msgs sent/received/        ws session duration (Service, or
 //	              recorded                                Latency when zero)

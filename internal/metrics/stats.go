@@ -239,7 +239,7 @@ func (s *Stats) add(r *traffic.Result, overall bool) {
 			s.ChecksFailed++
 		}
 	}
-	if sent && r.Status != 0 {
+	if sent && r.Status != 0 && r.Kind == traffic.ResultHTTP {
 		s.StatusClasses = inc(s.StatusClasses, statusClass(r.Status))
 		if s.Statuses == nil {
 			s.Statuses = make(map[int]int64)

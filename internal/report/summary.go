@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/reprise/reprise/internal/metrics"
+	"github.com/reprise/reprise/internal/traffic"
 )
 
 // SummaryOptions tune Summary. The zero value prints everything without
@@ -147,8 +148,35 @@ func metricLines(s *metrics.Snapshot) []line {
 		trend("ws_roundtrip", w.RoundTrip)
 		trend("ws_session_duration", w.SessionDuration)
 		add("ws_sessions", itoa(w.Sessions), formatRate(s.PerSecond(w.Sessions)))
+		if cells := wsFailures(o); len(cells) > 0 {
+			add("ws_failed", cells...)
+		}
 	}
 	return ls
+}
+
+// wsFailures describes the WebSocket connections that failed, to connect
+// or later in their session, by kind ("ws handshake 2, ws abnormal close
+// 1"); nil when none did.
+func wsFailures(st *metrics.Stats) []string {
+	kinds := map[string]int64{}
+	var total int64
+	for _, k := range []string{traffic.ResultWSConnect.String(), traffic.ResultWSSession.String()} {
+		if o := st.Outcomes[k]; o != nil {
+			for kind, n := range o.Failed {
+				kinds[kind] += n
+				total += n
+			}
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	var parts []string
+	for _, k := range sortedKeys(kinds) {
+		parts = append(parts, k+" "+itoa(kinds[k]))
+	}
+	return []string{itoa(total), strings.Join(parts, ", ")}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -327,14 +355,18 @@ func p95(d *metrics.Dist) string {
 }
 
 func writeWSTable(w *bufio.Writer, s *metrics.Snapshot) {
-	rows := [][]string{{"websocket", "sessions", "sent", "received", "recorded", "recv%", "connect p95", "roundtrip p95", "push p95"}}
+	rows := [][]string{{"websocket", "sessions", "failed", "sent", "received", "recorded", "recv%", "connect p95", "roundtrip p95", "push p95"}}
 	row := func(name string, st *metrics.Stats) []string {
 		ws := st.WS
 		pct := "-"
 		if ws.MsgsRecorded > 0 {
 			pct = formatPercent(float64(ws.MsgsReceived) / float64(ws.MsgsRecorded))
 		}
-		return []string{name, itoa(ws.Sessions), itoa(ws.MsgsSent), itoa(ws.MsgsReceived), itoa(ws.MsgsRecorded), pct,
+		failed := "0"
+		if f := wsFailures(st); f != nil {
+			failed = f[0]
+		}
+		return []string{name, itoa(ws.Sessions), failed, itoa(ws.MsgsSent), itoa(ws.MsgsReceived), itoa(ws.MsgsRecorded), pct,
 			p95(ws.Connecting), p95(ws.RoundTrip), p95(ws.Push)}
 	}
 	for _, e := range s.Endpoints {

@@ -294,3 +294,22 @@ func TestSummaryZeroSnapshot(t *testing.T) {
 		t.Errorf("summary of nothing:\n%s", b.String())
 	}
 }
+
+// Failed WebSocket connections show in the summary by kind, and in the
+// websocket table, not only in the results document.
+func TestSummaryShowsWebSocketFailures(t *testing.T) {
+	c := metrics.NewCollector()
+	ep := "WS /v1/updates [user-scoped]"
+	c.Add(traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: ep, Status: 101, Expected: 101, Connecting: time.Millisecond, Latency: time.Millisecond})
+	c.Add(traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: ep, Error: "ws handshake", Expected: 101})
+	c.Add(traffic.Result{Kind: traffic.ResultWSSession, Endpoint: ep, Error: "ws abnormal close", Service: time.Second, MsgsRecorded: 3})
+	s := c.Snapshot()
+	var b strings.Builder
+	if err := Summary(&b, s, SummaryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "ws_failed") || !strings.Contains(out, "ws_failed......................: 2      ws abnormal close 1, ws handshake 1") {
+		t.Fatalf("summary does not name the WebSocket failures:\n%s", out)
+	}
+}
