@@ -29,6 +29,7 @@
 //	ws_roundtrip         client message to its matching reply
 //	ws_session_duration  open to close
 //	ws_sessions          connections and their rate
+//	ws_failed            WebSocket connections that failed to connect or in session, by kind
 //
 // Trend lines show avg, min, med, max, p(90), p(95) and p(99), durations
 // as k6 writes them (µs, ms, s, at most two decimals). Then one row per
