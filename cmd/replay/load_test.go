@@ -3,6 +3,8 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,7 +23,10 @@ func countingServer(t *testing.T) (string, *atomic.Int64) {
 }
 
 func TestRunLoadFlags(t *testing.T) {
-	good := smallCorpus(t, t.TempDir(), 5) // one flow, 5 requests over 40ms
+	dir := t.TempDir()
+	good := smallCorpus(t, dir, 5) // one flow, 5 requests over 40ms
+	tokenFile := filepath.Join(dir, "tokens.txt")
+	os.WriteFile(tokenFile, []byte("# staging accounts\ntok-1\ntok-2\n"), 0o600)
 	for _, tc := range []struct {
 		name     string
 		args     []string
@@ -33,11 +38,18 @@ func TestRunLoadFlags(t *testing.T) {
 		// rounds every 50ms: 9 rounds of 5 requests in 450ms, two copies
 		{"stages with loop", []string{"--stages", "0s:2,450ms:2", "--loop", "--stagger", "0"}, 90, []string{"stages in copies: 0s jump to 2, 450ms hold 2", "loop: each copy replays the corpus again every 50ms"}},
 		// rounds at 0, 50, ... 300ms: the event at 300ms is within the duration
+		{"token pool", []string{"--multiply", "2", "--auth-tokens", "TOKENS"}, 10, []string{"2 copies at once"}},
 		{"profile cut by duration", []string{"--profile", "smoke", "--duration", "300ms", "--loop"}, 31, []string{"profile smoke (quick validation: 1 user for 30s), 30s", "ends after 300ms"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			target, n := countingServer(t)
-			code, stdout, stderr := runReplay(t, append([]string{"run", good, "--target", target, "-q"}, tc.args...)...)
+			args := append([]string(nil), tc.args...)
+			for i, a := range args {
+				if a == "TOKENS" {
+					args[i] = tokenFile
+				}
+			}
+			code, stdout, stderr := runReplay(t, append([]string{"run", good, "--target", target, "-q"}, args...)...)
 			if code != exitOK {
 				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 			}
@@ -57,7 +69,11 @@ func TestRunLoadFlags(t *testing.T) {
 }
 
 func TestRunLoadBadInput(t *testing.T) {
-	good := smallCorpus(t, t.TempDir(), 5)
+	dir := t.TempDir()
+	good := smallCorpus(t, dir, 5)
+	tokens, empty := filepath.Join(dir, "tokens.txt"), filepath.Join(dir, "empty.txt")
+	os.WriteFile(tokens, []byte("a\nb\n"), 0o600)
+	os.WriteFile(empty, []byte("# no tokens yet\n\n"), 0o600)
 	target := okServer(t)
 	for _, tc := range []struct {
 		name string
@@ -73,6 +89,9 @@ func TestRunLoadBadInput(t *testing.T) {
 		{"loop without an end", []string{"--loop"}, []string{"--loop", "--duration"}},
 		{"negative stagger", []string{"--multiply", "2", "--stagger", "-1s"}, []string{"--stagger"}},
 		{"too many copies", []string{"--multiply", "1000000"}, []string{"at most 100000"}},
+		{"token file missing", []string{"--auth-tokens", "/nonexistent/tokens.txt"}, []string{"--auth-tokens", "no such file"}},
+		{"token file and token", []string{"--auth-tokens", tokens, "--auth-token", "x"}, []string{"exclusive"}},
+		{"empty token file", []string{"--auth-tokens", empty}, []string{"no tokens"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runReplay(t, append([]string{"run", good, "--target", target}, tc.args...)...)

@@ -87,6 +87,7 @@ func replayFlags() []cli.Flag {
 		&cli.StringFlag{Name: "stages", Usage: "custom k6-style stages in copies, DURATION:COPIES ramps: '30s:1,1m:10,30s:0'"},
 		&cli.BoolFlag{Name: "loop", Usage: "repeat the corpus, each round with fresh ids, until the profile, stages or --duration end"},
 		&cli.DurationFlag{Name: "stagger", Value: time.Second, Usage: "spread copy starts: copy k of N starts k*stagger/N after it becomes active (0: together)"},
+		&cli.StringFlag{Name: "auth-tokens", Usage: "file of bearer tokens, one per line, of distinct accounts: each recorded user of each copy gets one (instead of --auth-token)"},
 	}
 }
 
@@ -172,6 +173,23 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 	}
 	if o.Schedule.Loop && o.Engine.Duration == 0 {
 		return o, usageError{errors.New("--loop repeats the corpus until the run ends: give --duration, --profile or --stages")}
+	}
+	if path := c.String("auth-tokens"); path != "" {
+		if o.Engine.AuthToken != "" {
+			return o, usageError{errors.New("--auth-tokens and --auth-token (or AUTH_TOKEN) are exclusive: give one")}
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return o, usageError{fmt.Errorf("--auth-tokens: %w", err)}
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				o.AuthTokens = append(o.AuthTokens, line)
+			}
+		}
+		if len(o.AuthTokens) == 0 {
+			return o, usageError{fmt.Errorf("--auth-tokens %s: no tokens in the file (one per line)", path)}
+		}
 	}
 	out := c.App.Writer
 	o.Announce = func(plan string) { fmt.Fprintln(out, plan) }

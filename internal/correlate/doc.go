@@ -85,5 +85,11 @@
 // against a permissive server (one user per distinct token) each copy is
 // then a user of its own, and a token a login response returned is varied
 // in the response as well, so each copy's login still feeds its own
-// requests.
+// requests. With a pool of account tokens (Identities.Tokens, the CLI's
+// --auth-tokens FILE), every recorded credential of every copy and round
+// (bearer header, token or access_token query parameter) is sent as a
+// pool token of its own, handed out in order of first use: N copies of F
+// recorded users become N*F accounts when the pool is that large (tokens
+// are reused in turn when it is not). Recorded responses keep their
+// values, so a login a copy replays cannot override the pool.
 package correlate

@@ -57,6 +57,13 @@ const (
 // responses, so correlation still matches them). Copy 0's first round is
 // left as recorded. Next must be called from one goroutine.
 type Identities struct {
+	// Tokens, when not empty, are bearer tokens of distinct accounts
+	// (--auth-tokens): every recorded credential (a bearer token, a token
+	// or access_token query parameter) of every copy and round is sent as
+	// one of them, handed out in order of first use and reused in turn
+	// when users outnumber them. Set it before the first Next.
+	Tokens []string
+
 	src     Events
 	class   map[string]valueClass
 	order   []string
@@ -67,6 +74,7 @@ type Identities struct {
 	cacheOrder []uint64
 	memo       map[string]string // label NUL value -> variant
 	memoOrder  []string
+	assigned   map[string]string // label NUL credential -> pool token
 
 	stats IdentityStats
 }
@@ -79,6 +87,8 @@ type IdentityStats struct {
 	Events int64
 	// Values counts values replaced, summed over events.
 	Values int64
+	// Accounts counts the pool tokens in use (Identities.Tokens).
+	Accounts int64
 }
 
 // NewIdentities wraps src.
@@ -99,6 +109,9 @@ func (v *Identities) Next(ctx context.Context) (schedule.Event, error) {
 	// position classifies its values, in corpus order.
 	first := !v.started || ev.Pos > v.hwm
 	label := ev.Identity()
+	if len(v.Tokens) > 0 {
+		ev.Record = v.assignTokens(ev.Record, label)
+	}
 	if !first && label == "" {
 		return ev, nil
 	}
@@ -123,6 +136,68 @@ func (v *Identities) Next(ctx context.Context) (schedule.Event, error) {
 	v.stats.Events++
 	v.stats.Values += int64(len(vals))
 	return ev, nil
+}
+
+// assignTokens sends rec's credentials as tokens of the pool: the same
+// pool token for a recorded credential within one copy and round.
+func (v *Identities) assignTokens(rec traffic.Record, label string) traffic.Record {
+	var x *traffic.Exchange
+	switch rec.Kind {
+	case traffic.KindExchange:
+		e := *rec.Exchange
+		x, rec.Exchange = &e, &e
+	case traffic.KindWSOpen:
+		o := *rec.WSOpen
+		rec.WSOpen = &o
+		x = &o.Upgrade
+	default:
+		return rec
+	}
+	pool := func(cred string) string {
+		k := label + "\x00" + cred
+		t, ok := v.assigned[k]
+		if !ok {
+			if v.assigned == nil {
+				v.assigned = map[string]string{}
+			}
+			t = v.Tokens[len(v.assigned)%len(v.Tokens)]
+			v.assigned[k] = t
+			v.stats.Accounts = int64(min(len(v.assigned), len(v.Tokens)))
+		}
+		return t
+	}
+	var h traffic.Fields
+	for i, f := range x.Request.Header {
+		if !strings.EqualFold(f.Name, "authorization") {
+			continue
+		}
+		scheme, cred, ok := strings.Cut(f.Value, " ")
+		if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(cred) == "" {
+			continue
+		}
+		if h == nil {
+			h = x.Request.Header.Clone()
+		}
+		h[i].Value = scheme + " " + pool(strings.TrimSpace(cred))
+	}
+	if h != nil {
+		x.Request.Header = h
+	}
+	if u, err := url.Parse(x.Request.URL); err == nil && u.RawQuery != "" {
+		q := u.Query()
+		changed := false
+		for _, name := range []string{"token", "access_token"} {
+			if c := q.Get(name); c != "" {
+				q.Set(name, pool(c))
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+			x.Request.URL = u.RequestURI()
+		}
+	}
+	return rec
 }
 
 // where a value was seen in a record

@@ -308,3 +308,55 @@ func TestReplaceManyLikeReplacer(t *testing.T) {
 		}
 	}
 }
+
+func TestIdentitiesTokenPool(t *testing.T) {
+	recs := happySession()
+	sched, err := schedule.New(traffic.SliceSource(recs), schedule.Options{Multiply: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := NewIdentities(sched)
+	ids.Tokens = []string{"pool-1", "pool-2"}
+	sent := map[int]map[string]bool{}
+	for {
+		ev, err := ids.Next(context.Background())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cred string
+		switch r := ev.Record; r.Kind {
+		case traffic.KindExchange:
+			cred = strings.TrimPrefix(r.Exchange.Request.Header.Get("Authorization"), "Bearer ")
+			if strings.Contains(string(r.Exchange.Response.Body.Data), "pool-") {
+				t.Fatal("a pool token leaked into a recorded response")
+			}
+		case traffic.KindWSOpen:
+			u, _ := url.Parse(r.WSOpen.Upgrade.Request.URL)
+			cred = u.Query().Get("token")
+			if u.Query().Get("machineId") == "" {
+				t.Fatalf("upgrade URL lost its other parameters: %s", u)
+			}
+		default:
+			continue
+		}
+		if cred == "" {
+			continue // the login
+		}
+		if sent[ev.Copy] == nil {
+			sent[ev.Copy] = map[string]bool{}
+		}
+		sent[ev.Copy][cred] = true
+	}
+	// one recorded user: copies 0, 1, 2 get pool-1, pool-2, pool-1
+	for c, want := range []string{"pool-1", "pool-2", "pool-1"} {
+		if len(sent[c]) != 1 || !sent[c][want] {
+			t.Errorf("copy %d sent credentials %v, want only %s", c, sent[c], want)
+		}
+	}
+	if ids.Stats().Accounts != 2 {
+		t.Fatalf("accounts %d", ids.Stats().Accounts)
+	}
+}

@@ -62,9 +62,9 @@ func sessionsCorpus(t *testing.T) string {
 	return path
 }
 
-func happyServer(t *testing.T) (*happyapi.Server, *url.URL) {
+func happyServer(t *testing.T, tokens ...string) (*happyapi.Server, *url.URL) {
 	t.Helper()
-	srv, err := happyapi.New(happyapi.Config{Tokens: []string{loadToken}})
+	srv, err := happyapi.New(happyapi.Config{Tokens: append([]string{loadToken}, tokens...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +83,10 @@ func happyServer(t *testing.T) (*happyapi.Server, *url.URL) {
 
 // sessionsCreated reads the user's feed: one "session-created" item per
 // session the server made.
-func sessionsCreated(t *testing.T, base *url.URL) map[string]bool {
+func sessionsCreated(t *testing.T, base *url.URL, token ...string) map[string]bool {
 	t.Helper()
 	req, _ := http.NewRequest("GET", base.String()+"/v1/feed?limit=200", nil)
-	req.Header.Set("Authorization", "Bearer "+loadToken)
+	req.Header.Set("Authorization", "Bearer "+append(token, loadToken)[0])
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -175,5 +175,34 @@ func TestMultiplyWithoutIdentitiesMerges(t *testing.T) {
 	}
 	if statuses["DEL 200"] != 1 || statuses["DEL 404"] != 4 {
 		t.Fatalf("statuses %v: want one delete to succeed and four to find nothing", statuses)
+	}
+}
+
+// With a pool of account tokens (--auth-tokens) every copy is a user of
+// its own account on the server.
+func TestMultiplyWithAccountTokens(t *testing.T) {
+	path := sessionsCorpus(t)
+	pool := []string{"account-token-a1", "account-token-b2", "account-token-c3"}
+	_, target := happyServer(t, pool...)
+	out, err := replay.Run(context.Background(), replay.Options{
+		Corpus:     path,
+		Load:       schedule.Load{Multiply: 3},
+		Schedule:   schedule.Options{Stagger: 100 * time.Millisecond},
+		Engine:     engine.Config{Target: target},
+		AuthTokens: pool,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Snapshot.Overall.Failed != 0 || out.Snapshot.Overall.Requests != 12 || out.Identities.Accounts != 3 {
+		t.Fatalf("failed %d of %d, accounts %d", out.Snapshot.Overall.Failed, out.Snapshot.Overall.Requests, out.Identities.Accounts)
+	}
+	for _, tok := range pool {
+		if n := len(sessionsCreated(t, target, tok)); n != 1 {
+			t.Fatalf("account %s made %d sessions, want 1", tok, n)
+		}
+	}
+	if n := len(sessionsCreated(t, target)); n != 0 {
+		t.Fatalf("the recorded token's account made %d sessions, want none", n)
 	}
 }

@@ -39,6 +39,10 @@ type Options struct {
 	// Announce, when set, receives the load plan (a few lines) before the
 	// run starts, when the run has copies, stages or loops.
 	Announce func(plan string)
+	// AuthTokens are bearer tokens of distinct accounts: each recorded
+	// user of each copy is sent as one of them (correlate.Identities
+	// Tokens). Use instead of Engine.AuthToken.
+	AuthTokens []string
 	// Engine configures the client side; its Endpoint and Results are set
 	// by Run.
 	Engine engine.Config
@@ -108,8 +112,9 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	defer sched.Close()
 	var events engine.Events = sched
 	var ids *correlate.Identities
-	if sched.Copies() > 1 || sopts.Loop {
+	if sched.Copies() > 1 || sopts.Loop || len(opts.AuthTokens) > 0 {
 		ids = correlate.NewIdentities(sched)
+		ids.Tokens = opts.AuthTokens
 		events = ids
 	}
 	col := metrics.NewCollector()
