@@ -80,6 +80,7 @@ func replayFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-correlate", Usage: "send recorded values verbatim (no carrying of ids and tokens from responses)"},
 		&cli.BoolFlag{Name: "allow-origin", Usage: "allow replaying at the corpus's recorded origin host"},
 		&cli.BoolFlag{Name: "follow-redirects", Usage: "follow redirects to the target's own host (other hosts never)"},
+		&cli.StringFlag{Name: "flow-order", Value: "sent", Usage: "sent: a request follows the previous one of its flow on the wire (open model); answered: also waits for its answer when the recording did"},
 		&cli.IntFlag{Name: "max-endpoints", Value: 40, Usage: "rows of the endpoint table (busiest first), 0 for all"},
 		&cli.IntFlag{Name: "multiply", Usage: "run N copies of the traffic at once, each with its own client-made ids (tags, localIds, ids): N times the users"},
 		&cli.IntFlag{Name: "users", Usage: "concurrent users (flows) to run: ceil(N / recorded flows) copies; with --profile, the profile's peak"},
@@ -128,6 +129,9 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 			return o, usageError{fmt.Errorf("--%s must not be negative", name)}
 		}
 	}
+	if fo := c.String("flow-order"); fo != "sent" && fo != "answered" {
+		return o, usageError{fmt.Errorf("--flow-order %q: want sent or answered", fo)}
+	}
 	if c.Int("max-in-flight") < 1 {
 		return o, usageError{errors.New("--max-in-flight must be at least 1")}
 	}
@@ -143,6 +147,7 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 		SetHeaders:      set,
 		DropHeaders:     c.StringSlice("drop-header"),
 		FollowRedirects: c.Bool("follow-redirects"),
+		WaitForAnswers:  c.String("flow-order") == "answered",
 	}
 	o.NoCorrelate = c.Bool("no-correlate")
 	o.AllowOrigin = c.Bool("allow-origin")
@@ -252,6 +257,16 @@ func notes(w io.Writer, out *replay.Outcome) {
 			l += fmt.Sprintf(" (%d not found in the live response; recorded value sent)", out.Misses)
 		}
 		lines = append(lines, l)
+	}
+	if id := out.Identities; id.Events > 0 {
+		l := fmt.Sprintf("copies: %d client-made values given per-copy variants in %d events", id.ClientValues, id.Events)
+		if id.Accounts > 0 {
+			l += fmt.Sprintf("; %d accounts from --auth-tokens in use", id.Accounts)
+		}
+		lines = append(lines, l)
+	}
+	if out.Schedule.Stopped > 0 {
+		lines = append(lines, fmt.Sprintf("%d copy rounds were stopped by the load shape before their end (their remaining events not scheduled)", out.Schedule.Stopped))
 	}
 	for reason, n := range out.Engine.Skipped {
 		lines = append(lines, fmt.Sprintf("%d requests skipped, not scheduled: %s (no earlier response supplies them; give --auth-token for the rest)", n, reason))

@@ -29,5 +29,8 @@
 // Requests of one flow go on the wire in recorded order: each waits until
 // the previous one of its flow has been written (not answered). A request
 // that carries a value an earlier response of its flow returned waits for
-// that response and gets the live value (see package correlate).
+// that response and gets the live value (see package correlate). With
+// Config.WaitForAnswers a request also waits for its predecessor's answer
+// when the recording shows the predecessor answered before it started,
+// which replays each flow as the sequential client it was.
 package engine

@@ -46,6 +46,12 @@ type Config struct {
 	// MaxLag is how late an event may go out before it is counted as not
 	// sent (default 5s).
 	MaxLag time.Duration
+	// WaitForAnswers makes a request of a flow wait for the previous
+	// request's answer when the recording had that answer before it
+	// started (a client that sends one request after another), instead of
+	// only for the previous request to be sent (the open model, default).
+	// Waiting shows in latency, which still runs from the intended time.
+	WaitForAnswers bool
 	// Duration stops dispatching events intended after it (zero: no cap).
 	Duration time.Duration
 	// AuthToken replaces recorded bearer tokens and token query
@@ -323,13 +329,14 @@ func (r *runner) dispatch(ctx context.Context, ev schedule.Event) {
 		if x.Timing.Total > 0 {
 			mine.recordedEnd = x.Start + x.Timing.Total
 		}
-		// Keep the recorded order of the flow: wait for the previous
-		// exchange's answer when the recording had it before this one
-		// started, else only for it to be on the wire.
+		// Keep the recorded order of the flow: a request goes on the wire
+		// after the previous one of its flow (open model). With
+		// WaitForAnswers it also waits for the previous answer when the
+		// recording had that answer before this request started.
 		var prev <-chan struct{}
 		if p := r.flowLast[x.Flow]; p != nil {
 			prev = p.written
-			if p.recordedEnd > 0 && p.recordedEnd <= x.Start {
+			if r.cfg.WaitForAnswers && p.recordedEnd > 0 && p.recordedEnd <= x.Start {
 				prev = p.done
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reprise/reprise/internal/correlate"
@@ -103,18 +104,15 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 		r.cfg.Logger.Warn("cannot build request", "url", q.URL, "err", err)
 		return
 	}
-	var connStart, connDone time.Duration
+	// The trace runs on the transport's goroutines: its times are atomics.
+	var connStart, connDone atomic.Int64
 	trace := &httptrace.ClientTrace{
 		ConnectStart: func(string, string) {
-			if connStart == 0 {
-				connStart = r.now()
-			}
+			connStart.CompareAndSwap(0, int64(r.now()))
 		},
-		ConnectDone: func(string, string, error) { connDone = r.now() },
-		TLSHandshakeDone: func(tls.ConnectionState, error) {
-			connDone = r.now()
-		},
-		WroteRequest: func(httptrace.WroteRequestInfo) { written() },
+		ConnectDone:      func(string, string, error) { connDone.Store(int64(r.now())) },
+		TLSHandshakeDone: func(tls.ConnectionState, error) { connDone.Store(int64(r.now())) },
+		WroteRequest:     func(httptrace.WroteRequestInfo) { written() },
 	}
 	reqCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, trace), r.cfg.Timeout)
 	defer cancel()
@@ -158,8 +156,8 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 			res.ExpectedShape, _ = jsonshape.Of(x.Response.Body.Data)
 		}
 	}
-	if connStart > 0 && connDone > connStart {
-		res.Connecting = connDone - connStart
+	if cs, cd := connStart.Load(), connDone.Load(); cs > 0 && cd > cs {
+		res.Connecting = time.Duration(cd - cs)
 	}
 	res.Service = done - res.Sent
 	// The dispatcher may fire up to a tick early: latency never counts

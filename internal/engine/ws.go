@@ -72,10 +72,11 @@ type mutation struct {
 }
 
 const (
-	wsQueue     = 4096
-	pushWindow  = 10 * time.Second
-	closeGrace  = time.Second
-	minKeyBytes = 8
+	maxWSMessage = 64 << 20
+	wsQueue      = 4096
+	pushWindow   = 10 * time.Second
+	closeGrace   = time.Second
+	minKeyBytes  = 8
 )
 
 func newWSState(r *runner) *wsState {
@@ -366,7 +367,8 @@ func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connec
 // end closes c as recorded and reports its session.
 func (s *wsState) end(ctx context.Context, c *wsConn, out wsOut, connected bool) {
 	r := s.r
-	res := traffic.Result{Kind: traffic.ResultWSSession, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: out.ev.At}
+	// A session is timed from its open, so it spans open to close.
+	res := traffic.Result{Kind: traffic.ResultWSSession, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: c.intended, Sent: c.open}
 	if !connected {
 		res.NotSent = traffic.NotSentNoConn
 		if ctx.Err() != nil {
@@ -410,7 +412,6 @@ func (s *wsState) end(ctx context.Context, c *wsConn, out wsOut, connected bool)
 	done := r.now()
 	res.Latency = done - c.open
 	res.Service = res.Latency
-	res.Status = 101
 	res.MsgsSent = int(c.sent.Load())
 	res.MsgsReceived = int(c.received.Load())
 	res.MsgsRecorded = int(c.recorded.Load())
@@ -448,6 +449,10 @@ func (c *wsConn) ended() bool {
 func (s *wsState) read(c *wsConn) {
 	defer close(c.readDone)
 	c.conn.SetPongHandler(func(string) error { return nil })
+	// Messages are read whole (to match acks and pushes): a server that
+	// sends more than this in one message ends the session as a protocol
+	// error instead of exhausting memory.
+	c.conn.SetReadLimit(maxWSMessage)
 	for {
 		op, msg, err := c.conn.ReadMessage()
 		if err == nil && op == websocket.TextMessage && !utf8.Valid(msg) {
