@@ -76,6 +76,7 @@ func replayFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-in-flight", Value: 10000, Usage: "bound on requests in flight; requests over it are counted as not sent"},
 		&cli.DurationFlag{Name: "max-lag", Value: 5 * time.Second, Usage: "how late a request may go out before it is counted as not sent"},
 		&cli.DurationFlag{Name: "duration", Usage: "stop after this much replay time"},
+		&cli.DurationFlag{Name: "max-gap", Usage: "cut idle gaps between records longer than this (corpus time) down to it, e.g. 10s for a HAR of sessions days apart"},
 		&cli.StringFlag{Name: "shard", Usage: "replay shard i/N of the flows (0-based), for merging with replay merge"},
 		&cli.BoolFlag{Name: "no-correlate", Usage: "send recorded values verbatim (no carrying of ids and tokens from responses)"},
 		&cli.BoolFlag{Name: "allow-origin", Usage: "allow replaying at the corpus's recorded origin host"},
@@ -168,6 +169,10 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 	o.Load = load
 	o.Schedule.Stagger = c.Duration("stagger")
 	o.Schedule.Loop = c.Bool("loop")
+	o.Schedule.MaxGap = c.Duration("max-gap")
+	if o.Schedule.MaxGap < 0 {
+		return o, usageError{fmt.Errorf("--max-gap %v must not be negative", o.Schedule.MaxGap)}
+	}
 	shape := schedule.StagesDuration(load.Stages)
 	if p, ok := schedule.LookupProfile(load.Profile); ok {
 		shape = schedule.StagesDuration(p.Stages)

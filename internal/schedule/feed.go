@@ -27,6 +27,10 @@ type feed struct {
 	emitted time.Duration // latest start returned
 	srcEOF  bool
 	pos     uint64 // records returned
+	// idle is the corpus time cut out of gaps longer than Options.MaxGap
+	// so far; last is the start of the latest record returned in order.
+	idle time.Duration
+	last time.Duration
 
 	read, skipped, late int64
 }
@@ -86,17 +90,25 @@ func (f *feed) next(ctx context.Context) (rec traffic.Record, pos uint64, late b
 }
 
 func (f *feed) emit(rec traffic.Record, late bool) (traffic.Record, uint64, bool, error) {
-	if s := rec.Start(); s > f.emitted {
+	s := rec.Start()
+	if g := f.opts.MaxGap; g > 0 && f.pos > 0 && s-f.last > g {
+		f.idle += s - f.last - g
+	}
+	if s > f.emitted {
 		f.emitted = s
+	}
+	if s > f.last {
+		f.last = s
 	}
 	pos := f.pos
 	f.pos++
 	return rec, pos, late, nil
 }
 
-// rel is the offset of a record start from the pass's origin.
+// rel is the offset of a record start from the pass's origin, idle gaps
+// longer than Options.MaxGap cut down to it.
 func (f *feed) rel(start time.Duration) time.Duration {
-	return max(start-f.origin, 0)
+	return max(start-f.origin-f.idle, 0)
 }
 
 func (f *feed) keep(rec traffic.Record) bool {

@@ -58,6 +58,11 @@ type Options struct {
 	Shard, Shards int
 	// Window is the reorder window in corpus time (default 10s).
 	Window time.Duration
+	// MaxGap cuts any gap between consecutive records longer than it down
+	// to it (corpus time, before Speed): idle stretches of a corpus, such
+	// as a HAR assembled from sessions days apart, are skipped. Zero keeps
+	// every gap.
+	MaxGap time.Duration
 
 	// Multiply runs this many copies of the traffic at once (0 means 1),
 	// when Stages is empty.
@@ -106,6 +111,9 @@ const maxStagger = time.Hour
 func (o Options) Validate() error {
 	if o.Speed < 0 || math.IsNaN(o.Speed) || math.IsInf(o.Speed, 0) {
 		return fmt.Errorf("speed %v must be positive", o.Speed)
+	}
+	if o.MaxGap < 0 {
+		return fmt.Errorf("max gap %v must not be negative", o.MaxGap)
 	}
 	if o.Shards < 0 || (o.Shards > 0 && (o.Shard < 0 || o.Shard >= o.Shards)) {
 		return fmt.Errorf("shard %d/%d out of range: want 0 <= i < N", o.Shard, o.Shards)

@@ -529,3 +529,24 @@ func TestShardsWithCopies(t *testing.T) {
 		t.Fatalf("shards hold %d events, the whole run %d (or at other times)", len(got), len(want))
 	}
 }
+
+// MaxGap cuts idle stretches: records days apart replay a gap apart.
+func TestMaxGap(t *testing.T) {
+	day := 24 * time.Hour
+	recs := []traffic.Record{ex("a", 0), ex("a", 100), ex("b", int(day/time.Millisecond)), ex("a", int(day/time.Millisecond)+50), ex("b", int(3*day/time.Millisecond))}
+	s, err := New(traffic.SliceSource(recs), Options{MaxGap: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []time.Duration
+	for _, ev := range drain(t, s) {
+		at = append(at, ev.At)
+	}
+	ms := time.Millisecond
+	if want := []time.Duration{0, 100 * ms, 1100 * ms, 1150 * ms, 2150 * ms}; !reflect.DeepEqual(at, want) {
+		t.Fatalf("at = %v, want %v", at, want)
+	}
+	if _, err := New(traffic.SliceSource(nil), Options{MaxGap: -1}); err == nil {
+		t.Fatal("negative max gap accepted")
+	}
+}
