@@ -120,6 +120,12 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 	res.BytesSent = requestSize(req, len(q.Body.Data))
 
 	res.Sent = r.now()
+	// A mutation of a flow with open WebSockets may cause pushes: it is
+	// known to the push matcher from the moment it is sent.
+	var mut *mutation
+	if isMutation(q.Method) && r.ws.flowHasOpen(x.Flow) {
+		mut = r.ws.sendMutation(x.Flow, req.URL.Path, q.Body.Data, res.Sent)
+	}
 	resp, err := r.client.Do(req)
 	var body []byte
 	if err == nil {
@@ -127,7 +133,7 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 		res.Status = resp.StatusCode
 		res.BytesReceived = responseHeadSize(resp)
 		var n int64
-		watchPush := isMutation(q.Method) && r.ws.flowHasOpen(x.Flow)
+		watchPush := mut != nil
 		wantShape := !r.cfg.NoShapes && isJSON(resp.Header.Get("Content-Type")) && resp.ContentLength <= maxShapeBody
 		if (plan != nil && plan.NeedBody()) || watchPush || wantShape {
 			var buf bytes.Buffer
@@ -166,8 +172,8 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 	if err != nil {
 		res.Error = classify(err)
 	}
-	if err == nil && res.Status < 300 && isMutation(q.Method) {
-		r.ws.noteMutation(x.Flow, req.URL.Path, body, res.Sent)
+	if mut != nil {
+		r.ws.answerMutation(x.Flow, mut, err == nil && res.Status < 300, body)
 	}
 	if plan != nil {
 		var h http.Header

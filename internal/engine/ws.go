@@ -28,6 +28,9 @@ type wsState struct {
 	// pushes holds recent HTTP mutations per flow, to time the server
 	// pushes they cause.
 	pushes map[string][]*mutation
+	// early holds, per flow, pushes that arrived before any mutation they
+	// could belong to had answered.
+	early map[string][]*earlyPush
 }
 
 type wsConn struct {
@@ -69,18 +72,19 @@ type mutation struct {
 	sent    time.Duration
 	keys    []string
 	matched map[uint64]bool
+	failed  bool
 }
 
 const (
 	maxWSMessage = 64 << 20
 	wsQueue      = 4096
-	pushWindow   = 10 * time.Second
+	pushWindow   = 5 * time.Second
 	closeGrace   = time.Second
 	minKeyBytes  = 8
 )
 
 func newWSState(r *runner) *wsState {
-	return &wsState{r: r, conns: map[uint64]*wsConn{}, pushes: map[string][]*mutation{}}
+	return &wsState{r: r, conns: map[uint64]*wsConn{}, pushes: map[string][]*mutation{}, early: map[string][]*earlyPush{}}
 }
 
 func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
@@ -541,27 +545,23 @@ func rawString(raw json.RawMessage) string {
 	return ""
 }
 
-// noteMutation records an HTTP mutation of flow that may cause pushes.
-func (s *wsState) noteMutation(flow, path string, body []byte, sent time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.hasOpenLocked(flow) {
-		return
-	}
+// sendMutation registers an HTTP mutation of flow as it is sent, with the
+// values of its path and request body; answerMutation adds those of its
+// response (a created id), or withdraws it when it failed.
+func (s *wsState) sendMutation(flow, path string, reqBody []byte, sent time.Duration) *mutation {
 	keys := map[string]bool{}
 	for _, seg := range strings.Split(path, "/") {
 		if len(seg) >= minKeyBytes {
 			keys[seg] = true
 		}
 	}
-	collectStrings(body, keys)
-	if len(keys) == 0 {
-		return
-	}
+	collectStrings(reqBody, keys)
 	m := &mutation{sent: sent, matched: map[uint64]bool{}}
 	for k := range keys {
 		m.keys = append(m.keys, k)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	list := s.pushes[flow]
 	// Drop what is too old to be matched.
 	i := 0
@@ -569,6 +569,70 @@ func (s *wsState) noteMutation(flow, path string, body []byte, sent time.Duratio
 		i++
 	}
 	s.pushes[flow] = append(list[i:], m)
+	return m
+}
+
+// answerMutation completes m. A push often reaches its socket before the
+// response: pushes that matched nothing when they arrived are matched
+// again now that the response's values are known.
+func (s *wsState) answerMutation(flow string, m *mutation, ok bool, respBody []byte) {
+	var found []traffic.Result
+	s.mu.Lock()
+	defer func() {
+		s.mu.Unlock()
+		for _, r := range found {
+			s.r.cfg.Results(r)
+		}
+	}()
+	if !ok {
+		m.failed = true
+		return
+	}
+	keys := map[string]bool{}
+	for _, k := range m.keys {
+		keys[k] = true
+	}
+	collectStrings(respBody, keys)
+	m.keys = m.keys[:0]
+	for k := range keys {
+		m.keys = append(m.keys, k)
+	}
+	// Per connection, the earliest unmatched push since the send that
+	// shares the most values with this mutation is its push.
+	best := map[uint64]*earlyPush{}
+	bestN := map[uint64]int{}
+	for _, e := range s.early[flow] {
+		if e.matched || e.at < m.sent || m.matched[e.conn.id] || m.sent < e.conn.open {
+			continue
+		}
+		n := 0
+		for k := range e.keys {
+			if keys[k] {
+				n++
+			}
+		}
+		if n > bestN[e.conn.id] {
+			best[e.conn.id], bestN[e.conn.id] = e, n
+		}
+	}
+	for id, e := range best {
+		e.matched = true
+		m.matched[id] = true
+		found = append(found, pushResult(e.conn, m, e.at))
+	}
+}
+
+// earlyPush is a push candidate that matched no mutation when it arrived.
+type earlyPush struct {
+	conn    *wsConn
+	keys    map[string]bool
+	at      time.Duration
+	matched bool
+}
+
+func pushResult(c *wsConn, m *mutation, at time.Duration) traffic.Result {
+	return traffic.Result{Kind: traffic.ResultWSPush, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy,
+		Intended: m.sent, Sent: m.sent, Latency: at - m.sent, Service: at - m.sent}
 }
 
 func (s *wsState) hasOpenLocked(flow string) bool {
@@ -581,36 +645,101 @@ func (s *wsState) hasOpenLocked(flow string) bool {
 }
 
 func (s *wsState) matchPush(c *wsConn, msg []byte, at time.Duration) {
-	s.mu.Lock()
-	list := s.pushes[c.flow]
-	if len(list) == 0 {
-		s.mu.Unlock()
+	if !pushCandidate(msg) {
 		return
 	}
+	s.mu.Lock()
+	list := s.pushes[c.flow]
 	keys := map[string]bool{}
 	collectStrings(msg, keys)
+	// The push belongs to the mutation it shares the most telling values
+	// with: a value weighs less the more pending mutations carry it (a
+	// user id in every response tells little, the message id one POST
+	// returned tells much). Among equals, the oldest, since a connection
+	// delivers in order. Mutations sent before the connection opened
+	// cannot have pushed to it.
 	var hit *mutation
+	best := 0.0
 	for _, m := range list {
-		if at-m.sent > pushWindow || m.matched[c.id] || at < m.sent {
+		if m.failed || at-m.sent > pushWindow || m.matched[c.id] || at < m.sent || m.sent < c.open {
 			continue
 		}
+		score := 0.0
 		for _, k := range m.keys {
 			if keys[k] {
-				hit = m
-				break
+				score += 1 / float64(carriers(list, k))
 			}
 		}
-		if hit != nil {
-			break
+		if score > best {
+			hit, best = m, score
 		}
 	}
 	if hit != nil {
 		hit.matched[c.id] = true
+		// Older mutations on the same values whose push has not come by
+		// now never will on this connection: drop them for it.
+		for _, m := range list {
+			if m.sent < hit.sent && !m.matched[c.id] && sharesKey(m, hit) {
+				m.matched[c.id] = true
+			}
+		}
+	}
+	if hit == nil {
+		// Its mutation may not have answered yet: keep it for a while.
+		early := s.early[c.flow]
+		i := 0
+		for i < len(early) && at-early[i].at > pushWindow {
+			i++
+		}
+		s.early[c.flow] = append(early[i:], &earlyPush{conn: c, keys: keys, at: at})
 	}
 	s.mu.Unlock()
 	if hit != nil {
-		s.r.cfg.Results(traffic.Result{Kind: traffic.ResultWSPush, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: hit.sent, Sent: hit.sent, Latency: at - hit.sent, Service: at - hit.sent})
+		s.r.cfg.Results(pushResult(c, hit, at))
 	}
+}
+
+// carriers counts the mutations of list whose values include k.
+func carriers(list []*mutation, k string) int {
+	n := 0
+	for _, m := range list {
+		for _, x := range m.keys {
+			if x == k {
+				n++
+				break
+			}
+		}
+	}
+	return max(n, 1)
+}
+
+func sharesKey(a, b *mutation) bool {
+	for _, x := range a.keys {
+		for _, y := range b.keys {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pushCandidate reports whether a server message may be the push of an
+// HTTP mutation: a JSON object whose "type" is "update", or that has
+// neither a "type" nor an "event" (replies, pongs, acknowledgements,
+// broadcasts, presence and connection events name kinds of their own).
+func pushCandidate(msg []byte) bool {
+	var top struct {
+		Type  *string `json:"type"`
+		Event *string `json:"event"`
+	}
+	if json.Unmarshal(msg, &top) != nil {
+		return false
+	}
+	if top.Type != nil {
+		return *top.Type == "update"
+	}
+	return top.Event == nil
 }
 
 // collectStrings adds the JSON string values (not keys) of at least
