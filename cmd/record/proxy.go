@@ -190,7 +190,11 @@ func runProxy(c *cli.Context) error {
 	p.Close()
 	closeErr := sink.Close()
 	st := p.Stats()
-	fmt.Fprintln(stdout, summary(st, time.Since(origin), out))
+	line := summary(st, time.Since(origin), out)
+	if ws := w.Stats(); ws.Lost > 0 {
+		line += fmt.Sprintf("; %d of %d records reached the disk, %d were in blocks that could not be written", ws.OnDisk, ws.Records, ws.Lost)
+	}
+	fmt.Fprintln(stdout, line)
 	switch {
 	case serveErr != nil:
 		return fmt.Errorf("serve: %w", serveErr)

@@ -302,4 +302,8 @@ func TestWriteErrorSurfaces(t *testing.T) {
 	if werr == nil && cerr == nil {
 		t.Fatal("a failing disk went unreported")
 	}
+	st := w.Stats()
+	if st.Lost == 0 || st.OnDisk+st.Lost != st.Records {
+		t.Fatalf("records %d = on disk %d + lost %d does not hold", st.Records, st.OnDisk, st.Lost)
+	}
 }

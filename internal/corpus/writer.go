@@ -113,6 +113,9 @@ type WriterStats struct {
 	RawBytes int64
 	// FileBytes is the size of the corpus on disk so far.
 	FileBytes int64
+	// OnDisk counts records in blocks written whole; Lost counts records
+	// accepted by Write whose block could not be written (disk full).
+	OnDisk, Lost int64
 }
 
 // Writer writes a corpus. It is a traffic.Sink: Write is safe for
@@ -143,6 +146,8 @@ type Writer struct {
 
 	wmu      sync.Mutex // guards the fields the background goroutine sets
 	werr     error
+	onDisk   int64
+	lost     int64
 	offset   int64
 	index    []BlockInfo
 	rawBytes int64
@@ -174,6 +179,9 @@ func Create(path string, h traffic.Header, opts ...WriterOption) (*Writer, error
 	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("%s exists, left by an earlier recording that did not finish: it is a readable corpus, rename or remove it first", partial)
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("create corpus: %w: choose an output in a directory you can write", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create corpus: %w", err)
@@ -413,7 +421,7 @@ func (w *Writer) Stats() WriterStats {
 	w.mu.Unlock()
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	return WriterStats{Counts: c, Blocks: len(w.index), RawBytes: w.rawBytes, FileBytes: w.offset}
+	return WriterStats{Counts: c, Blocks: len(w.index), RawBytes: w.rawBytes, FileBytes: w.offset, OnDisk: w.onDisk, Lost: w.lost}
 }
 
 func (w *Writer) bgErr() error {
@@ -451,6 +459,11 @@ func (w *Writer) background() {
 	}
 	var buf []byte
 	for b := range w.blocks {
+		if b.records > 0 && w.bgErr() != nil {
+			w.wmu.Lock()
+			w.lost += int64(b.records)
+			w.wmu.Unlock()
+		}
 		if b.records > 0 && w.bgErr() == nil {
 			buf = enc.EncodeAll(b.raw, buf[:0])
 			desc := blockDesc{
@@ -468,7 +481,9 @@ func (w *Writer) background() {
 			w.offset += int64(n)
 			if werr != nil {
 				w.werr = fmt.Errorf("write corpus block at offset %d: %w", at, werr)
+				w.lost += int64(b.records)
 			} else {
+				w.onDisk += int64(b.records)
 				w.index = append(w.index, BlockInfo{Offset: at, Records: int(b.records), Raw: len(b.raw), Size: len(frame), MinStart: b.min, MaxStart: b.max})
 				w.rawBytes += int64(len(b.raw))
 			}
