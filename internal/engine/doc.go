@@ -22,7 +22,10 @@
 // exchange, a WebSocket open (connecting), a client message (send), and a
 // close (session, synthesized for connections the corpus leaves open).
 // An event that cannot go out on time is reported with NotSent set, never
-// dropped, so scheduled = completed + failed + not sent.
+// dropped, so scheduled = completed + failed + not sent. A WebSocket that
+// failed to open or that the server ended fails once, on its connect or
+// session result; the client messages it could no longer carry are "not
+// sent: connection not open", not failures of their own.
 //
 // # Order and causality
 //
