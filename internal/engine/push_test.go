@@ -27,9 +27,9 @@ func TestPushDeliveryMatchesItsMutation(t *testing.T) {
 				return
 			}
 			mu.Lock()
+			c.WriteMessage(websocket.TextMessage, []byte(`{"event":"connected","data":{"userId":"user-0000001"}}`))
 			sock = c
 			mu.Unlock()
-			c.WriteMessage(websocket.TextMessage, []byte(`{"event":"connected","data":{"userId":"user-0000001"}}`))
 			for {
 				if _, _, err := c.ReadMessage(); err != nil {
 					return
