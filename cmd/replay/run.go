@@ -274,7 +274,7 @@ func notes(w io.Writer, out *replay.Outcome) {
 		lines = append(lines, fmt.Sprintf("%d copy rounds were stopped by the load shape before their end (their remaining events not scheduled)", out.Schedule.Stopped))
 	}
 	for reason, n := range out.Engine.Skipped {
-		lines = append(lines, fmt.Sprintf("%d requests skipped, not scheduled: %s (no earlier response supplies them; give --auth-token for the rest)", n, reason))
+		lines = append(lines, fmt.Sprintf("%d requests skipped, not scheduled: %s (logins whose signature or password was redacted; the requests that used their tokens keep the recorded identities)", n, reason))
 	}
 	if lag := out.Engine.MaxLag; lag > 50*time.Millisecond {
 		lines = append(lines, fmt.Sprintf("the dispatcher ran up to %s behind schedule (machine overloaded?)", lag.Round(time.Millisecond)))
