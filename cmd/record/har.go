@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -41,10 +39,7 @@ status 0 or -1 (no response) are imported as failed exchanges.`,
 			&cli.IntFlag{Name: "max-entry", Value: har.DefaultMaxEntry, Usage: "largest entry decoded, in bytes of JSON (`N`); larger ones are skipped"},
 		},
 		Action: func(c *cli.Context) error {
-			files, err := harArgs(c, "force", "overwrite", "no-redact")
-			if err != nil {
-				return err
-			}
+			files := c.Args().Slice() // flags anywhere: see cliargs.Permute
 			if len(files) == 0 {
 				return usageError{errors.New("record har: name at least one HAR file")}
 			}
@@ -135,40 +130,4 @@ func runHAR(c *cli.Context, files []string) error {
 		}
 	}
 	return nil
-}
-
-// harArgs returns the positional arguments of c after moving any flags
-// written among or after them into c, as the usage line writes them
-// ("record har A.har B.har --out C.rpz"): urfave/cli stops parsing flags at the first
-// positional argument.
-func harArgs(c *cli.Context, boolFlags ...string) ([]string, error) {
-	var pos []string
-	args := c.Args().Slice()
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			pos = append(pos, a)
-			continue
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if slices.Contains(boolFlags, name) {
-			if !hasVal {
-				val = "true"
-			}
-		} else if !hasVal {
-			if i+1 >= len(args) {
-				return nil, usageError{fmt.Errorf("flag %s needs a value", a)}
-			}
-			i++
-			val = args[i]
-		}
-		if err := c.Set(name, val); err != nil {
-			return nil, usageError{fmt.Errorf("flag %s: %v", a, err)}
-		}
-	}
-	return pos, nil
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -57,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "record: %v\n", err)
 	var u usageError
-	if errors.As(err, &u) || isFlagError(err) {
+	if errors.As(err, &u) || cliargs.IsFlagError(err) {
 		return exitUsage
 	}
 	return exitError
@@ -68,15 +67,3 @@ type usageError struct{ err error }
 
 func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
-
-// isFlagError recognises the command-line errors urfave/cli reports
-// without going through OnUsageError (unknown or missing flags).
-func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"flag provided but not defined", "Required flag", "Required flags", "invalid value", "flag needs an argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
-}

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,10 +30,7 @@ field for (flows, flags, errors) rides in "_reprise" fields, so
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing HAR file"},
 		},
 		Action: func(c *cli.Context) error {
-			args, err := exportArgs(c, "force")
-			if err != nil {
-				return err
-			}
+			args := c.Args().Slice() // flags anywhere: see cliargs.Permute
 			if len(args) != 1 {
 				return usageError{errors.New("replay export: name exactly one corpus")}
 			}
@@ -95,40 +90,4 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return "dev"
-}
-
-// exportArgs returns the positional arguments of c after moving any flags
-// written among or after them into c, as the usage line writes them
-// ("replay export C.rpz --har OUT.har"): urfave/cli stops parsing flags at the first
-// positional argument.
-func exportArgs(c *cli.Context, boolFlags ...string) ([]string, error) {
-	var pos []string
-	args := c.Args().Slice()
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			pos = append(pos, a)
-			continue
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if slices.Contains(boolFlags, name) {
-			if !hasVal {
-				val = "true"
-			}
-		} else if !hasVal {
-			if i+1 >= len(args) {
-				return nil, usageError{fmt.Errorf("flag %s needs a value", a)}
-			}
-			i++
-			val = args[i]
-		}
-		if err := c.Set(name, val); err != nil {
-			return nil, usageError{fmt.Errorf("flag %s: %v", a, err)}
-		}
-	}
-	return pos, nil
 }

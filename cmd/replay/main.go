@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -82,7 +81,7 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "replay: %v\n", err)
 	var u usageError
-	if errors.As(err, &u) || isFlagError(err) {
+	if errors.As(err, &u) || cliargs.IsFlagError(err) {
 		return exitUsage
 	}
 	var ec cli.ExitCoder
@@ -90,16 +89,4 @@ func exitCode(err error, stderr io.Writer) int {
 		return ec.ExitCode()
 	}
 	return exitError
-}
-
-// isFlagError recognises the command-line errors urfave/cli reports
-// without going through OnUsageError (unknown or missing flags).
-func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"flag provided but not defined", "Required flag", "Required flags", "invalid value", "flag needs an argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }

@@ -70,3 +70,16 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// IsFlagError recognises the command-line errors urfave/cli reports
+// without going through OnUsageError (unknown or missing flags), which
+// deserve the usage exit code.
+func IsFlagError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"flag provided but not defined", "Required flag", "Required flags", "invalid value", "flag needs an argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
