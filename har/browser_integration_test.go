@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/reprise/reprise/internal/corpus"
+	"github.com/reprise/reprise/internal/engine"
+	"github.com/reprise/reprise/internal/replay"
+	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -237,6 +242,36 @@ func TestBrowserHARImport(t *testing.T) {
 	_, again := importInputs(t, Options{}, BytesInput("again.har", buf.Bytes()))
 	if len(again) != len(recs) {
 		t.Errorf("re-import of the export: %d records, want %d", len(again), len(recs))
+	}
+
+	// And the browser's session replays against a fresh server: every
+	// exchange answers as recorded, the WebSocket echoes both messages.
+	corpusPath := filepath.Join(t.TempDir(), "browser.rpz")
+	w, err := corpus.Create(corpusPath, rep.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := w.Write(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	base, stop := browserServer(t)
+	defer stop()
+	target, _ := url.Parse(base)
+	out, err := replay.Run(context.Background(), replay.Options{Corpus: corpusPath, Schedule: schedule.Options{Speed: 10}, Engine: engine.Config{Target: target}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := out.Snapshot.Overall
+	if o.Requests != int64(len(c.Exchanges)) || o.ChecksFailed != 0 || o.Failed != 0 {
+		t.Errorf("replay: %d requests of %d, %d checks failed, %d failed", o.Requests, len(c.Exchanges), o.ChecksFailed, o.Failed)
+	}
+	if ws := o.WS; ws == nil || ws.MsgsSent != 2 || ws.MsgsReceived != 2 {
+		t.Errorf("replayed websocket: %+v; outcomes %+v; statuses %v", o.WS, o.Outcomes["ws-connect"], o.Statuses)
 	}
 }
 

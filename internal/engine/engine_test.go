@@ -197,10 +197,18 @@ func TestRewritesAuthAndHeaders(t *testing.T) {
 	defer srv.Close()
 	cfg := Config{Target: mustURL(srv.URL), AuthToken: "live-token",
 		SetHeaders: traffic.Fields{{Name: "X-Env", Value: "staging"}}, DropHeaders: []string{"x-seq"}}
-	runRecords(t, cfg, []traffic.Record{exchange("a", 0, "GET", "/v1/sessions", 200)}, 1)
+	rec := exchange("a", 0, "GET", "/v1/sessions", 200)
+	rec.Exchange.Request.Host = "recorded.example:8787"
+	rec.Exchange.Request.Header = append(rec.Exchange.Request.Header,
+		traffic.Field{Name: "Origin", Value: "http://recorded.example:8787"},
+		traffic.Field{Name: "Referer", Value: "http://recorded.example:8787/app?x=1"})
+	runRecords(t, cfg, []traffic.Record{rec}, 1)
 	h := <-got
 	if h.Get("Authorization") != "Bearer live-token" || h.Get("X-Env") != "staging" || h.Get("X-Seq") != "" {
 		t.Fatalf("headers %v", h)
+	}
+	if h.Get("Origin") != srv.URL || h.Get("Referer") != srv.URL+"/app?x=1" {
+		t.Fatalf("origin %q referer %q, want the target's", h.Get("Origin"), h.Get("Referer"))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -212,6 +213,7 @@ func (r *runner) buildRequest(ctx context.Context, q *traffic.Request) (*http.Re
 		return nil, err
 	}
 	req.Header = r.header(q.Header)
+	r.reorigin(req.Header, q.Host)
 	return req, nil
 }
 
@@ -248,6 +250,28 @@ func (r *runner) header(recorded traffic.Fields) http.Header {
 		h[name] = append(h[name], f.Value)
 	}
 	return h
+}
+
+// reorigin points Origin and Referer headers that named the recorded host
+// at the target instead, as a browser of the new deployment would send
+// them (servers check Origin on WebSocket upgrades and CORS requests).
+func (r *runner) reorigin(h http.Header, recordedHost string) {
+	t := r.cfg.Target
+	for _, name := range []string{"Origin", "Referer"} {
+		v := h.Get(name)
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || (recordedHost != "" && !strings.EqualFold(u.Host, recordedHost)) {
+			continue
+		}
+		u.Host = t.Host
+		if u.Scheme == "http" || u.Scheme == "https" {
+			u.Scheme = t.Scheme
+		}
+		h.Set(name, u.String())
+	}
 }
 
 // requestSize estimates the bytes of a request on the wire (HTTP/1.1

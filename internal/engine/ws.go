@@ -247,6 +247,7 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan c
 		}
 	}
 	h := r.header(q.Header)
+	r.reorigin(h, q.Host)
 	for _, k := range []string{"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Accept"} {
 		h.Del(k)
 	}
