@@ -121,7 +121,13 @@ func TestRunTruncatedCorpus(t *testing.T) {
 	data, _ := os.ReadFile(good)
 	cut := filepath.Join(dir, "cut.rpz")
 	os.WriteFile(cut, data[:len(data)*3/4], 0o600)
-	code, stdout, stderr := runReplay(t, "run", cut, "--target", okServer(t), "--speed", "100", "-q")
+	target := okServer(t)
+	code, _, stderr := runReplay(t, "run", cut, "--target", target, "--speed", "100", "-q")
+	if code != exitError {
+		t.Fatalf("a cut corpus replayed without --allow-truncated: exit %d", code)
+	}
+	oneLine(t, stderr, "not closed by its recorder", "--allow-truncated")
+	code, stdout, stderr := runReplay(t, "run", cut, "--target", target, "--speed", "100", "-q", "--allow-truncated")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}

@@ -80,6 +80,7 @@ func replayFlags() []cli.Flag {
 		&cli.StringFlag{Name: "shard", Usage: "replay shard i/N of the flows (0-based), for merging with replay merge"},
 		&cli.BoolFlag{Name: "no-correlate", Usage: "send recorded values verbatim (no carrying of ids and tokens from responses)"},
 		&cli.BoolFlag{Name: "allow-origin", Usage: "allow replaying at the corpus's recorded origin host"},
+		&cli.BoolFlag{Name: "allow-truncated", Usage: "replay a corpus its recorder did not close (killed): what it holds up to its last whole block"},
 		&cli.BoolFlag{Name: "follow-redirects", Usage: "follow redirects to the target's own host (other hosts never)"},
 		&cli.StringFlag{Name: "flow-order", Value: "sent", Usage: "sent: a request follows the previous one of its flow on the wire (open model); answered: also waits for its answer when the recording did"},
 		&cli.IntFlag{Name: "max-endpoints", Value: 40, Usage: "rows of the endpoint table (busiest first), 0 for all"},
@@ -152,6 +153,7 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 	}
 	o.NoCorrelate = c.Bool("no-correlate")
 	o.AllowOrigin = c.Bool("allow-origin")
+	o.AllowTruncated = c.Bool("allow-truncated")
 	load := schedule.Load{Multiply: c.Int("multiply"), Users: c.Int("users"), Profile: c.String("profile")}
 	if s := c.String("stages"); s != "" {
 		st, err := schedule.ParseStages(s)

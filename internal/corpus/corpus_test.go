@@ -164,6 +164,25 @@ func TestCreateRenamesAndProtects(t *testing.T) {
 	if _, err := Create(path, traffic.Header{}); err == nil {
 		t.Fatal("Create overwrote an existing corpus")
 	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !r.ClosedCleanly() {
+		t.Fatal("a closed corpus does not say so")
+	}
+	data, _ := os.ReadFile(path)
+	cut := filepath.Join(dir, "cut.rpz")
+	os.WriteFile(cut, data[:len(data)-20], 0o600)
+	rc, err := Open(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if rc.ClosedCleanly() {
+		t.Fatal("a corpus without its index says it was closed")
+	}
 }
 
 // A recorder killed mid-run leaves blocks but no index: the corpus reads to

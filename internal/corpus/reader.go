@@ -47,7 +47,8 @@ type Reader struct {
 	cur    []byte
 	curErr error
 
-	stats ReaderStats
+	stats  ReaderStats
+	closed bool
 	// index is the trailing index when the corpus has one.
 	index  []BlockInfo
 	counts Counts
@@ -73,14 +74,29 @@ func Open(path string) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open corpus: %w", err)
 	}
+	// The last bytes tell whether the writer closed the corpus (its index
+	// ends it): known before reading, unlike Stats().Truncated.
+	closed := false
+	if fi, err := f.Stat(); err == nil && fi.Size() >= 16 {
+		var tail [8]byte
+		if _, err := f.ReadAt(tail[:], fi.Size()-8); err == nil && tail == indexMagic {
+			closed = true
+		}
+	}
 	r, err := newReader(f, path)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	r.file = f
+	r.closed = closed
 	return r, nil
 }
+
+// ClosedCleanly reports, for a corpus opened with Open, whether its writer
+// closed it: false for a corpus whose recorder was killed (it still reads
+// to its last whole block).
+func (r *Reader) ClosedCleanly() bool { return r.closed }
 
 // NewReader reads a corpus from in. The caller closes in.
 func NewReader(in io.Reader) (*Reader, error) { return newReader(in, "corpus") }

@@ -50,6 +50,9 @@ type Options struct {
 	NoCorrelate bool
 	// AllowOrigin permits a target on the corpus's recorded origin host.
 	AllowOrigin bool
+	// AllowTruncated replays a corpus its recorder did not close (what it
+	// holds up to its last whole block).
+	AllowTruncated bool
 	// Preflight dials the target once before replaying, so a target that
 	// is down gives one error instead of a run of failures.
 	Preflight bool
@@ -88,6 +91,9 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		return nil, err
 	}
 	defer r.Close()
+	if !r.ClosedCleanly() && !opts.AllowTruncated {
+		return nil, fmt.Errorf("%s was not closed by its recorder (killed, or still being written): it reads to its last whole block; pass --allow-truncated to replay what it holds", opts.Corpus)
+	}
 	h := r.Header()
 	if !opts.AllowOrigin && sameHost(h.Origin, opts.Engine.Target) {
 		return nil, fmt.Errorf("%w %s: replaying recorded traffic at the system it was recorded from is refused; pass --allow-origin if you mean it", ErrOrigin, h.Origin)
