@@ -78,7 +78,7 @@ Exit codes: 0 no regression, 1 error, 2 bad usage, 3 regression found (--fail-on
 			if failOn != "regression" && failOn != "never" {
 				return usageError{fmt.Errorf("--fail-on %q: want regression or never", failOn)}
 			}
-			outs, err := parseOuts(c.StringSlice("out"))
+			outs, err := parseOuts(c.StringSlice("out"), "json")
 			if err != nil {
 				return usageError{err}
 			}

@@ -49,7 +49,7 @@ concurrent-users criterion left out: the corpus has six users).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "speed", Value: "10", Usage: "time compression"},
 			&cli.StringFlag{Name: "latency", Value: "none", Usage: "latency SPEC the server injects (see replay serve)"},
-			&cli.StringSliceFlag{Name: "out", Usage: "write results: json=FILE"},
+			&cli.StringSliceFlag{Name: "out", Usage: "write results: json=FILE, html=FILE"},
 		},
 		Action: func(c *cli.Context) error {
 			speed, err := parseSpeed(c.String("speed"))
@@ -60,7 +60,7 @@ concurrent-users criterion left out: the corpus has six users).`,
 			if err != nil {
 				return usageError{fmt.Errorf("--latency: %w", err)}
 			}
-			outs, err := parseOuts(c.StringSlice("out"))
+			outs, err := parseOuts(c.StringSlice("out"), "json", "html")
 			if err != nil {
 				return usageError{err}
 			}

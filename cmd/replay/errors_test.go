@@ -97,7 +97,7 @@ func TestRunBadInput(t *testing.T) {
 		{"zero speed", []string{"run", good, "--target", target, "--speed", "0"}, exitUsage, []string{"--speed"}},
 		{"bad threshold", []string{"run", good, "--target", target, "--threshold", "p95<<1s"}, exitUsage, []string{"--threshold"}},
 		{"bad shard", []string{"run", good, "--target", target, "--shard", "3/2"}, exitUsage, []string{"--shard"}},
-		{"bad out", []string{"run", good, "--target", target, "--out", "xml=r.xml"}, exitUsage, []string{"--out", "json"}},
+		{"bad out", []string{"run", good, "--target", target, "--out", "xml=r.xml"}, exitUsage, []string{"--out", "json, html"}},
 		{"bad header", []string{"run", good, "--target", target, "--header", "NoColon"}, exitUsage, []string{"--header"}},
 		{"unknown flag", []string{"run", good, "--target", target, "--sped", "10"}, exitUsage, []string{"sped"}},
 		{"two corpora", []string{"run", good, good, "--target", target}, exitUsage, []string{"one corpus"}},
@@ -155,6 +155,22 @@ func TestRunThresholdExitCodes(t *testing.T) {
 	oneLine(t, errOut, "breached")
 	if !strings.Contains(out, "✗ rate>=1000000/s") {
 		t.Fatalf("report lacks the breached threshold:\n%s", out)
+	}
+}
+
+func TestRunWritesHTML(t *testing.T) {
+	dir := t.TempDir()
+	good := smallCorpus(t, dir, 20)
+	out := filepath.Join(dir, "r.html")
+	if code, o, e := runReplay(t, "run", good, "--target", okServer(t), "--speed", "10", "--out", "html="+out, "-q"); code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, o, e)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "<!doctype html>") || !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "GET /v1/sessions") {
+		t.Fatalf("not the HTML report:\n%.300s", b)
 	}
 }
 

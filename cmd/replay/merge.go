@@ -27,7 +27,7 @@ response shapes and time series add. Prints the merged summary, evaluates --thre
 
 Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "out", Usage: "write the merged results: json=FILE (repeatable)"},
+			&cli.StringSliceFlag{Name: "out", Usage: "write the merged results: json=FILE, html=FILE (repeatable)"},
 			&cli.StringSliceFlag{Name: "threshold", Usage: "pass/fail criterion or named set such as hap-19 (repeatable)"},
 			&cli.IntFlag{Name: "max-endpoints", Value: 40, Usage: "rows of the endpoint table (busiest first), 0 for all"},
 		},
@@ -39,7 +39,7 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 			if err != nil {
 				return usageError{fmt.Errorf("--threshold: %w", err)}
 			}
-			outs, err := parseOuts(c.StringSlice("out"))
+			outs, err := parseOuts(c.StringSlice("out"), "json", "html")
 			if err != nil {
 				return usageError{err}
 			}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ Thresholds: --threshold 'p95<500ms' --threshold 'error_rate<1%' --threshold 'rat
   --threshold 'GET /v1/sessions: p95<200ms, p99<400ms' --threshold hap-19 (a named set).
 Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 		Flags: append(replayFlags(),
-			&cli.StringSliceFlag{Name: "out", Usage: "write results: json=FILE (full results, histograms included; repeatable)"},
+			&cli.StringSliceFlag{Name: "out", Usage: "write results: json=FILE (full results, histograms included), html=FILE (self-contained report with charts); repeatable"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no live progress line"},
 		),
 		Action: func(c *cli.Context) error {
@@ -49,7 +50,7 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 			if err != nil {
 				return usageError{fmt.Errorf("--threshold: %w", err)}
 			}
-			outs, err := parseOuts(c.StringSlice("out"))
+			outs, err := parseOuts(c.StringSlice("out"), "json", "html")
 			if err != nil {
 				return usageError{err}
 			}
@@ -293,17 +294,16 @@ type output struct {
 	format, path string
 }
 
-func parseOuts(specs []string) ([]output, error) {
+// parseOuts reads --out FORMAT=FILE values, FORMAT one of formats.
+func parseOuts(specs []string, formats ...string) ([]output, error) {
 	var outs []output
 	for _, s := range specs {
 		format, path, ok := strings.Cut(s, "=")
 		if !ok || path == "" {
 			return nil, fmt.Errorf("--out %q: want FORMAT=FILE, for example json=results.json", s)
 		}
-		switch format {
-		case "json":
-		default:
-			return nil, fmt.Errorf("--out %q: unknown format %q (known: json)", s, format)
+		if !slices.Contains(formats, format) {
+			return nil, fmt.Errorf("--out %q: unknown format %q (known: %s)", s, format, strings.Join(formats, ", "))
 		}
 		outs = append(outs, output{format, path})
 	}
@@ -316,11 +316,19 @@ func writeOutput(o output, snap *metrics.Snapshot, vs report.Verdicts) error {
 		return fmt.Errorf("--out %s: %w", o.path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := report.WriteJSON(tmp, snap, vs); err != nil {
+	write := report.WriteJSON
+	if o.format == "html" {
+		write = report.WriteHTML
+	}
+	if err := write(tmp, snap, vs); err != nil {
 		tmp.Close()
 		return fmt.Errorf("--out %s: %w", o.path, err)
 	}
 	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("--out %s: %w", o.path, err)
+	}
+	// Results hold no secrets: readable like any report.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return fmt.Errorf("--out %s: %w", o.path, err)
 	}
 	if err := os.Rename(tmp.Name(), o.path); err != nil {
