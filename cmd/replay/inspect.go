@@ -8,6 +8,7 @@ import (
 
 	"github.com/reprise/reprise/internal/corpus"
 	"github.com/reprise/reprise/internal/inspect"
+	"github.com/reprise/reprise/internal/replay"
 )
 
 func inspectCommand() *cli.Command {
@@ -34,7 +35,7 @@ func inspectCommand() *cli.Command {
 				}
 				return nil
 			}
-			router, err := learnRoutes(c.Context, path)
+			router, err := replay.Routes(c.Context, path)
 			if err != nil {
 				return err
 			}

@@ -103,7 +103,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	router, err := learn(ctx, opts.Corpus)
+	router, err := Routes(ctx, opts.Corpus)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,9 @@ func plan(ctx context.Context, opts Options) (schedule.Options, error) {
 	return so, nil
 }
 
-func learn(ctx context.Context, path string) (*routes.Router, error) {
+// Routes reads the corpus at path once and returns the route templates it
+// implies.
+func Routes(ctx context.Context, path string) (*routes.Router, error) {
 	r, err := corpus.Open(path)
 	if err != nil {
 		return nil, err
