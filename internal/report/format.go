@@ -26,6 +26,8 @@ func formatDuration(d time.Duration) string {
 	switch {
 	case d == 0:
 		return "0s"
+	case d == math.MinInt64:
+		return "-" + formatDuration(math.MaxInt64)
 	case d < 0:
 		return "-" + formatDuration(-d)
 	case d < time.Millisecond:

@@ -235,9 +235,16 @@ func parseCondition(c string) (Threshold, error) {
 	if err != nil {
 		return t, err
 	}
+	if t.Kind == KindDuration && v > maxDurationMS {
+		return t, fmt.Errorf("limit %q in %q is over the %s a histogram holds", rhs, c, time.Hour)
+	}
 	t.Limit, t.RateUnit = v, unit
 	return t, nil
 }
+
+// maxDurationMS is the largest duration limit, in milliseconds: the
+// histograms hold values up to an hour.
+const maxDurationMS = float64(time.Hour / time.Millisecond)
 
 // parseLHS reads METRIC, METRIC.STAT or STAT.
 func parseLHS(lhs string, t *Threshold) error {
