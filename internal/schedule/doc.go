@@ -42,8 +42,9 @@
 // stop and start again comes back as a new life: flow "F#k.n", fresh
 // identities.
 //
-// Profiles are the Happy team's k6 scenarios (load-tests/k6-config.js)
-// with their exact stages; their targets count users (k6 VUs), and Load
+// Profiles follow the Happy team's k6 profile table (smoke, average,
+// stress, spike, endurance: their users and durations; the ramps within
+// them are reprise's); their targets count users (k6 VUs), and Load
 // converts users to copies: one copy replays every recorded flow, so a
 // corpus of F flows needs users/F copies, copy k running while the
 // profile asks for more than k*F users. --users N is the constant

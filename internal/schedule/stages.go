@@ -188,7 +188,7 @@ func activeSpans(stages []Stage, k int) []span {
 }
 
 // Profile is a named load shape in users, after the Happy team's k6
-// profiles (load-tests/k6-config.js).
+// profile table (users and durations).
 type Profile struct {
 	// Name is what --profile takes.
 	Name string
