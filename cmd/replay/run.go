@@ -80,6 +80,7 @@ func replayFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "max-gap", Usage: "cut idle gaps between records longer than this (corpus time) down to it, e.g. 10s for a HAR of sessions days apart"},
 		&cli.StringFlag{Name: "shard", Usage: "replay shard i/N of the flows (0-based), for merging with replay merge"},
 		&cli.BoolFlag{Name: "no-correlate", Usage: "send recorded values verbatim (no carrying of ids and tokens from responses)"},
+		&cli.BoolFlag{Name: "no-shapes", Usage: "do not decode JSON responses for their shape (saves CPU at very high rates; no shape_checks)"},
 		&cli.BoolFlag{Name: "allow-origin", Usage: "allow replaying at the corpus's recorded origin host"},
 		&cli.BoolFlag{Name: "allow-truncated", Usage: "replay a corpus its recorder did not close (killed): what it holds up to its last whole block"},
 		&cli.BoolFlag{Name: "follow-redirects", Usage: "follow redirects to the target's own host (other hosts never)"},
@@ -151,6 +152,7 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 		DropHeaders:     c.StringSlice("drop-header"),
 		FollowRedirects: c.Bool("follow-redirects"),
 		WaitForAnswers:  c.String("flow-order") == "answered",
+		NoShapes:        c.Bool("no-shapes"),
 	}
 	o.NoCorrelate = c.Bool("no-correlate")
 	o.AllowOrigin = c.Bool("allow-origin")
