@@ -636,12 +636,11 @@ func (c *comparer) shapes(sa, sb *metrics.Shapes) []*Comparison {
 	var out []*Comparison
 	explained := map[string]bool{}
 	for _, s := range sb.Seen {
-		xa, listed := sa.Lookup(s.Shape)
-		if listed || compatibleWithAny(s.Shape, sa.Seen, false) {
+		if _, listed := sa.Lookup(s.Shape); listed || compatibleWithAny(s.Shape, sa.Seen, false) {
 			continue
 		}
 		// a shape A did not list may hide among A's others
-		xa = sa.Other()
+		xa := sa.Other()
 		cmp := c.shapeComparison(s.Shape, xa, sa.Count, s.Count, sb.Count, sa.Seen)
 		cmp.Note = "new shape in B"
 		if len(cmp.Diff) > 0 {

@@ -40,7 +40,6 @@ type Reader struct {
 	name   string
 	file   *os.File
 	header traffic.Header
-	hdrVer int
 
 	blocks chan decoded
 	cancel chan struct{}

@@ -72,15 +72,6 @@ func (w *WS) merge(o *WS) {
 	w.Push = mergeDist(w.Push, o.Push)
 }
 
-func (w *WS) clone() *WS {
-	c := *w
-	c.Connecting = cloneDist(w.Connecting)
-	c.SessionDuration = cloneDist(w.SessionDuration)
-	c.RoundTrip = cloneDist(w.RoundTrip)
-	c.Push = cloneDist(w.Push)
-	return &c
-}
-
 // Stats are the metrics of one endpoint (or of the whole run, or of one
 // label of an endpoint).
 type Stats struct {
