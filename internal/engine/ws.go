@@ -646,13 +646,12 @@ func (s *wsState) hasOpenLocked(flow string) bool {
 }
 
 func (s *wsState) matchPush(c *wsConn, msg []byte, at time.Duration) {
-	if !pushCandidate(msg) {
+	keys, ok := pushKeys(msg)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	list := s.pushes[c.flow]
-	keys := map[string]bool{}
-	collectStrings(msg, keys)
 	// The push belongs to the mutation it shares the most telling values
 	// with: a value weighs less the more pending mutations carry it (a
 	// user id in every response tells little, the message id one POST
@@ -725,22 +724,26 @@ func sharesKey(a, b *mutation) bool {
 	return false
 }
 
-// pushCandidate reports whether a server message may be the push of an
-// HTTP mutation: a JSON object whose "type" is "update", or that has
+// pushKeys decodes a server message once: it may be the push of an HTTP
+// mutation when it is a JSON object whose "type" is "update", or that has
 // neither a "type" nor an "event" (replies, pongs, acknowledgements,
 // broadcasts, presence and connection events name kinds of their own).
-func pushCandidate(msg []byte) bool {
-	var top struct {
-		Type  *string `json:"type"`
-		Event *string `json:"event"`
-	}
+// Its string values are what matches it to its mutation.
+func pushKeys(msg []byte) (map[string]bool, bool) {
+	var top map[string]any
 	if json.Unmarshal(msg, &top) != nil {
-		return false
+		return nil, false
 	}
-	if top.Type != nil {
-		return *top.Type == "update"
+	if t, has := top["type"]; has {
+		if t != "update" {
+			return nil, false
+		}
+	} else if _, has := top["event"]; has {
+		return nil, false
 	}
-	return top.Event == nil
+	keys := map[string]bool{}
+	addStrings(top, keys)
+	return keys, true
 }
 
 // collectStrings adds the JSON string values (not keys) of at least
@@ -754,24 +757,26 @@ func collectStrings(body []byte, keys map[string]bool) {
 	if json.Unmarshal(body, &v) != nil {
 		return
 	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case string:
-			if len(t) >= minKeyBytes && len(t) <= 256 {
-				keys[t] = true
-			}
-		case map[string]any:
-			for _, x := range t {
-				walk(x)
-			}
-		case []any:
-			for _, x := range t {
-				walk(x)
-			}
+	addStrings(v, keys)
+}
+
+// addStrings adds the string values of at least minKeyBytes in a decoded
+// JSON value to keys.
+func addStrings(v any, keys map[string]bool) {
+	switch t := v.(type) {
+	case string:
+		if len(t) >= minKeyBytes && len(t) <= 256 {
+			keys[t] = true
+		}
+	case map[string]any:
+		for _, x := range t {
+			addStrings(x, keys)
+		}
+	case []any:
+		for _, x := range t {
+			addStrings(x, keys)
 		}
 	}
-	walk(v)
 }
 
 // flowHasOpen reports whether flow has an open WebSocket connection.
