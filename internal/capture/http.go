@@ -292,16 +292,7 @@ func (p *httpParser) parse(h *half, b []byte, pos int, off int64, eof bool) int 
 			}
 			p.addHeader(line)
 		case stBodyLength:
-			take := int64(len(b) - n)
-			if take > p.remaining {
-				take = p.remaining
-			}
-			p.body(cfg, b[n:n+int(take)])
-			n += int(take)
-			p.remaining -= take
-			if take > 0 {
-				p.msg.last = h.at(pos + n - 1).Timestamp
-			}
+			n += p.takeBody(cfg, h, b[n:], pos+n)
 			if p.remaining == 0 {
 				p.complete(h, pos+n-1)
 				if h.mode != modeHTTP {
@@ -337,16 +328,7 @@ func (p *httpParser) parse(h *half, b []byte, pos int, off int64, eof bool) int 
 			p.remaining = size
 			p.state = stChunkData
 		case stChunkData:
-			take := int64(len(b) - n)
-			if take > p.remaining {
-				take = p.remaining
-			}
-			p.body(cfg, b[n:n+int(take)])
-			n += int(take)
-			p.remaining -= take
-			if take > 0 {
-				p.msg.last = h.at(pos + n - 1).Timestamp
-			}
+			n += p.takeBody(cfg, h, b[n:], pos+n)
 			if p.remaining == 0 {
 				p.state = stChunkCRLF
 			}
@@ -416,6 +398,19 @@ var commonHeaders = func() map[string]string {
 	}
 	return m
 }()
+
+// takeBody consumes up to p.remaining body bytes from b (at position pos
+// of the half's buffer), keeps them and times the last one; it returns
+// how many it took.
+func (p *httpParser) takeBody(cfg *Config, h *half, b []byte, pos int) int {
+	take := min(int64(len(b)), p.remaining)
+	p.body(cfg, b[:take])
+	p.remaining -= take
+	if take > 0 {
+		p.msg.last = h.at(pos + int(take) - 1).Timestamp
+	}
+	return int(take)
+}
 
 func (p *httpParser) body(cfg *Config, data []byte) {
 	m := p.msg
