@@ -7,9 +7,12 @@
 #   scripts/fuzz.sh              # 5 minutes per target
 #   FUZZTIME=30s scripts/fuzz.sh # a quick pass
 #   scripts/fuzz.sh ./internal/corpus   # one package
+#   FUZZPARALLEL=1 scripts/fuzz.sh      # one worker (default: one per core)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-5m}
+parallel=()
+[ -n "${FUZZPARALLEL:-}" ] && parallel=(-parallel "$FUZZPARALLEL")
 pkgs=("$@")
 [ ${#pkgs[@]} -eq 0 ] && pkgs=(./...)
 status=0
@@ -18,7 +21,7 @@ for pkg in $(go list "${pkgs[@]}"); do
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
     log=$(mktemp)
     # -fuzzminimizetime keeps a large seed from spending the budget on minimising.
-    if go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s >"$log" 2>&1; then
+    if go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s "${parallel[@]}" >"$log" 2>&1; then
       result=ok
     else
       result=FAIL

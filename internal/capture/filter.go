@@ -209,6 +209,9 @@ func (p *filterParser) primitive() (filterNode, error) {
 		if err != nil {
 			return filterNode{}, fmt.Errorf("host %q: only IP address literals are supported (no name lookup)", v)
 		}
+		if a.Zone() != "" {
+			return filterNode{}, fmt.Errorf("host %q: packets carry no zone; give the address without %%%s", v, a.Zone())
+		}
 		return filterNode{kind: "host", dir: dir, addr: a.Unmap()}, nil
 	case "":
 		return filterNode{}, fmt.Errorf("expression ends early")

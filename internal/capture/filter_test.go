@@ -95,7 +95,7 @@ func TestCompileFilter(t *testing.T) {
 }
 
 func TestCompileFilterErrors(t *testing.T) {
-	for _, expr := range []string{"udp port 53", "host example.com", "port 70000", "tcp port", "(port 80", "port 80 or", "net 10.0.0.0/8", "ether host 1:2:3:4:5:6"} {
+	for _, expr := range []string{"udp port 53", "host example.com", "port 70000", "tcp port", "(port 80", "port 80 or", "net 10.0.0.0/8", "ether host 1:2:3:4:5:6", "host fe80::1%eth0"} {
 		t.Run(expr, func(t *testing.T) {
 			_, err := CompileFilter(expr, 65535)
 			if err == nil {
