@@ -106,15 +106,8 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 		return
 	}
 	// The trace runs on the transport's goroutines: its times are atomics.
-	var connStart, connDone atomic.Int64
-	trace := &httptrace.ClientTrace{
-		ConnectStart: func(string, string) {
-			connStart.CompareAndSwap(0, int64(r.now()))
-		},
-		ConnectDone:      func(string, string, error) { connDone.Store(int64(r.now())) },
-		TLSHandshakeDone: func(tls.ConnectionState, error) { connDone.Store(int64(r.now())) },
-		WroteRequest:     func(httptrace.WroteRequestInfo) { written() },
-	}
+	var ph phases
+	trace := ph.trace(r.now, written)
 	reqCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, trace), r.cfg.Timeout)
 	defer cancel()
 	req = req.WithContext(reqCtx)
@@ -163,9 +156,7 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 			res.ExpectedShape, _ = jsonshape.Of(x.Response.Body.Data)
 		}
 	}
-	if cs, cd := connStart.Load(), connDone.Load(); cs > 0 && cd > cs {
-		res.Connecting = time.Duration(cd - cs)
-	}
+	ph.fill(&res, done)
 	res.Service = done - res.Sent
 	// The dispatcher may fire up to a tick early: latency never counts
 	// less than the service time.
@@ -297,4 +288,57 @@ func responseHeadSize(resp *http.Response) int64 {
 		}
 	}
 	return int64(n + 2)
+}
+
+// phases times a request's phases as k6 names them, from httptrace
+// events that arrive on the transport's goroutines (hence atomics; each
+// holds the runner clock's reading, 0 when the event did not happen).
+type phases struct {
+	getConn, dnsStart, connectStart, connectDone atomic.Int64
+	tlsStart, tlsDone, gotConn, wrote, firstByte atomic.Int64
+}
+
+func (p *phases) trace(now func() time.Duration, written func()) *httptrace.ClientTrace {
+	at := func(v *atomic.Int64) { v.CompareAndSwap(0, int64(now())) }
+	return &httptrace.ClientTrace{
+		GetConn:              func(string) { at(&p.getConn) },
+		DNSStart:             func(httptrace.DNSStartInfo) { at(&p.dnsStart) },
+		ConnectStart:         func(string, string) { at(&p.connectStart) },
+		ConnectDone:          func(string, string, error) { p.connectDone.Store(int64(now())) },
+		TLSHandshakeStart:    func() { at(&p.tlsStart) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { p.tlsDone.Store(int64(now())) },
+		GotConn:              func(httptrace.GotConnInfo) { at(&p.gotConn) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { at(&p.wrote); written() },
+		GotFirstResponseByte: func() { at(&p.firstByte) },
+	}
+}
+
+// fill sets the phases of res, done being when the body was read. As in
+// k6: blocked runs from asking the pool for a connection to the start of
+// DNS or dialing (or to getting a reused connection), connecting is the
+// TCP dial, sending ends when the request is written, waiting at the
+// first response byte and receiving at the end of the body.
+func (p *phases) fill(res *traffic.Result, done time.Duration) {
+	span := func(from, to int64) time.Duration {
+		if from == 0 || to < from {
+			return 0
+		}
+		return time.Duration(to - from)
+	}
+	get, got := p.getConn.Load(), p.gotConn.Load()
+	unblocked := got
+	for _, v := range []int64{p.connectStart.Load(), p.dnsStart.Load()} {
+		if v != 0 && (unblocked == 0 || v < unblocked) {
+			unblocked = v
+		}
+	}
+	res.Blocked = span(get, unblocked)
+	res.Connecting = span(p.connectStart.Load(), p.connectDone.Load())
+	res.TLSHandshaking = span(p.tlsStart.Load(), p.tlsDone.Load())
+	wrote, first := p.wrote.Load(), p.firstByte.Load()
+	res.Sending = span(got, wrote)
+	res.Waiting = span(wrote, first)
+	if first != 0 {
+		res.Receiving = span(first, int64(done))
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/reprise/reprise/internal/traffic"
 )
@@ -58,6 +60,67 @@ func TestHTTPSTargets(t *testing.T) {
 			}
 			if len(protos) != 2 || protos[0] != tc.wantProto || protos[1] != tc.wantProto {
 				t.Fatalf("server saw protocols %v, want HTTP/%d", protos, tc.wantProto)
+			}
+		})
+	}
+}
+
+// Each request's phases are timed as k6 times them: a server that answers
+// its head after 30 ms and its body 40 ms later shows waiting >= 30 ms and
+// receiving >= 40 ms; the first request of a connection dials and
+// handshakes, the next one reuses the connection and does neither.
+func TestRequestPhases(t *testing.T) {
+	const head, body = 30 * time.Millisecond, 40 * time.Millisecond
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(head)
+		w.Write([]byte("first part "))
+		w.(http.Flusher).Flush()
+		time.Sleep(body)
+		w.Write([]byte("the rest"))
+	})
+	plain := httptest.NewServer(handler)
+	defer plain.Close()
+	tlsSrv := httptest.NewUnstartedServer(handler)
+	tlsSrv.EnableHTTP2 = true
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	recs := []traffic.Record{exchange("a", 0, "GET", "/", 200), exchange("a", 300*time.Millisecond, "GET", "/", 200)}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		tls  bool
+	}{
+		{"http", Config{Target: mustURL(plain.URL)}, false},
+		{"https http/1.1", Config{Target: mustURL(tlsSrv.URL), Insecure: true, HTTP1: true}, true},
+		{"https h2", Config{Target: mustURL(tlsSrv.URL), Insecure: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, col := runRecords(t, tc.cfg, recs, 1)
+			rs := col.byKind(traffic.ResultHTTP)
+			if len(rs) != 2 {
+				t.Fatalf("%d results", len(rs))
+			}
+			sort.Slice(rs, func(i, j int) bool { return rs[i].Intended < rs[j].Intended })
+			for i, r := range rs {
+				if r.Error != "" || r.Status != 200 {
+					t.Fatalf("request %d: %+v", i, r)
+				}
+				if r.Waiting < head || r.Receiving < body {
+					t.Errorf("request %d: waiting %v (server held the head %v), receiving %v (body took %v)", i, r.Waiting, head, r.Receiving, body)
+				}
+				if sum := r.Blocked + r.Connecting + r.TLSHandshaking + r.Sending + r.Waiting + r.Receiving; sum > r.Service {
+					t.Errorf("request %d: phases add up to %v, more than the service time %v", i, sum, r.Service)
+				}
+			}
+			first, second := rs[0], rs[1]
+			if first.Connecting <= 0 {
+				t.Errorf("first request: connecting %v, want the dial", first.Connecting)
+			}
+			if (first.TLSHandshaking > 0) != tc.tls {
+				t.Errorf("first request: tls handshaking %v", first.TLSHandshaking)
+			}
+			if second.Connecting != 0 || second.TLSHandshaking != 0 {
+				t.Errorf("second request reused the connection but shows connecting %v, tls %v", second.Connecting, second.TLSHandshaking)
 			}
 		})
 	}

@@ -27,7 +27,10 @@
 //	              failed (Result.Failed: error, 5xx,      intended send time), service
 //	              a 4xx other than recorded, not sent),   (Result.Service); overall only:
 //	              outcome, response shapes and shape      connecting (Result.Connecting),
-//	              checks (Result.Shape, ExpectedShape)    schedule lag (Sent - Intended)
+//	              checks (Result.Shape, ExpectedShape)    schedule lag (Sent - Intended),
+//	                                                      the k6 phases blocked, tls
+//	                                                      handshaking, sending, waiting,
+//	                                                      receiving (Result.Blocked, ...)
 //	ws-connect    ws connects, checks, outcome            ws connecting (Result.Connecting,
 //	                                                      or Service when zero), lag
 //	ws-session    ws sessions, msgs sent/received/        ws session duration (Service, or
@@ -119,6 +122,7 @@
 // {error: n}, "not_sent": {reason: n}}}), "status_classes" ({"2xx": n}),
 // "statuses" ({"200": n}), "checks_passed", "checks_failed",
 // "bytes_sent", "bytes_received", "latency", "service", "connecting",
+// "blocked", "tls_handshaking", "sending", "waiting", "receiving",
 // "schedule_lag" (Dist, absent when empty), "shapes" ({"count",
 // "checks_passed", "checks_failed", "seen": [{"shape", "count"}],
 // "mismatches": [{"recorded", "got", "count"}]}, absent when no response

@@ -126,7 +126,8 @@ func (e *histEncoder) encodeAll(s *Snapshot) error {
 		if st == nil {
 			return
 		}
-		for _, d := range []*Dist{st.Latency, st.Service, st.Connecting, st.ScheduleLag} {
+		for _, d := range []*Dist{st.Latency, st.Service, st.Connecting, st.ScheduleLag,
+			st.Blocked, st.TLSHandshaking, st.Sending, st.Waiting, st.Receiving} {
 			visit(d)
 		}
 		if w := st.WS; w != nil {

@@ -108,6 +108,13 @@ type Stats struct {
 	// Connecting is dial and handshake time of HTTP requests (zero on a
 	// reused connection); kept for the overall stats only.
 	Connecting *Dist `json:"connecting,omitempty"`
+	// The k6 request phases (Result.Blocked, TLSHandshaking, Sending,
+	// Waiting, Receiving) of HTTP requests; kept for the overall stats only.
+	Blocked        *Dist `json:"blocked,omitempty"`
+	TLSHandshaking *Dist `json:"tls_handshaking,omitempty"`
+	Sending        *Dist `json:"sending,omitempty"`
+	Waiting        *Dist `json:"waiting,omitempty"`
+	Receiving      *Dist `json:"receiving,omitempty"`
 	// ScheduleLag is Sent - Intended of every scheduled event sent; kept
 	// for the overall stats only.
 	ScheduleLag *Dist `json:"schedule_lag,omitempty"`
@@ -253,6 +260,11 @@ func (s *Stats) add(r *traffic.Result, overall bool) {
 		s.Service = record(s.Service, r.Service)
 		if overall {
 			s.Connecting = record(s.Connecting, r.Connecting)
+			s.Blocked = record(s.Blocked, r.Blocked)
+			s.TLSHandshaking = record(s.TLSHandshaking, r.TLSHandshaking)
+			s.Sending = record(s.Sending, r.Sending)
+			s.Waiting = record(s.Waiting, r.Waiting)
+			s.Receiving = record(s.Receiving, r.Receiving)
 		}
 		if r.Shape != "" || r.ExpectedShape != "" {
 			if s.Shapes == nil {
@@ -341,6 +353,11 @@ func (s *Stats) Merge(o *Stats) {
 	s.Latency = mergeDist(s.Latency, o.Latency)
 	s.Service = mergeDist(s.Service, o.Service)
 	s.Connecting = mergeDist(s.Connecting, o.Connecting)
+	s.Blocked = mergeDist(s.Blocked, o.Blocked)
+	s.TLSHandshaking = mergeDist(s.TLSHandshaking, o.TLSHandshaking)
+	s.Sending = mergeDist(s.Sending, o.Sending)
+	s.Waiting = mergeDist(s.Waiting, o.Waiting)
+	s.Receiving = mergeDist(s.Receiving, o.Receiving)
 	s.ScheduleLag = mergeDist(s.ScheduleLag, o.ScheduleLag)
 	if o.Shapes != nil {
 		if s.Shapes == nil {

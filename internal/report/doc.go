@@ -10,14 +10,19 @@
 //	checks               status == recorded status, as a rate with ✓ passed ✗ failed
 //	data_received/sent   bytes (SI units) and bytes per second
 //	flows                active flows (recorded clients x copies) per second: median, min, max
-//	http_req_blocked     dial and handshake (Result.Connecting); reprise has no separate
-//	http_req_connecting  DNS or pool wait, so both show the same numbers; waiting for a
-//	                     send slot shows in schedule_lag
+//	http_req_blocked     waiting for a connection from the pool, until dialing starts or a
+//	                     reused connection is handed over (Result.Blocked); waiting for a
+//	                     send slot under --max-in-flight shows in schedule_lag
+//	http_req_connecting  TCP dial (Result.Connecting), zero on a reused connection
 //	http_req_duration    latency from the intended send time (coordinated-omission safe)
 //	http_req_failed      failed HTTP results (error, 5xx, a 4xx other than the recorded status, not sent) as a rate;
 //	                     as in k6, ✓ counts the failed and ✗ the others
+//	http_req_receiving   first response byte to the end of the body
+//	http_req_sending     connection in hand to the request written
 //	http_req_service     service time from the actual send
 //	http_req_status      status classes
+//	http_req_tls_handshaking  TLS handshake, zero on a reused or plain connection
+//	http_req_waiting     request written to the first response byte (time to first byte)
 //	http_reqs            requests sent and their rate over the replay's duration
 //	schedule_lag         actual minus intended send time of every scheduled event
 //	shape_checks         JSON response shape == recorded shape (keys and value types,

@@ -219,6 +219,16 @@ func distFor(s *metrics.Snapshot, st *metrics.Stats, m Metric) *metrics.Dist {
 		return st.Service
 	case MetricConnecting:
 		return s.Overall.Connecting
+	case MetricBlocked:
+		return s.Overall.Blocked
+	case MetricTLS:
+		return s.Overall.TLSHandshaking
+	case MetricSending:
+		return s.Overall.Sending
+	case MetricWaiting:
+		return s.Overall.Waiting
+	case MetricReceiving:
+		return s.Overall.Receiving
 	case MetricScheduleLag:
 		return s.Overall.ScheduleLag
 	case MetricWSConnecting:

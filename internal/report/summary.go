@@ -115,12 +115,14 @@ func metricLines(s *metrics.Snapshot) []line {
 		med, min, max := s.FlowsActive()
 		add("flows", itoa(med), "min="+itoa(min), "max="+itoa(max))
 	}
-	trend("http_req_blocked", o.Connecting)
+	trend("http_req_blocked", o.Blocked)
 	trend("http_req_connecting", o.Connecting)
 	trend("http_req_duration", o.Latency)
 	if n := o.HTTPScheduled(); n > 0 {
 		add("http_req_failed", formatPercent(o.ErrorRate()), "✓ "+itoa(o.Failed), "✗ "+itoa(n-o.Failed))
 	}
+	trend("http_req_receiving", o.Receiving)
+	trend("http_req_sending", o.Sending)
 	trend("http_req_service", o.Service)
 	if len(o.StatusClasses) > 0 {
 		var cells []string
@@ -129,6 +131,8 @@ func metricLines(s *metrics.Snapshot) []line {
 		}
 		add("http_req_status", strings.Join(cells, " "))
 	}
+	trend("http_req_tls_handshaking", o.TLSHandshaking)
+	trend("http_req_waiting", o.Waiting)
 	if o.HTTPScheduled() > 0 {
 		add("http_reqs", itoa(o.Requests), formatRate(s.PerSecond(o.Requests)))
 	}

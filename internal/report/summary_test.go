@@ -72,8 +72,13 @@ func happyRun() *metrics.Snapshot {
 			Intended: at, Sent: at + lag, Service: svc, Latency: lag + svc,
 			Status: 200, Expected: 200, BytesSent: 180 + int64(r.IntN(200)), BytesReceived: 400 + int64(r.IntN(4000)),
 		}
+		res.Blocked = time.Duration(2+r.IntN(10)) * time.Microsecond
+		res.Sending = time.Duration(20+r.IntN(40)) * time.Microsecond
+		res.Receiving = svc / 10
+		res.Waiting = svc - res.Sending - res.Receiving
 		if i < 8 {
 			res.Connecting = 900 * time.Microsecond
+			res.Blocked = 0
 		}
 		switch {
 		case i%400 == 7:
@@ -127,7 +132,7 @@ func TestSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	extra, err := ParseThresholds([]string{
-		"service.p99<150ms", "checks>99%", "ws_roundtrip.p95<10ms",
+		"service.p99<150ms", "checks>99%", "ws_roundtrip.p95<10ms", "http_req_waiting.p95<100ms",
 		"WS /v1/updates [machine-scoped]: ws_msgs_received>=99%",
 		"WS /v1/updates: ws_connecting.p95<5ms",
 	})

@@ -38,13 +38,18 @@ type Metric string
 const (
 	MetricDuration     Metric = "http_req_duration"   // latency, from the intended send time
 	MetricService      Metric = "http_req_service"    // service time, from the actual send
-	MetricConnecting   Metric = "http_req_connecting" // dial and handshake
-	MetricScheduleLag  Metric = "schedule_lag"        // Sent - Intended
-	MetricFailed       Metric = "http_req_failed"     // ratio of failed HTTP results
-	MetricReqRate      Metric = "http_reqs"           // requests per second (rate) or count
-	MetricChecks       Metric = "checks"              // ratio of checks passed
-	MetricShapeChecks  Metric = "shape_checks"        // ratio of response shapes as recorded
-	MetricFlows        Metric = "flows"               // concurrent flows (median per second)
+	MetricConnecting   Metric = "http_req_connecting" // TCP dial
+	MetricBlocked      Metric = "http_req_blocked"    // waiting for a pooled connection
+	MetricTLS          Metric = "http_req_tls_handshaking"
+	MetricSending      Metric = "http_req_sending"
+	MetricWaiting      Metric = "http_req_waiting"   // time to first byte after the request is written
+	MetricReceiving    Metric = "http_req_receiving" // first byte to the end of the body
+	MetricScheduleLag  Metric = "schedule_lag"       // Sent - Intended
+	MetricFailed       Metric = "http_req_failed"    // ratio of failed HTTP results
+	MetricReqRate      Metric = "http_reqs"          // requests per second (rate) or count
+	MetricChecks       Metric = "checks"             // ratio of checks passed
+	MetricShapeChecks  Metric = "shape_checks"       // ratio of response shapes as recorded
+	MetricFlows        Metric = "flows"              // concurrent flows (median per second)
 	MetricWSConnecting Metric = "ws_connecting"
 	MetricWSSession    Metric = "ws_session_duration"
 	MetricWSRoundTrip  Metric = "ws_roundtrip"
@@ -58,7 +63,12 @@ const (
 var metricAliases = map[string]Metric{
 	"http_req_duration": MetricDuration, "latency": MetricDuration, "duration": MetricDuration,
 	"http_req_service": MetricService, "service": MetricService,
-	"http_req_connecting": MetricConnecting, "http_req_blocked": MetricConnecting, "connecting": MetricConnecting,
+	"http_req_connecting": MetricConnecting, "connecting": MetricConnecting,
+	"http_req_blocked": MetricBlocked, "blocked": MetricBlocked,
+	"http_req_tls_handshaking": MetricTLS, "tls_handshaking": MetricTLS, "tls": MetricTLS,
+	"http_req_sending": MetricSending, "sending": MetricSending,
+	"http_req_waiting": MetricWaiting, "waiting": MetricWaiting, "ttfb": MetricWaiting,
+	"http_req_receiving": MetricReceiving, "receiving": MetricReceiving,
 	"schedule_lag": MetricScheduleLag, "lag": MetricScheduleLag,
 	"http_req_failed": MetricFailed, "error_rate": MetricFailed, "errors": MetricFailed,
 	"http_reqs": MetricReqRate, "rate": MetricReqRate, "reqs": MetricReqRate, "requests": MetricReqRate,
@@ -72,6 +82,7 @@ var metricAliases = map[string]Metric{
 func (m Metric) isDist() bool {
 	switch m {
 	case MetricDuration, MetricService, MetricConnecting, MetricScheduleLag,
+		MetricBlocked, MetricTLS, MetricSending, MetricWaiting, MetricReceiving,
 		MetricWSConnecting, MetricWSSession, MetricWSRoundTrip, MetricWSPush:
 		return true
 	}
@@ -79,7 +90,12 @@ func (m Metric) isDist() bool {
 }
 
 func (m Metric) overallOnly() bool {
-	return m == MetricConnecting || m == MetricScheduleLag || m == MetricFlows
+	switch m {
+	case MetricConnecting, MetricScheduleLag, MetricFlows,
+		MetricBlocked, MetricTLS, MetricSending, MetricWaiting, MetricReceiving:
+		return true
+	}
+	return false
 }
 
 // Threshold is one parsed limit.

@@ -68,9 +68,15 @@ type Result struct {
 	Latency time.Duration
 	// Service runs from Sent to completion: the server's share.
 	Service time.Duration
-	// Connecting is the time spent dialing and handshaking (zero on a
-	// reused connection).
+	// Connecting is the time spent dialing (TCP; for a WebSocket, the
+	// whole handshake), zero on a reused connection.
 	Connecting time.Duration
+	// The phases of an HTTP request as k6 names them, from its actual send:
+	// Blocked waiting for a connection from the pool (before dialing, or
+	// until a reused one is handed over), TLSHandshaking, Sending the
+	// request, Waiting for the first response byte and Receiving the rest.
+	// Zero when a phase did not happen (or the request failed before it).
+	Blocked, TLSHandshaking, Sending, Waiting, Receiving time.Duration
 	// Status is the HTTP status (101 for a WebSocket upgrade), 0 on error.
 	Status int
 	// Expected is the recorded status, for checks (0 when unknown).
