@@ -43,6 +43,9 @@ type Plan interface {
 	Wait(ctx context.Context) error
 	// Apply substitutes live values into the request.
 	Apply(req *traffic.Request)
+	// ApplyText substitutes live values into a client's WebSocket text
+	// message (its payload is what Apply would see as a body).
+	ApplyText(payload []byte) []byte
 	// NeedBody reports whether Done wants the response body.
 	NeedBody() bool
 	// Done hands over the live response (body only when NeedBody);
@@ -193,6 +196,16 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 	case traffic.KindWSOpen:
 		x = &ev.Record.WSOpen.Upgrade
 		flow = ev.Record.WSOpen.Flow
+	case traffic.KindWSMessage:
+		// A client's text message sends values back too (the id of a
+		// session its HTTP requests created, in a session-alive event);
+		// it is planned like a request whose body is the message.
+		m := ev.Record.WSMessage
+		if !m.FromClient || m.Opcode != traffic.OpText {
+			return nil
+		}
+		x = &traffic.Exchange{Flow: m.Flow, Request: traffic.Request{Body: traffic.Body{Data: m.Payload}}}
+		flow = m.Flow
 	default:
 		return nil
 	}
@@ -233,7 +246,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 	// identity (a login signature, a password) cannot be forged, so the
 	// request is skipped; any other secret (an encryption key the server
 	// only stores) gets a stand-in of the same shape.
-	if len(x.Request.Body.Data) > 0 && bytes.Contains(x.Request.Body.Data, []byte(redact.PlaceholderPrefix)) {
+	if ev.Record.Kind != traffic.KindWSMessage && len(x.Request.Body.Data) > 0 && bytes.Contains(x.Request.Body.Data, []byte(redact.PlaceholderPrefix)) {
 		linked := map[string]bool{}
 		for _, l := range p.links {
 			linked[l.recorded] = true
@@ -405,6 +418,12 @@ func (p *plan) Apply(req *traffic.Request) {
 	if len(req.Body.Data) > 0 {
 		req.Body.Data = []byte(rep.Replace(string(req.Body.Data)))
 	}
+}
+
+func (p *plan) ApplyText(payload []byte) []byte {
+	q := traffic.Request{Body: traffic.Body{Data: payload}}
+	p.Apply(&q)
+	return q.Body.Data
 }
 
 func (p *plan) NeedBody() bool { return p.produces }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/engine"
 	"github.com/reprise/reprise/internal/schedule"
@@ -198,5 +200,89 @@ func TestStandInForStoredSecrets(t *testing.T) {
 	key := <-got
 	if _, err := base64.StdEncoding.DecodeString(key); err != nil || strings.Contains(key, "redacted") {
 		t.Fatalf("server got key %q, want a base64 stand-in", key)
+	}
+}
+
+// A client's WebSocket message that names a session its HTTP requests
+// created (a session-alive event) carries the live id, and waits for it;
+// when the create fails, the message is not sent (dependency failed).
+func TestWebSocketMessagesGetLiveIDs(t *testing.T) {
+	const tok = "tok0000recorded0000"
+	const sid = "0123456789abcdef0123456789abcdef"
+	ms := time.Millisecond
+	alive := `{"event":"session-alive","data":{"sid":"` + sid + `","time":1700000000000}}`
+	recs := []traffic.Record{
+		ex(0, "POST", "/v1/auth", `{"publicKey":"k"}`, `{"success":true,"token":"`+tok+`"}`, ""),
+		ex(10*ms, "POST", "/v1/sessions", `{"tag":"t1"}`, `{"session":{"id":"`+sid+`","tag":"t1"}}`, tok),
+		{Kind: traffic.KindWSOpen, WSOpen: &traffic.WSOpen{Flow: "user", ConnID: 1, Start: 5 * ms,
+			Upgrade: traffic.Exchange{Request: traffic.Request{Method: "GET", URL: "/ws"}, Response: &traffic.Response{Status: 101}}}},
+		{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "user", ConnID: 1, Start: 12 * ms, FromClient: true, Opcode: traffic.OpText, Payload: []byte(alive)}},
+		{Kind: traffic.KindWSClose, WSClose: &traffic.WSClose{Flow: "user", ConnID: 1, Start: 60 * ms, FromClient: true, Code: 1000}},
+	}
+	for _, fail := range []bool{false, true} {
+		t.Run(map[bool]string{false: "live id", true: "failed create"}[fail], func(t *testing.T) {
+			ss := &sessionServer{sessions: map[string]bool{}, tokens: map[string]bool{}, fail: fail}
+			var mu sync.Mutex
+			var received []string
+			up := websocket.Upgrader{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/ws" {
+					ss.ServeHTTP(w, r)
+					return
+				}
+				c, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				for {
+					_, msg, err := c.ReadMessage()
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					received = append(received, string(msg))
+					mu.Unlock()
+				}
+			}))
+			defer srv.Close()
+			target, _ := url.Parse(srv.URL)
+			sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{})
+			var sends []traffic.Result
+			_, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: correlate.New(), Results: func(r traffic.Result) {
+				if r.Kind == traffic.ResultWSSend {
+					mu.Lock()
+					sends = append(sends, r)
+					mu.Unlock()
+				}
+			}}, sched)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(sends) != 1 {
+				t.Fatalf("%d ws-send results: %+v", len(sends), sends)
+			}
+			if fail {
+				if sends[0].NotSent != traffic.NotSentDependency || len(received) != 0 {
+					t.Fatalf("create failed, yet the message went out (%+v, server got %q)", sends[0], received)
+				}
+				return
+			}
+			if len(received) != 1 {
+				t.Fatalf("server got %q (send %+v)", received, sends[0])
+			}
+			var m struct {
+				Data struct{ Sid string } `json:"data"`
+			}
+			json.Unmarshal([]byte(received[0]), &m)
+			ss.mu.Lock()
+			live := ss.sessions[m.Data.Sid]
+			ss.mu.Unlock()
+			if m.Data.Sid == sid || !live {
+				t.Fatalf("server got sid %q (recorded %q), not the id it issued", m.Data.Sid, sid)
+			}
+		})
 	}
 }

@@ -16,7 +16,10 @@
 // 20 bytes or more) also link across flows: a WebSocket ticket fetched by
 // a user's request and presented by a connection the recorder keyed
 // apart. Later requests are searched for the value in their path, query,
-// header values and body.
+// header values and body, and so are clients' WebSocket text messages (a
+// session-alive event names the session the user's HTTP request created):
+// such a message waits for its producer like a request, carries the live
+// value, and is not sent when the producer failed.
 //
 // Everything learned belongs to one copy and round of the traffic
 // (schedule.Event.Copy and Round): every copy learns its server-made

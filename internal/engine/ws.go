@@ -63,8 +63,9 @@ type wsConn struct {
 }
 
 type wsOut struct {
-	ev  schedule.Event
-	end *traffic.WSClose // set for the close
+	ev   schedule.Event
+	end  *traffic.WSClose // set for the close
+	plan correlate.Plan   // values of earlier responses the message sends back
 }
 
 // mutation is an HTTP request that changed state and may cause a push.
@@ -137,8 +138,12 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 				Endpoint: "WS (connection not in corpus)"})
 			return
 		}
+		var plan correlate.Plan
+		if r.cfg.Correlator != nil {
+			plan = r.cfg.Correlator.Plan(ev)
+		}
 		select {
-		case c.queue <- wsOut{ev: ev}:
+		case c.queue <- wsOut{ev: ev, plan: plan}:
 		default:
 			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: m.Flow, Copy: ev.Copy, Intended: ev.At, NotSent: traffic.NotSentInFlight})
 		}
@@ -191,7 +196,7 @@ func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan co
 			s.end(ctx, c, out, connected)
 			return
 		}
-		s.send(ctx, c, out.ev, connected)
+		s.send(ctx, c, out, connected)
 	}
 }
 
@@ -298,12 +303,15 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan c
 	return true
 }
 
-func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connected bool) {
+func (s *wsState) send(ctx context.Context, c *wsConn, out wsOut, connected bool) {
 	r := s.r
+	ev := out.ev
 	m := ev.Record.WSMessage
+	payload := m.Payload
 	res := traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: ev.At}
+	reason := traffic.NotSentNoConn
 	notSent := func() {
-		res.NotSent = traffic.NotSentNoConn
+		res.NotSent = reason
 		if ctx.Err() != nil {
 			res.NotSent = traffic.NotSentRunEnded
 		}
@@ -323,6 +331,19 @@ func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connec
 		}
 		t.Stop()
 	}
+	if out.plan != nil {
+		// The message sends back values of earlier responses: it waits
+		// for them, as a request would, and carries the live ones.
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		err := out.plan.Wait(wctx)
+		cancel()
+		if err != nil {
+			reason = traffic.NotSentDependency
+			notSent()
+			return
+		}
+		payload = out.plan.ApplyText(payload)
+	}
 	if c.ended() {
 		// The server ended the connection (its session result says how):
 		// what the client had left to say cannot go out.
@@ -334,25 +355,25 @@ func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connec
 	var err error
 	switch m.Opcode {
 	case traffic.OpPing:
-		err = c.conn.WriteControl(websocket.PingMessage, m.Payload, deadline)
+		err = c.conn.WriteControl(websocket.PingMessage, payload, deadline)
 	case traffic.OpClose:
 		// Close frames come through the close record.
 		err = nil
 	default:
 		if m.Opcode == traffic.OpText {
-			s.noteAck(c, m.Payload, res.Sent)
+			s.noteAck(c, payload, res.Sent)
 		}
 		c.conn.SetWriteDeadline(deadline)
 		op := websocket.TextMessage
 		if m.Opcode == traffic.OpBinary {
 			op = websocket.BinaryMessage
 		}
-		err = c.conn.WriteMessage(op, m.Payload)
+		err = c.conn.WriteMessage(op, payload)
 	}
 	done := r.now()
 	res.Service = done - res.Sent
 	res.Latency = max(done-ev.At, res.Service)
-	res.BytesSent = int64(len(m.Payload))
+	res.BytesSent = int64(len(payload))
 	if errors.Is(err, websocket.ErrCloseSent) {
 		// The library failed the connection (a protocol error) while the
 		// message waited.
@@ -364,7 +385,7 @@ func (s *wsState) send(ctx context.Context, c *wsConn, ev schedule.Event, connec
 		res.Error = classify(err)
 	} else {
 		c.sent.Add(1)
-		c.bytesOut.Add(int64(len(m.Payload)))
+		c.bytesOut.Add(int64(len(payload)))
 	}
 	r.emit(res)
 }

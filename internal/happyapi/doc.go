@@ -68,9 +68,9 @@
 //
 // Client frames are {event, data, ackId?}. ping answers pong; rpc-request
 // (or rpc-call) with data {method, params} answers rpc-response {ok, method,
-// result: params} after Config.RPCDelay; session-alive, session-end and
-// machine-alive relay an ephemeral activity frame to the user's other
-// user-scoped connections; ephemeral and usage-report relay their data to
+// result: params} after Config.RPCDelay; session-alive and session-end
+// of a session the user has, and machine-alive, relay an ephemeral
+// activity frame to the user's other user-scoped connections; ephemeral and usage-report relay their data to
 // the user's other connections. A frame with an ackId always gets exactly
 // one reply carrying that ackId (pong, rpc-response, ack or error), which is
 // what lets a replay measure round trips. POST /v1/websocket/broadcast

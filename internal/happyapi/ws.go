@@ -184,8 +184,11 @@ func (s *Server) handleClientMessage(c *wsConn, data []byte) {
 	case "session-alive", "session-end":
 		sid := str("sid")
 		active := m.Event == "session-alive"
-		s.touchSession(c.user, sid, active, now)
-		s.hub.relay(c, s.frame("ephemeral", map[string]any{"type": "activity", "id": sid, "active": active, "activeAt": now, "thinking": d["thinking"]}, nil), true)
+		// Activity of a session the user does not have is not relayed
+		// (the real server checks ownership the same way).
+		if s.touchSession(c.user, sid, active, now) {
+			s.hub.relay(c, s.frame("ephemeral", map[string]any{"type": "activity", "id": sid, "active": active, "activeAt": now, "thinking": d["thinking"]}, nil), true)
+		}
 		s.ack(c, m)
 	case "machine-alive":
 		s.hub.relay(c, s.frame("ephemeral", map[string]any{"type": "machine-activity", "id": str("machineId"), "active": true, "activeAt": now}, nil), true)
@@ -212,16 +215,20 @@ func (s *Server) ack(c *wsConn, m clientMsg) {
 }
 
 // touchSession records session activity reported over a WebSocket.
-func (s *Server) touchSession(userID, sid string, active bool, now int64) {
+// touchSession marks the user's session active or not, and reports
+// whether the user has that session at all.
+func (s *Server) touchSession(userID, sid string, active bool, now int64) bool {
 	if sid == "" {
-		return
+		return false
 	}
 	u := s.user(userID)
 	u.mu.Lock()
-	if ss := u.sessions[sid]; ss != nil && ss.archivedAt == 0 {
+	defer u.mu.Unlock()
+	ss := u.sessions[sid]
+	if ss != nil && ss.archivedAt == 0 {
 		ss.Active, ss.ActiveAt = active, now
 	}
-	u.mu.Unlock()
+	return ss != nil
 }
 
 // handleWebSocket upgrades GET /v1/updates and /v1/websocket.
