@@ -29,7 +29,7 @@ Rotated files may be given in any order: they are read by first timestamp.
 Exchanges the capture did not hold whole are kept and flagged incomplete.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "corpus to write (`FILE`.rpz)", Required: true},
-			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing corpus"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"overwrite"}, Usage: "overwrite an existing corpus"},
 			&cli.DurationFlag{Name: "reorder-window", Value: 5 * time.Minute, Usage: "capture time records are held to be written in start order"},
 		}, captureFlags()...),
 		Action: func(c *cli.Context) error {

@@ -103,6 +103,7 @@ func TestSniffCommandUsage(t *testing.T) {
 		{"unsupported filter", []string{"-i", "lo", "-o", "x.rpz", "--filter", "udp port 53"}, "not supported"},
 		{"bad port", []string{"-i", "lo", "-o", "x.rpz", "-p", "70000"}, "not a TCP port"},
 		{"bad ring", []string{"-i", "lo", "-o", "x.rpz", "-p", "80", "--ring-mb", "3"}, "multiple of 4"},
+		{"unknown flag", []string{"-i", "lo", "-o", "x.rpz", "--prot", "80"}, "flag provided but not defined: -prot"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,6 +111,9 @@ func TestSniffCommandUsage(t *testing.T) {
 			code := run(context.Background(), append([]string{"record", "sniff"}, tc.args...), &stdout, &stderr)
 			if code != exitUsage || !strings.Contains(stderr.String(), tc.want) {
 				t.Errorf("exit %d, stderr %q; want %d mentioning %q", code, stderr.String(), exitUsage, tc.want)
+			}
+			if n := strings.Count(stderr.String(), "\n"); n != 1 || stdout.Len() != 0 {
+				t.Errorf("a bad command line printed %d lines and %d bytes of help, want one line:\n%s%s", n, stdout.Len(), stdout.String(), stderr.String())
 			}
 		})
 	}

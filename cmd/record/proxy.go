@@ -39,7 +39,7 @@ leaves OUT.partial, readable up to its last flush.`,
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "corpus to write (`FILE`.rpz); required"},
 			&cli.Int64Flag{Name: "max-body", Usage: "`BYTES` kept per body or WebSocket message (the rest is forwarded, counted and marked truncated)", Value: proxy.DefaultMaxBody},
 			&cli.DurationFlag{Name: "flush-interval", Usage: "write buffered records to disk at least this often (a crash loses at most this much)", Value: time.Second},
-			&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing corpus at --out"},
+			&cli.BoolFlag{Name: "overwrite", Aliases: []string{"force"}, Usage: "replace an existing corpus at --out"},
 		}, redactFlags()...),
 		Action: runProxy,
 	}

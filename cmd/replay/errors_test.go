@@ -104,11 +104,14 @@ func TestRunBadInput(t *testing.T) {
 		{"recorded origin", []string{"run", good, "--target", "http://recorded.example:8787"}, exitError, []string{"origin", "--allow-origin"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := runReplay(t, tc.args...)
+			code, stdout, stderr := runReplay(t, tc.args...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr)
 			}
 			oneLine(t, stderr, tc.want...)
+			if code == exitUsage && stdout != "" {
+				t.Errorf("a bad command line printed more than its one line:\n%s", stdout)
+			}
 		})
 	}
 }

@@ -27,7 +27,7 @@ field for (flows, flags, errors) rides in "_reprise" fields, so
 "record har" restores the corpus. Use --har - to write to standard output.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "har", Usage: "HAR file to write (`OUT.har`, - for standard output; required)"},
-			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing HAR file"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"overwrite"}, Usage: "overwrite an existing HAR file"},
 		},
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice() // flags anywhere: see cliargs.Permute

@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usageError{err}
 		},
 	}
+	cliargs.OnUsageError(app.Commands, app.OnUsageError)
 	err := app.RunContext(ctx, cliargs.Permute(app.Commands, args))
 	return exitCode(err, stderr)
 }

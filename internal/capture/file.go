@@ -89,6 +89,9 @@ func firstTimestamp(f *os.File) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	if cl, ok := pr.(io.Closer); ok {
+		defer cl.Close()
+	}
 	for i := 0; i < 16; i++ {
 		pkt, err := pr.ReadPacket()
 		if err == io.EOF || errors.Is(err, ErrTruncated) {
@@ -113,5 +116,10 @@ func (c *CaptureFile) Read(ctx context.Context, p *Processor) error {
 	return err
 }
 
-// Close closes the file.
-func (c *CaptureFile) Close() error { return c.file.Close() }
+// Close closes the file (and its decompressor).
+func (c *CaptureFile) Close() error {
+	if cl, ok := c.reader.(io.Closer); ok {
+		cl.Close()
+	}
+	return c.file.Close()
+}

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/reprise/reprise/internal/traffic"
 	"github.com/reprise/reprise/internal/traffic/traffictest"
 )
@@ -223,5 +226,86 @@ func TestSinkErrorStops(t *testing.T) {
 	}
 	if !errors.Is(err, io.ErrShortWrite) {
 		t.Errorf("got %v, want the sink's error", err)
+	}
+}
+
+// Captures compressed with gzip or zstd (tcpdump -z gzip, logrotate)
+// import like the plain file; one cut short keeps what came before the
+// cut and says which stream broke.
+func TestCompressedCaptures(t *testing.T) {
+	plain := writePcap(t, simpleConvo().pkts)
+	want, _, err := readAll(t, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	// Flushed every KiB, as a capture written as it goes: a cut leaves
+	// whole blocks before it.
+	var zst bytes.Buffer
+	zs, err := zstd.NewWriter(&zst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := plain; len(b) > 0; b = b[min(len(b), 1024):] {
+		zs.Write(b[:min(len(b), 1024)])
+		zs.Flush()
+	}
+	zs.Close()
+	for _, tc := range []struct {
+		name, format string
+		data         []byte
+	}{{"gzip", "gzip", gz.Bytes()}, {"zstd", "zstd", zst.Bytes()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, err := readAll(t, tc.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(exchanges(got)) != 2 || len(got) != len(want) {
+				t.Fatalf("got %d records (%d exchanges), want %d as from the plain file", len(got), len(exchanges(got)), len(want))
+			}
+			for i := range got {
+				if a, b := brief(exchanges(got)[min(i, 1)]), brief(exchanges(want)[min(i, 1)]); a != b {
+					t.Fatalf("record %d: %s, plain file gives %s", i, a, b)
+				}
+			}
+			cut, _, err := readAll(t, tc.data[:len(tc.data)*2/3])
+			if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), tc.format+" stream") {
+				t.Fatalf("cut %s capture: error %v, want it truncated naming the %s stream", tc.name, err, tc.format)
+			}
+			if xs := exchanges(cut); len(xs) == 0 || xs[0].Request.URL != "/a" {
+				t.Fatalf("cut %s capture lost the exchanges before the cut: %v", tc.name, xs)
+			}
+		})
+	}
+	if _, _, err := readAll(t, zst.Bytes()[:10]); !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "zstd stream") {
+		t.Fatalf("zstd capture cut in its first block: %v", err)
+	}
+	// Rotated compressed files given out of order import in time order.
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "b.pcap.gz"), filepath.Join(dir, "a.pcap")}
+	later := simpleConvo()
+	for i := range later.pkts {
+		later.pkts[i].Timestamp = later.pkts[i].Timestamp.Add(time.Hour)
+	}
+	var gzLater bytes.Buffer
+	zw = gzip.NewWriter(&gzLater)
+	zw.Write(writePcap(t, later.pkts))
+	zw.Close()
+	os.WriteFile(paths[0], gzLater.Bytes(), 0o600)
+	os.WriteFile(paths[1], plain, 0o600)
+	files, err := OpenCaptureFiles(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	if files[0].Path != paths[1] || !files[1].First.After(files[0].First) {
+		t.Fatalf("files ordered %s, %s", files[0].Path, files[1].Path)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Link types (LINKTYPE_* values of the pcap and pcapng formats) that the
@@ -58,16 +61,41 @@ var ErrNotCapture = errors.New("not a pcap or pcapng file")
 var ErrTruncated = errors.New("capture file truncated")
 
 // NewFileReader detects the format of r (pcap in either byte order with
-// micro- or nanosecond timestamps, or pcapng) and returns a reader of its
-// packets.
+// micro- or nanosecond timestamps, or pcapng, either of them possibly
+// compressed with gzip or zstd, as rotated captures often are) and
+// returns a reader of its packets.
 func NewFileReader(r io.Reader) (PacketReader, error) {
+	return newFileReader(r, true)
+}
+
+func newFileReader(r io.Reader, mayDecompress bool) (PacketReader, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	magic, err := br.Peek(4)
 	if err != nil {
+		var se *streamError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%w: compressed capture ends before its header (%v)", ErrTruncated, se)
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("%w: file shorter than a header (%d bytes)", ErrNotCapture, len(magic))
 		}
 		return nil, fmt.Errorf("read capture header: %w", err)
+	}
+	if mayDecompress {
+		switch {
+		case magic[0] == 0x1f && magic[1] == 0x8b:
+			zr, err := gzip.NewReader(br)
+			if err != nil {
+				return nil, fmt.Errorf("%w: gzip header: %v", ErrNotCapture, err)
+			}
+			return withCloser(newFileReader(&decompressed{r: zr, format: "gzip"}, false))(zr.Close)
+		case binary.LittleEndian.Uint32(magic) == 0xfd2fb528:
+			zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+			if err != nil {
+				return nil, fmt.Errorf("%w: zstd header: %v", ErrNotCapture, err)
+			}
+			return withCloser(newFileReader(&decompressed{r: zr, format: "zstd"}, false))(func() error { zr.Close(); return nil })
+		}
 	}
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
@@ -76,6 +104,62 @@ func NewFileReader(r io.Reader) (PacketReader, error) {
 		return newNgReader(br)
 	}
 	return nil, fmt.Errorf("%w: unknown magic %#08x (expected pcap a1b2c3d4/a1b23c4d or pcapng 0a0d0d0a)", ErrNotCapture, binary.BigEndian.Uint32(magic))
+}
+
+// closingReader is the reader of a compressed capture: closing it
+// releases the decompressor.
+type closingReader struct {
+	PacketReader
+	close func() error
+}
+
+func (c closingReader) Close() error { return c.close() }
+
+func withCloser(pr PacketReader, err error) func(func() error) (PacketReader, error) {
+	return func(close func() error) (PacketReader, error) {
+		if err != nil {
+			close()
+			return nil, err
+		}
+		return closingReader{pr, close}, nil
+	}
+}
+
+// decompressed reads a compressed capture. A stream that stops early or
+// is corrupt ends like a truncated file: with ErrUnexpectedEOF, so the
+// packets before the damage are kept; the cause is in the error's text.
+type decompressed struct {
+	r      io.Reader
+	format string
+}
+
+func (d *decompressed) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &streamError{format: d.format, err: err}
+	}
+	return n, err
+}
+
+type streamError struct {
+	format string
+	err    error
+}
+
+func (e *streamError) Error() string {
+	return e.format + " stream: " + e.err.Error()
+}
+func (e *streamError) Unwrap() error { return io.ErrUnexpectedEOF }
+
+// cutShort describes a record the file ended inside of, with the cause
+// when it was not the plain end of the file.
+func cutShort(err error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	var se *streamError
+	if errors.As(err, &se) {
+		msg += " (" + se.Error() + ")"
+	}
+	return fmt.Errorf("%w: %s", ErrTruncated, msg)
 }
 
 type pcapReader struct {
@@ -117,7 +201,7 @@ func (p *pcapReader) ReadPacket() (Packet, error) {
 		if err == io.EOF {
 			return Packet{}, io.EOF
 		}
-		return Packet{}, fmt.Errorf("%w: record header of packet %d cut short", ErrTruncated, p.n+1)
+		return Packet{}, cutShort(err, "record header of packet %d cut short", p.n+1)
 	}
 	sec := p.order.Uint32(p.hdr[0:4])
 	frac := p.order.Uint32(p.hdr[4:8])
@@ -131,7 +215,7 @@ func (p *pcapReader) ReadPacket() (Packet, error) {
 	}
 	data := p.buf[:capLen]
 	if _, err := io.ReadFull(p.r, data); err != nil {
-		return Packet{}, fmt.Errorf("%w: data of packet %d cut short", ErrTruncated, p.n+1)
+		return Packet{}, cutShort(err, "data of packet %d cut short", p.n+1)
 	}
 	p.n++
 	ns := int64(frac) * 1000
@@ -186,7 +270,7 @@ func (g *ngReader) readBlock() (uint32, []byte, error) {
 		if err == io.EOF {
 			return 0, nil, io.EOF
 		}
-		return 0, nil, fmt.Errorf("%w: pcapng block header cut short after %d packets", ErrTruncated, g.n)
+		return 0, nil, cutShort(err, "pcapng block header cut short after %d packets", g.n)
 	}
 	typ := binary.LittleEndian.Uint32(h[:4])
 	if typ == ngSectionHeader {
@@ -219,7 +303,7 @@ func (g *ngReader) readBlock() (uint32, []byte, error) {
 	}
 	b := g.buf[:body+4]
 	if _, err := io.ReadFull(g.r, b); err != nil {
-		return 0, nil, fmt.Errorf("%w: pcapng block %d cut short after %d packets", ErrTruncated, g.blocks+1, g.n)
+		return 0, nil, cutShort(err, "pcapng block %d cut short after %d packets", g.blocks+1, g.n)
 	}
 	if trail := g.order.Uint32(b[body:]); trail != length {
 		return 0, nil, fmt.Errorf("pcapng block %d: trailing length %d differs from leading length %d", g.blocks+1, trail, length)

@@ -83,3 +83,13 @@ func IsFlagError(err error) bool {
 	}
 	return false
 }
+
+// OnUsageError makes every command (and subcommand) of cmds hand a bad
+// command line to handle instead of printing its whole help: the caller
+// prints one line naming the problem (and "--help" shows the help).
+func OnUsageError(cmds []*cli.Command, handle cli.OnUsageErrorFunc) {
+	for _, c := range cmds {
+		c.OnUsageError = handle
+		OnUsageError(c.Subcommands, handle)
+	}
+}
