@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/reprise/reprise/internal/traffic"
 	"github.com/reprise/reprise/internal/traffic/traffictest"
@@ -133,6 +134,11 @@ func FuzzWebSocketStream(f *testing.F) {
 // what it yields: errors are fine, a panic or a hang is not.
 func FuzzCaptureFile(f *testing.F) {
 	f.Add(writePcap(f, simpleConvo().pkts))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(writePcap(f, simpleConvo().pkts))
+	zw.Close()
+	f.Add(gz.Bytes())
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1c, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pr, err := NewFileReader(bytes.NewReader(data))

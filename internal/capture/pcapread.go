@@ -90,7 +90,7 @@ func newFileReader(r io.Reader, mayDecompress bool) (PacketReader, error) {
 			}
 			return withCloser(newFileReader(&decompressed{r: zr, format: "gzip"}, false))(zr.Close)
 		case binary.LittleEndian.Uint32(magic) == 0xfd2fb528:
-			zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+			zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(128<<20))
 			if err != nil {
 				return nil, fmt.Errorf("%w: zstd header: %v", ErrNotCapture, err)
 			}
