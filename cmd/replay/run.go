@@ -78,7 +78,7 @@ func replayFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "max-lag", Value: 5 * time.Second, Usage: "how late a request may go out before it is counted as not sent"},
 		&cli.DurationFlag{Name: "duration", Usage: "stop after this much replay time"},
 		&cli.DurationFlag{Name: "max-gap", Usage: "cut idle gaps between records longer than this (corpus time) down to it, e.g. 10s for a HAR of sessions days apart"},
-		&cli.StringFlag{Name: "shard", Usage: "replay shard i/N of the flows (0-based), for merging with replay merge"},
+		&cli.StringFlag{Name: "shard", Usage: "replay shard i/N of the flows (0-based), for merging with replay merge; auto/N takes i from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)"},
 		&cli.BoolFlag{Name: "no-correlate", Usage: "send recorded values verbatim (no carrying of ids and tokens from responses)"},
 		&cli.BoolFlag{Name: "no-shapes", Usage: "do not decode JSON responses for their shape (saves CPU at very high rates; no shape_checks)"},
 		&cli.BoolFlag{Name: "allow-origin", Usage: "allow replaying at the corpus's recorded origin host"},
@@ -307,6 +307,11 @@ func parseOuts(specs []string, formats ...string) ([]output, error) {
 		if !slices.Contains(formats, format) {
 			return nil, fmt.Errorf("--out %q: unknown format %q (known: %s)", s, format, strings.Join(formats, ", "))
 		}
+		// The results of a long run must not be lost to a missing
+		// directory at its end: it is made (or refused) now.
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("--out %q: %v", s, err)
+		}
 		outs = append(outs, output{format, path})
 	}
 	return outs, nil
@@ -347,8 +352,17 @@ func parseSpeed(s string) (float64, error) {
 	return v, nil
 }
 
+// parseShard reads --shard i/N; "auto/N" takes i from the
+// JOB_COMPLETION_INDEX that a Kubernetes Indexed Job gives each pod.
 func parseShard(s string) (int, int, error) {
 	a, b, ok := strings.Cut(s, "/")
+	if strings.TrimSpace(a) == "auto" {
+		idx, set := os.LookupEnv("JOB_COMPLETION_INDEX")
+		if !set {
+			return 0, 0, fmt.Errorf("--shard %q: JOB_COMPLETION_INDEX is not set (it is in a Kubernetes Indexed Job); give i/N instead", s)
+		}
+		a = idx
+	}
 	i, err1 := strconv.Atoi(a)
 	n, err2 := strconv.Atoi(b)
 	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
