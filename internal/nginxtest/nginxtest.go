@@ -130,8 +130,28 @@ func (s *Server) stop() {
 	}
 }
 
-// Log returns the access log so far.
+// Log returns the access log so far. nginx writes a request's line after
+// sending its response, so a client can be answered before the line is
+// there: Log reads until two reads 50 ms apart agree (for at most 2 s).
 func (s *Server) Log(ctx context.Context) ([]Entry, error) {
+	log, err := s.readLog()
+	deadline := time.Now().Add(2 * time.Second)
+	for err == nil && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		again, rerr := s.readLog()
+		if rerr != nil || len(again) == len(log) {
+			return again, rerr
+		}
+		log = again
+	}
+	return log, err
+}
+
+func (s *Server) readLog() ([]Entry, error) {
 	f, err := os.Open(filepath.Join(s.dir, "access.log"))
 	if os.IsNotExist(err) {
 		return nil, nil
