@@ -296,19 +296,26 @@ func responseHeadSize(resp *http.Response) int64 {
 type phases struct {
 	getConn, dnsStart, connectStart, connectDone atomic.Int64
 	tlsStart, tlsDone, gotConn, wrote, firstByte atomic.Int64
+	writes                                       atomic.Int32 // times the request was written
 }
 
 func (p *phases) trace(now func() time.Duration, written func()) *httptrace.ClientTrace {
 	at := func(v *atomic.Int64) { v.CompareAndSwap(0, int64(now())) }
 	return &httptrace.ClientTrace{
-		GetConn:              func(string) { at(&p.getConn) },
-		DNSStart:             func(httptrace.DNSStartInfo) { at(&p.dnsStart) },
-		ConnectStart:         func(string, string) { at(&p.connectStart) },
-		ConnectDone:          func(string, string, error) { p.connectDone.Store(int64(now())) },
-		TLSHandshakeStart:    func() { at(&p.tlsStart) },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { p.tlsDone.Store(int64(now())) },
-		GotConn:              func(httptrace.GotConnInfo) { at(&p.gotConn) },
-		WroteRequest:         func(httptrace.WroteRequestInfo) { at(&p.wrote); written() },
+		GetConn:           func(string) { at(&p.getConn) },
+		DNSStart:          func(httptrace.DNSStartInfo) { at(&p.dnsStart) },
+		ConnectStart:      func(string, string) { at(&p.connectStart) },
+		ConnectDone:       func(string, string, error) { p.connectDone.Store(int64(now())) },
+		TLSHandshakeStart: func() { at(&p.tlsStart) },
+		TLSHandshakeDone:  func(tls.ConnectionState, error) { p.tlsDone.Store(int64(now())) },
+		GotConn:           func(httptrace.GotConnInfo) { at(&p.gotConn) },
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			at(&p.wrote)
+			if i.Err == nil {
+				p.writes.Add(1)
+			}
+			written()
+		},
 		GotFirstResponseByte: func() { at(&p.firstByte) },
 	}
 }
@@ -333,6 +340,7 @@ func (p *phases) fill(res *traffic.Result, done time.Duration) {
 		}
 	}
 	res.Blocked = span(get, unblocked)
+	res.Resent = p.writes.Load() > 1
 	res.Connecting = span(p.connectStart.Load(), p.connectDone.Load())
 	res.TLSHandshaking = span(p.tlsStart.Load(), p.tlsDone.Load())
 	wrote, first := p.wrote.Load(), p.firstByte.Load()

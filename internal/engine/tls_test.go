@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"bufio"
+	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,5 +127,55 @@ func TestRequestPhases(t *testing.T) {
 				t.Errorf("second request reused the connection but shows connecting %v, tls %v", second.Connecting, second.TLSHandshaking)
 			}
 		})
+	}
+}
+
+// A kept-alive connection that the server closes after reading the next
+// request, without answering it, makes Go's transport write that (GET)
+// request again on a new connection: the result says so, since the
+// target saw it twice.
+func TestResentRequestIsReported(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var seen, dropped atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for n := 1; ; n++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					seen.Add(1)
+					if n == 2 && dropped.CompareAndSwap(0, 1) {
+						return // read, never answered
+					}
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					_ = req
+				}
+			}(c)
+		}
+	}()
+	recs := []traffic.Record{exchange("a", 0, "GET", "/1", 200), exchange("a", 100*time.Millisecond, "GET", "/2", 200)}
+	_, col := runRecords(t, Config{Target: mustURL("http://" + ln.Addr().String())}, recs, 1)
+	rs := col.byKind(traffic.ResultHTTP)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Intended < rs[j].Intended })
+	if len(rs) != 2 || rs[0].Status != 200 || rs[1].Status != 200 {
+		t.Fatalf("results %+v", rs)
+	}
+	if seen.Load() != 3 {
+		t.Fatalf("server read %d requests, want 3 (the second one twice)", seen.Load())
+	}
+	if rs[0].Resent || !rs[1].Resent {
+		t.Fatalf("resent marks %v, %v; want false, true", rs[0].Resent, rs[1].Resent)
 	}
 }

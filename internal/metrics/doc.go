@@ -117,7 +117,8 @@
 //	                  "observed", "unit", "pass", "note"}]
 //	}
 //
-// Stats: "endpoint", "label", "requests", "rate" (requests per second of
+// Stats: "endpoint", "label", "requests", "resent" (requests the HTTP
+// client wrote twice, absent when none), "rate" (requests per second of
 // the run, derived), "failed", "outcomes" ({kind: {"completed", "failed":
 // {error: n}, "not_sent": {reason: n}}}), "status_classes" ({"2xx": n}),
 // "statuses" ({"200": n}), "checks_passed", "checks_failed",

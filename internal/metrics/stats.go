@@ -82,6 +82,8 @@ type Stats struct {
 	Label string `json:"label,omitempty"`
 	// Requests counts HTTP requests sent (not-sent ones excluded).
 	Requests int64 `json:"requests"`
+	// Resent counts requests the HTTP client wrote twice (Result.Resent).
+	Resent int64 `json:"resent,omitempty"`
 	// Rate is Requests per second of the run (derived).
 	Rate float64 `json:"rate"`
 	// Failed counts HTTP results failed in the k6 sense: a transport
@@ -256,6 +258,9 @@ func (s *Stats) add(r *traffic.Result, overall bool) {
 			return
 		}
 		s.Requests++
+		if r.Resent {
+			s.Resent++
+		}
 		s.Latency = record(s.Latency, r.Latency)
 		s.Service = record(s.Service, r.Service)
 		if overall {
@@ -335,6 +340,7 @@ var ScheduledKinds = []traffic.ResultKind{traffic.ResultHTTP, traffic.ResultWSCo
 // Merge adds o into s exactly: counters add, histograms merge.
 func (s *Stats) Merge(o *Stats) {
 	s.Requests += o.Requests
+	s.Resent += o.Resent
 	s.Failed += o.Failed
 	for k, oo := range o.Outcomes {
 		s.outcome(k).merge(oo)

@@ -18,6 +18,9 @@
 //	http_req_failed      failed HTTP results (error, 5xx, a 4xx other than the recorded status, not sent) as a rate;
 //	                     as in k6, ✓ counts the failed and ✗ the others
 //	http_req_receiving   first response byte to the end of the body
+//	http_req_resent      requests the HTTP client wrote twice (shown only when some were):
+//	                     Go's transport, like browsers, resends an idempotent request
+//	                     whose reused connection closed unanswered
 //	http_req_sending     connection in hand to the request written
 //	http_req_service     service time from the actual send
 //	http_req_status      status classes

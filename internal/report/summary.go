@@ -122,6 +122,9 @@ func metricLines(s *metrics.Snapshot) []line {
 		add("http_req_failed", formatPercent(o.ErrorRate()), "✓ "+itoa(o.Failed), "✗ "+itoa(n-o.Failed))
 	}
 	trend("http_req_receiving", o.Receiving)
+	if o.Resent > 0 {
+		add("http_req_resent", itoa(o.Resent), "written again after a kept-alive connection closed unanswered: the target may have seen them twice")
+	}
 	trend("http_req_sending", o.Sending)
 	trend("http_req_service", o.Service)
 	if len(o.StatusClasses) > 0 {

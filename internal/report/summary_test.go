@@ -80,6 +80,7 @@ func happyRun() *metrics.Snapshot {
 			res.Connecting = 900 * time.Microsecond
 			res.Blocked = 0
 		}
+		res.Resent = i%600 == 13
 		switch {
 		case i%400 == 7:
 			res.Status, res.Error, res.Latency, res.Service = 0, "timeout", 10*time.Second, 10*time.Second-lag

@@ -77,6 +77,11 @@ type Result struct {
 	// request, Waiting for the first response byte and Receiving the rest.
 	// Zero when a phase did not happen (or the request failed before it).
 	Blocked, TLSHandshaking, Sending, Waiting, Receiving time.Duration
+	// Resent is set when the HTTP client wrote the request a second time,
+	// on a new connection, after the kept-alive one it first used closed
+	// without answering (what Go's transport, like browsers, does for
+	// idempotent requests): the target may have seen it twice.
+	Resent bool
 	// Status is the HTTP status (101 for a WebSocket upgrade), 0 on error.
 	Status int
 	// Expected is the recorded status, for checks (0 when unknown).
