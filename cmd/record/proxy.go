@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,8 @@ leaves OUT.partial, readable up to its last flush.`,
 			&cli.Int64Flag{Name: "max-body", Usage: "`BYTES` kept per body or WebSocket message (the rest is forwarded, counted and marked truncated)", Value: proxy.DefaultMaxBody},
 			&cli.DurationFlag{Name: "flush-interval", Usage: "write buffered records to disk at least this often (a crash loses at most this much)", Value: time.Second},
 			&cli.BoolFlag{Name: "overwrite", Aliases: []string{"force"}, Usage: "replace an existing corpus at --out"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "accept HTTPS (and wss://) clients with this certificate `FILE` (PEM, with --tls-key)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "private key `FILE` (PEM) of --tls-cert"},
 		}, redactFlags()...),
 		Action: runProxy,
 	}
@@ -119,6 +122,17 @@ func runProxy(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var tlsCfg *tls.Config
+	switch cert, key := c.String("tls-cert"), c.String("tls-key"); {
+	case cert != "" && key != "":
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return usageError{fmt.Errorf("--tls-cert %s --tls-key %s: %v", cert, key, err)}
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{pair}}
+	case cert != "" || key != "":
+		return usageError{errors.New("--tls-cert and --tls-key go together: give both to accept HTTPS clients")}
+	}
 	if !c.Bool("overwrite") {
 		if _, err := os.Lstat(out); err == nil {
 			return fmt.Errorf("%s already exists: choose another --out, remove the file, or pass --overwrite", out)
@@ -175,6 +189,7 @@ func runProxy(c *cli.Context) error {
 		Clock:        clock,
 		Logger:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		HashIdentity: hash,
+		TLS:          tlsCfg,
 	})
 	if err != nil {
 		w.Close()
@@ -184,7 +199,11 @@ func runProxy(c *cli.Context) error {
 	if red == nil {
 		redaction = "redaction OFF"
 	}
-	fmt.Fprintf(stdout, "record proxy: listening on http://%s, forwarding to %s, recording to %s (%s)\n", ln.Addr(), upstream, out, redaction)
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "record proxy: listening on %s://%s, forwarding to %s, recording to %s (%s)\n", scheme, ln.Addr(), upstream, out, redaction)
 
 	serveErr := p.Serve(c.Context, ln)
 	p.Close()

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -40,6 +42,8 @@ func TestProxyCommandUsage(t *testing.T) {
 		{"negative max-body", []string{"--upstream", "http://h", "--out", filepath.Join(dir, "a.rpz"), "--max-body", "-1"}, exitUsage, "max-body"},
 		{"zero flush interval", []string{"--upstream", "http://h", "--out", filepath.Join(dir, "a.rpz"), "--flush-interval", "0s"}, exitUsage, "flush-interval"},
 		{"existing corpus", []string{"--upstream", "http://h", "--out", existing, "--listen", "127.0.0.1:0"}, exitError, "pass --overwrite"},
+		{"tls cert without key", []string{"--upstream", "http://h", "--out", filepath.Join(dir, "a.rpz"), "--tls-cert", existing}, exitUsage, "go together"},
+		{"unreadable tls pair", []string{"--upstream", "http://h", "--out", filepath.Join(dir, "a.rpz"), "--tls-cert", existing, "--tls-key", existing}, exitUsage, "--tls-cert"},
 		{"bad listen address", []string{"--upstream", "http://h", "--out", filepath.Join(dir, "b.rpz"), "--listen", "256.0.0.1:1"}, exitError, "listen on 256.0.0.1:1"},
 	}
 	for _, tt := range tests {
@@ -74,7 +78,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var listenLine = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+var listenLine = regexp.MustCompile(`listening on (https?://[0-9.:]+)`)
 
 func waitListen(t *testing.T, out func() string) string {
 	t.Helper()
@@ -97,14 +101,28 @@ func TestProxyCommandRecordsAndStops(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
+	// A certificate for 127.0.0.1 (httptest's) as PEM files, and a client
+	// that trusts it, for --tls-cert/--tls-key.
+	certSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	certSrv.Close()
+	certDir := t.TempDir()
+	certFile, keyFile := filepath.Join(certDir, "cert.pem"), filepath.Join(certDir, "key.pem")
+	keyDER, err := x509.MarshalPKCS8PrivateKey(certSrv.TLS.Certificates[0].PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certSrv.Certificate().Raw}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 	tests := []struct {
 		name       string
 		upstream   string
 		wantStatus int
 		wantSum    string
+		tls        bool
 	}{
-		{"live upstream", up.URL, 200, "2 exchanges, 0 websocket connections / 0 messages"},
-		{"unreachable upstream is not a startup error", dead, 502, "2 errors"},
+		{"live upstream", up.URL, 200, "2 exchanges, 0 websocket connections / 0 messages", false},
+		{"unreachable upstream is not a startup error", dead, 502, "2 errors", false},
+		{"https clients", up.URL, 200, "2 exchanges, 0 websocket connections / 0 messages", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,14 +131,23 @@ func TestProxyCommandRecordsAndStops(t *testing.T) {
 			defer cancel()
 			var stdout, stderr syncBuffer
 			done := make(chan int, 1)
+			args := []string{"record", "proxy", "--listen", "127.0.0.1:0", "--upstream", tt.upstream, "--out", out}
+			client := http.DefaultClient
+			if tt.tls {
+				args = append(args, "--tls-cert", certFile, "--tls-key", keyFile)
+				client = certSrv.Client()
+			}
 			go func() {
-				done <- run(ctx, []string{"record", "proxy", "--listen", "127.0.0.1:0", "--upstream", tt.upstream, "--out", out}, &stdout, &stderr)
+				done <- run(ctx, args, &stdout, &stderr)
 			}()
 			base := waitListen(t, stdout.String)
+			if tt.tls != strings.HasPrefix(base, "https://") {
+				t.Fatalf("proxy listens on %s", base)
+			}
 			for i := 0; i < 2; i++ {
 				req, _ := http.NewRequest("GET", fmt.Sprintf("%s/v1/x?i=%d", base, i), nil)
 				req.Header.Set("Authorization", "Bearer cli-secret")
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := client.Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -150,6 +177,9 @@ func TestProxyCommandRecordsAndStops(t *testing.T) {
 			recs, err := traffic.ReadAll(context.Background(), rd)
 			if err != nil || len(recs) != 2 {
 				t.Fatalf("%d records, %v", len(recs), err)
+			}
+			if scheme := recs[0].Exchange.Request.Scheme; (scheme == "https") != tt.tls {
+				t.Errorf("recorded scheme %q", scheme)
 			}
 			if rd.Header().Source != "proxy" || rd.Header().Origin != tt.upstream || len(rd.Header().Redactions) == 0 {
 				t.Errorf("header %+v", rd.Header())

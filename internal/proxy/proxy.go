@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -75,6 +76,10 @@ type Config struct {
 	// ShutdownGrace bounds how long Serve waits for requests in flight
 	// once its context ends; zero means DefaultShutdownGrace.
 	ShutdownGrace time.Duration
+	// TLS, when set, makes Serve accept HTTPS (and wss://) clients with
+	// this configuration's certificates. The proxy speaks HTTP/1.1 to them
+	// (its ALPN offers nothing else) and records the requests as https.
+	TLS *tls.Config
 }
 
 // Stats counts what a Proxy has seen.
@@ -204,6 +209,7 @@ type connInfo struct {
 	remote string
 	conn   net.Conn     // nil when not served through ConnContext
 	scan   *headScanner // nil when the listener is not Serve's
+	tls    bool         // the client spoke TLS to the proxy
 }
 
 // ConnContext gives every client connection its ID. Serve installs it;
@@ -213,7 +219,9 @@ func (p *Proxy) ConnContext(ctx context.Context, c net.Conn) context.Context {
 	ci := &connInfo{id: p.conns.Add(1), remote: c.RemoteAddr().String(), conn: c}
 	if sc, ok := c.(*scanConn); ok {
 		ci.scan = sc.scan
+		c = sc.Conn
 	}
+	_, ci.tls = c.(*tls.Conn)
 	return context.WithValue(ctx, connKey{}, ci)
 }
 
@@ -228,6 +236,11 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		ConnContext:       p.ConnContext,
 		ReadHeaderTimeout: time.Minute,
 		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	if p.cfg.TLS != nil {
+		cfg := p.cfg.TLS.Clone()
+		cfg.NextProtos = []string{"http/1.1"}
+		ln = tls.NewListener(ln, cfg)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(scanListener{ln}) }()
@@ -345,7 +358,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if x.req.Header == nil {
 		x.req.Header = requestFields(r)
 	}
-	if r.TLS != nil {
+	if r.TLS != nil || ci.tls {
 		x.req.Scheme = "https"
 	}
 	x.reqLen = r.ContentLength

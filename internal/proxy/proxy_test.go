@@ -74,6 +74,9 @@ func startProxy(t testing.TB, upstream string, cfgs ...func(*Config)) *testProxy
 	var once sync.Once
 	tp.Proxy = p
 	tp.URL = "http://" + ln.Addr().String()
+	if cfg.TLS != nil {
+		tp.URL = "https://" + ln.Addr().String()
+	}
 	tp.stop = func() {
 		once.Do(func() {
 			cancel()
