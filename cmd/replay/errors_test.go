@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -192,5 +193,66 @@ func TestRunWritesJSON(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Fatalf("results lack %s", want)
 		}
+	}
+}
+
+// --abort-threshold stops a run whose target is failing, as k6's
+// abortOnFail does: the events after the stop are never sent, the report
+// covers what was, and the exit code is the breach's. A healthy target
+// runs to the end.
+func TestAbortThreshold(t *testing.T) {
+	dir := t.TempDir()
+	corpusPath := smallCorpus(t, dir, 300) // 3 s of requests
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer failing.Close()
+	for _, tc := range []struct {
+		name   string
+		target string
+		code   int
+	}{
+		{"failing target stops early", failing.URL, exitBreach},
+		{"healthy target runs to the end", okServer(t), exitOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			results := filepath.Join(t.TempDir(), "r.json")
+			code, stdout, stderr := runReplay(t, "run", corpusPath, "--target", tc.target, "-q",
+				"--abort-threshold", "error_rate<10%", "--abort-grace", "0s", "--out", "json="+results)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", code, tc.code, stderr)
+			}
+			b, err := os.ReadFile(results)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Meta struct {
+					Scheduled int64  `json:"scheduled"`
+					Aborted   string `json:"aborted"`
+				} `json:"meta"`
+				Accounting struct {
+					OK bool `json:"ok"`
+				} `json:"accounting"`
+			}
+			json.Unmarshal(b, &doc)
+			if !doc.Accounting.OK {
+				t.Errorf("accounting does not add up after the stop")
+			}
+			if tc.code == exitOK {
+				if doc.Meta.Scheduled != 300 || stderr != "" {
+					t.Fatalf("healthy run scheduled %d of 300 (stderr %q)", doc.Meta.Scheduled, stderr)
+				}
+				return
+			}
+			oneLine(t, stderr, "breached", "run stopped after", "error_rate<10%")
+			if !strings.Contains(doc.Meta.Aborted, "error_rate<10%") {
+				t.Errorf("results document says aborted %q", doc.Meta.Aborted)
+			}
+			if doc.Meta.Scheduled == 0 || doc.Meta.Scheduled >= 250 {
+				t.Errorf("the stopped run scheduled %d of 300 events, want it stopped about a second in", doc.Meta.Scheduled)
+			}
+			if !strings.Contains(stdout, "note: run stopped after") {
+				t.Errorf("the report does not say the run was stopped:\n%s", stdout)
+			}
+		})
 	}
 }

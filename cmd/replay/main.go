@@ -67,9 +67,17 @@ func (u usageError) Unwrap() error { return u.err }
 
 // breachError marks a run whose thresholds were breached: the report is
 // already printed, so only the exit code speaks.
-type breachError struct{ n int }
+type breachError struct {
+	n     int
+	about string // what stopped the run early, if something did
+}
 
-func (b breachError) Error() string { return fmt.Sprintf("%d threshold(s) breached", b.n) }
+func (b breachError) Error() string {
+	if b.about != "" {
+		return fmt.Sprintf("%d threshold(s) breached; %s", b.n, b.about)
+	}
+	return fmt.Sprintf("%d threshold(s) breached", b.n)
+}
 
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {

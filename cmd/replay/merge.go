@@ -76,7 +76,7 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 				}
 			}
 			if n := verdicts.Failed(); n > 0 {
-				return breachError{n}
+				return breachError{n: n}
 			}
 			return nil
 		},

@@ -37,6 +37,8 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 		Flags: append(replayFlags(),
 			&cli.StringSliceFlag{Name: "out", Usage: "write results: json=FILE (full results, histograms included), html=FILE (self-contained report with charts); repeatable"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no live progress line"},
+			&cli.StringSliceFlag{Name: "abort-threshold", Aliases: []string{"abort-on-fail"}, Usage: "threshold checked every second during the run: its breach stops the run (exit 99), as k6's abortOnFail; also judged at the end (repeatable)"},
+			&cli.DurationFlag{Name: "abort-grace", Value: 10 * time.Second, Usage: "time into the run before --abort-threshold is checked (as k6's delayAbortEval)"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -56,6 +58,18 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 			}
 			if !c.Bool("quiet") {
 				opts.Progress = progressPrinter(c.App.ErrWriter, opts.Engine.Duration)
+			}
+			if exprs := c.StringSlice("abort-threshold"); len(exprs) > 0 {
+				abort, err := report.Resolve(exprs)
+				if err != nil {
+					return usageError{fmt.Errorf("--abort-threshold: %w", err)}
+				}
+				if c.Duration("abort-grace") < 0 {
+					return usageError{errors.New("--abort-grace must not be negative")}
+				}
+				opts.AbortGrace = c.Duration("abort-grace")
+				opts.Abort = func(s *metrics.Snapshot) string { return report.Evaluate(s, abort).Breached() }
+				ths = append(ths, abort...)
 			}
 			return replayAndReport(c, opts, ths, outs)
 		},
@@ -240,6 +254,9 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 	if err != nil {
 		return err
 	}
+	if out.Aborted != "" {
+		return breachError{max(verdicts.Failed(), 1), fmt.Sprintf("run stopped after %s: %s", out.AbortedAt.Round(time.Second), out.Aborted)}
+	}
 	if out.Engine.Interrupted {
 		return errors.New("interrupted: the report covers the part of the corpus replayed before the signal")
 	}
@@ -247,7 +264,7 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 		return fmt.Errorf("no request reached %s: all %d scheduled events failed or were not sent (see the report above)", opts.Engine.Target, a.Scheduled)
 	}
 	if n := verdicts.Failed(); n > 0 {
-		return breachError{n}
+		return breachError{n: n}
 	}
 	return nil
 }
@@ -255,6 +272,9 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 // notes prints what the reader needs to know beyond the numbers.
 func notes(w io.Writer, out *replay.Outcome) {
 	var lines []string
+	if out.Aborted != "" {
+		lines = append(lines, fmt.Sprintf("run stopped after %s by --abort-threshold: %s (the rest of the corpus was not replayed)", out.AbortedAt.Round(time.Second), out.Aborted))
+	}
 	if out.Corpus.Truncated {
 		lines = append(lines, fmt.Sprintf("corpus tail cut (recorder did not close it): replayed the %d records up to its last whole block", out.Corpus.Records))
 	}

@@ -97,8 +97,9 @@
 //	  "version": 1,                      unknown versions are refused
 //	  "meta": {                          Meta: tool, target, corpus, speed,
 //	    "start": RFC 3339, "end": ...,   multiply, shard, shards,
-//	    "duration_ns": int,              scheduled, scheduled_by_kind
-//	    "scheduled": int, ...
+//	    "duration_ns": int,              scheduled, scheduled_by_kind,
+//	    "scheduled": int, ...            aborted (why an abort threshold
+//	                                     stopped the run, when one did)
 //	  },
 //	  "accounting": {                    derived: the Accounting breakdown,
 //	    "scheduled", "completed",        "ok" and the "error" text when it

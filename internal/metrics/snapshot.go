@@ -37,6 +37,9 @@ type Meta struct {
 	// ScheduledByKind optionally splits Scheduled by result kind, so the
 	// accounting is checked kind by kind too.
 	ScheduledByKind map[string]int64 `json:"scheduled_by_kind,omitempty"`
+	// Aborted says why an abort threshold stopped the run early (empty
+	// for a run that went to its end).
+	Aborted string `json:"aborted,omitempty"`
 }
 
 // Second is one second of the time series: the HTTP results that

@@ -58,6 +58,13 @@ type Options struct {
 	Preflight bool
 	// Progress, when set, is called about once a second during the run.
 	Progress func(p metrics.Progress, elapsed time.Duration)
+	// Abort, when set, is asked about once a second, from AbortGrace into
+	// the run on, whether to stop it: given the results so far, it
+	// returns why (a breached threshold), or "" to go on. A stopped run
+	// sends nothing more, waits for what is in flight and reports it
+	// with Outcome.Aborted set.
+	Abort      func(s *metrics.Snapshot) string
+	AbortGrace time.Duration
 	// Logger gets warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -76,6 +83,10 @@ type Outcome struct {
 	// did (zero for a single plain pass).
 	Identities correlate.IdentityStats
 	Router     *routes.Router
+	// Aborted says why Options.Abort stopped the run ("" when it did
+	// not), and AbortedAt when, from the run's start.
+	Aborted   string
+	AbortedAt time.Duration
 }
 
 // ErrOrigin is returned when the target is the corpus's recorded origin.
@@ -141,9 +152,35 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			opts.Progress(col.Progress(el), el)
 		})
 	}
-	st, runErr := engine.Run(ctx, cfg, events)
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var aborted string
+	var abortedAt time.Duration
+	var stopAbort func()
+	if opts.Abort != nil {
+		stopAbort = every(time.Second, func() {
+			el := time.Since(start)
+			if aborted != "" || el < opts.AbortGrace {
+				return
+			}
+			snap := col.Snapshot()
+			snap.SetMeta(metrics.Meta{Duration: el})
+			if why := opts.Abort(snap); why != "" {
+				aborted, abortedAt = why, el
+				stopRun()
+			}
+		})
+	}
+	st, runErr := engine.Run(runCtx, cfg, events)
 	if stopProgress != nil {
 		stopProgress()
+	}
+	if stopAbort != nil {
+		stopAbort() // waits for a check under way: aborted is settled
+	}
+	if aborted != "" && ctx.Err() == nil {
+		// The run ended because it was stopped, not interrupted.
+		st.Interrupted = false
 	}
 	snap := col.Snapshot()
 	meta := metrics.Meta{
@@ -155,6 +192,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		Start:    st.Start,
 		End:      st.Start.Add(st.Elapsed),
 		Duration: st.Elapsed,
+		Aborted:  aborted,
 	}
 	if opts.Schedule.Shards > 1 {
 		meta.Shard = fmt.Sprintf("%d/%d", opts.Schedule.Shard, opts.Schedule.Shards)
@@ -168,7 +206,8 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		meta.Scheduled += n
 	}
 	snap.SetMeta(meta)
-	out := &Outcome{Snapshot: snap, Engine: st, Schedule: sched.Stats(), Corpus: r.Stats(), Router: router}
+	out := &Outcome{Snapshot: snap, Engine: st, Schedule: sched.Stats(), Corpus: r.Stats(), Router: router,
+		Aborted: aborted, AbortedAt: abortedAt}
 	if corr != nil {
 		out.Links = corr.Stats().Links.Load()
 		out.Misses = corr.Stats().Misses.Load()

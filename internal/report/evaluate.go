@@ -37,6 +37,18 @@ func (vs Verdicts) Failed() int {
 	return n
 }
 
+// Breached describes the breached verdicts ("error_rate<10%
+// (http_req_failed=35.00%)"), joined by "; ", or "" when none is.
+func (vs Verdicts) Breached() string {
+	var out []string
+	for _, v := range vs {
+		if !v.Pass && !v.Skipped {
+			out = append(out, v.Expr+" ("+v.metricLabel()+"="+formatValue(v.Threshold, v.Observed)+")")
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
 // Skipped counts the thresholds without data.
 func (vs Verdicts) Skipped() int {
 	n := 0
