@@ -277,3 +277,35 @@ func TestMergeBadInput(t *testing.T) {
 		})
 	}
 }
+
+// --only and --skip pick endpoints from the command line; a filter that
+// leaves nothing is one error line.
+func TestRunOnlySkip(t *testing.T) {
+	dir := t.TempDir()
+	path := shardCorpus(t, dir, false)
+	target := shardServer(t, 0)
+	results := filepath.Join(dir, "r.json")
+	code, stdout, stderr := runReplay(t, "run", path, "--target", target, "-q", "--speed", "10",
+		"--only", "/v1/sessions*", "--skip", "POST *", "--out", "json="+results)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	snap := readResultsT(t, results)
+	// Per client: 4 GET /v1/sessions and 4 GET /v1/sessions/{id}, of 20.
+	if snap.Meta.Scheduled != 96 || len(snap.Endpoints) != 2 {
+		t.Fatalf("scheduled %d on %v, want 96 on the two GET session endpoints", snap.Meta.Scheduled, snap.EndpointNames())
+	}
+	if !strings.Contains(stdout, "144 events left out by --only/--skip") {
+		t.Errorf("no note of what was left out:\n%s", stdout)
+	}
+	code, _, stderr = runReplay(t, "run", path, "--target", target, "-q", "--only", "/nothing/here")
+	if code != exitError {
+		t.Fatalf("exit %d, want %d", code, exitError)
+	}
+	oneLine(t, stderr, "--only/--skip left none", "240 events")
+	code, _, stderr = runReplay(t, "run", path, "--target", target, "--only", "sessions")
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d", code, exitUsage)
+	}
+	oneLine(t, stderr, "--only", "start with /")
+}

@@ -85,6 +85,8 @@ func replayFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "'Name: value' set on every request (repeatable)"},
 		&cli.StringSliceFlag{Name: "drop-header", Usage: "header removed from every request (repeatable)"},
 		&cli.StringSliceFlag{Name: "threshold", Usage: "pass/fail criterion or named set such as hap-19 (repeatable)"},
+		&cli.StringSliceFlag{Name: "only", Usage: "replay only the endpoints matching `PATTERN` ('GET /health', '/v1/sessions*', 'WS /v1/updates'; * is any characters); repeatable"},
+		&cli.StringSliceFlag{Name: "skip", Usage: "leave out the endpoints matching `PATTERN` (as --only); repeatable"},
 		&cli.BoolFlag{Name: "http1", Usage: "force HTTP/1.1 on https:// targets (HTTP/2 is used when offered)"},
 		&cli.BoolFlag{Name: "insecure", Usage: "skip TLS certificate verification"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "per request and WebSocket handshake"},
@@ -168,6 +170,11 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 		WaitForAnswers:  c.String("flow-order") == "answered",
 		NoShapes:        c.Bool("no-shapes"),
 	}
+	filter, err := replay.ParseFilter(c.StringSlice("only"), c.StringSlice("skip"))
+	if err != nil {
+		return o, usageError{err}
+	}
+	o.Filter = filter
 	o.NoCorrelate = c.Bool("no-correlate")
 	o.AllowOrigin = c.Bool("allow-origin")
 	o.AllowTruncated = c.Bool("allow-truncated")
@@ -260,6 +267,9 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 	if out.Engine.Interrupted {
 		return errors.New("interrupted: the report covers the part of the corpus replayed before the signal")
 	}
+	if a, aerr := snap.Accounting(); aerr == nil && a.Scheduled == 0 && out.LeftOut > 0 {
+		return fmt.Errorf("--only/--skip left none of the corpus's %d events to replay (replay inspect lists its endpoints)", out.LeftOut)
+	}
 	if a, aerr := snap.Accounting(); aerr == nil && a.Scheduled > 0 && a.Completed == 0 {
 		return fmt.Errorf("no request reached %s: all %d scheduled events failed or were not sent (see the report above)", opts.Engine.Target, a.Scheduled)
 	}
@@ -274,6 +284,9 @@ func notes(w io.Writer, out *replay.Outcome) {
 	var lines []string
 	if out.Aborted != "" {
 		lines = append(lines, fmt.Sprintf("run stopped after %s by --abort-threshold: %s (the rest of the corpus was not replayed)", out.AbortedAt.Round(time.Second), out.Aborted))
+	}
+	if out.LeftOut > 0 {
+		lines = append(lines, fmt.Sprintf("%d events left out by --only/--skip (not scheduled; a request that used an id from a left-out response is sent with the recorded id)", out.LeftOut))
 	}
 	if out.Corpus.Truncated {
 		lines = append(lines, fmt.Sprintf("corpus tail cut (recorder did not close it): replayed the %d records up to its last whole block", out.Corpus.Records))

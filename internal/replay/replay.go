@@ -46,6 +46,8 @@ type Options struct {
 	// Engine configures the client side; its Endpoint and Results are set
 	// by Run.
 	Engine engine.Config
+	// Filter, when set, picks the endpoints replayed (--only, --skip).
+	Filter *Filter
 	// NoCorrelate replays recorded values verbatim.
 	NoCorrelate bool
 	// AllowOrigin permits a target on the corpus's recorded origin host.
@@ -83,6 +85,9 @@ type Outcome struct {
 	// did (zero for a single plain pass).
 	Identities correlate.IdentityStats
 	Router     *routes.Router
+	// LeftOut counts the events Options.Filter left out (never
+	// scheduled).
+	LeftOut int64
 	// Aborted says why Options.Abort stopped the run ("" when it did
 	// not), and AbortedAt when, from the run's start.
 	Aborted   string
@@ -133,6 +138,11 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		ids = correlate.NewIdentities(sched)
 		ids.Tokens = opts.AuthTokens
 		events = ids
+	}
+	var filter *filtered
+	if !opts.Filter.IsZero() {
+		filter = &filtered{src: events, f: opts.Filter, route: router.Route, dropped: map[uint64]bool{}}
+		events = filter
 	}
 	col := metrics.NewCollector()
 	cfg := opts.Engine
@@ -214,6 +224,9 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	if ids != nil {
 		out.Identities = ids.Stats()
+	}
+	if filter != nil {
+		out.LeftOut = filter.left
 	}
 	return out, runErr
 }
