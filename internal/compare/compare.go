@@ -334,6 +334,9 @@ func notes(a, b *metrics.Snapshot) []string {
 		if x.m.Shard != "" {
 			out = append(out, fmt.Sprintf("%s is shard %s of a sharded run: merge its shards first (replay merge) to compare whole runs", x.name, x.m.Shard))
 		}
+		if x.m.Aborted != "" {
+			out = append(out, fmt.Sprintf("%s was stopped early by an abort threshold (%s): it covers only part of the corpus", x.name, x.m.Aborted))
+		}
 	}
 	shapes := func(s *metrics.Snapshot) bool { return s.Overall != nil && s.Overall.Shapes != nil }
 	switch {

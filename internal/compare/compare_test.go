@@ -361,12 +361,13 @@ func TestRulesDecide(t *testing.T) {
 func TestCompareNotes(t *testing.T) {
 	a, b := releases()
 	b.Meta.Corpus, b.Meta.Speed, b.Meta.Shard = "other.rpz", 5, "1/4"
+	a.Meta.Aborted = "error_rate<10% (http_req_failed=30.00%)"
 	rep, err := Compare(a, b, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	joined := strings.Join(rep.Notes, "\n")
-	for _, want := range []string{"different corpora", "different loads", "B is shard 1/4", "replay merge"} {
+	for _, want := range []string{"different corpora", "different loads", "B is shard 1/4", "replay merge", "A was stopped early", "error_rate<10%"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("notes lack %q:\n%s", want, joined)
 		}

@@ -640,3 +640,16 @@ func TestEndpointCap(t *testing.T) {
 		t.Errorf("OTHER = %+v", o)
 	}
 }
+
+// A shard an abort threshold stopped makes the merged run say so.
+func TestMergeKeepsAborted(t *testing.T) {
+	a, b := NewCollector().Snapshot(), NewCollector().Snapshot()
+	a.Meta = Meta{Scheduled: 3, Shard: "0/2"}
+	b.Meta = Meta{Scheduled: 2, Shard: "1/2", Aborted: "error_rate<10% (http_req_failed=40.00%)"}
+	var m Snapshot
+	m.Merge(a)
+	m.Merge(b)
+	if m.Meta.Aborted != b.Meta.Aborted || m.Meta.Scheduled != 5 {
+		t.Fatalf("merged meta %+v", m.Meta)
+	}
+}

@@ -219,6 +219,13 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	}
 	m.Scheduled += o.Meta.Scheduled
 	m.ScheduledByKind = mergeCounts(m.ScheduledByKind, o.Meta.ScheduledByKind)
+	if o.Meta.Aborted != "" && !strings.Contains(m.Aborted, o.Meta.Aborted) {
+		// A shard stopped early makes the merged run partial.
+		if m.Aborted != "" {
+			m.Aborted += "; "
+		}
+		m.Aborted += o.Meta.Aborted
+	}
 
 	if o.Overall != nil {
 		s.Overall.Merge(o.Overall)
