@@ -250,7 +250,7 @@ func TestAbortThreshold(t *testing.T) {
 			if doc.Meta.Scheduled == 0 || doc.Meta.Scheduled >= 250 {
 				t.Errorf("the stopped run scheduled %d of 300 events, want it stopped about a second in", doc.Meta.Scheduled)
 			}
-			if !strings.Contains(stdout, "note: run stopped after") {
+			if !strings.Contains(stdout, "STOPPED EARLY by an abort threshold: error_rate<10%") || !strings.Contains(stdout, "note: run stopped after") {
 				t.Errorf("the report does not say the run was stopped:\n%s", stdout)
 			}
 		})

@@ -76,7 +76,11 @@ func writeHeader(w *bufio.Writer, s *metrics.Snapshot) {
 		parts = append(parts, "shards merged: "+strconv.Itoa(m.Shards))
 	}
 	parts = append(parts, "duration: "+formatDuration(s.Duration().Round(time.Millisecond)))
-	fmt.Fprintf(w, "\n%s%s\n\n", indent, strings.Join(parts, "  "))
+	fmt.Fprintf(w, "\n%s%s\n", indent, strings.Join(parts, "  "))
+	if m.Aborted != "" {
+		fmt.Fprintf(w, "%sSTOPPED EARLY by an abort threshold: %s\n", indent, m.Aborted)
+	}
+	fmt.Fprintln(w)
 }
 
 func trendCells(d *metrics.Dist) []string {
