@@ -139,6 +139,7 @@ func runPcap(c *cli.Context, paths []string, cfg capture.Config) error {
 		origin = time.Now()
 	}
 	cfg.Origin = origin
+	cfg.Defragment = true // one capture in order: IP fragments can be put together
 	opts := []corpus.WriterOption{corpus.WithReorderWindow(c.Duration("reorder-window"))}
 	if c.Bool("force") {
 		opts = append(opts, corpus.WithOverwrite())
@@ -192,7 +193,10 @@ func runPcap(c *cli.Context, paths []string, cfg capture.Config) error {
 
 func printCaptureStats(w io.Writer, s capture.Stats) {
 	fmt.Fprintf(w, "packets %d (tcp %d, other %d, cut by snaplen %d, malformed %d)\n",
-		s.Packets, s.TCP, s.NotTCP+s.NotIP+s.Fragments, s.CutPackets, s.Malformed)
+		s.Packets, s.TCP, s.NotTCP+s.NotIP+s.FragsLost, s.CutPackets, s.Malformed)
+	if s.Fragments > 0 {
+		fmt.Fprintf(w, "ip fragments %d (reassembled into %d datagrams, %d lost)\n", s.Fragments, s.Reassembled, s.FragsLost)
+	}
 	fmt.Fprintf(w, "streams %d, gaps %d (%d bytes missing)\n", s.Connections, s.Gaps, s.GapBytes)
 	fmt.Fprintf(w, "exchanges %d (incomplete %d, no response %d, non-WebSocket upgrades %d)\n",
 		s.Exchanges, s.Incomplete, s.NoResponse, s.Upgrades)

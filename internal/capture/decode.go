@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/binary"
 	"errors"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -24,6 +25,13 @@ var (
 type decoder struct {
 	tcp  layers.TCP
 	flow gopacket.Flow
+	// defrag, when set, reassembles IP fragments; without it they are
+	// counted and skipped (errFragment).
+	defrag *defragmenter
+	ts     time.Time // of the packet being decoded, for defrag
+	// fragment reports that the packet was an IP fragment (skipped, held
+	// or completing its datagram).
+	fragment bool
 	// cut reports that the capture kept fewer bytes than the IP header
 	// announced (snap length): the TCP payload is partial.
 	cut bool
@@ -41,7 +49,7 @@ const (
 // decode parses one frame of the given link type. On success d.tcp and
 // d.flow describe the segment.
 func (d *decoder) decode(linkType uint32, data []byte) error {
-	d.cut = false
+	d.cut, d.fragment = false, false
 	switch linkType {
 	case LinkEthernet:
 		if len(data) < 14 {
@@ -117,7 +125,23 @@ func (d *decoder) network(ethertype uint16, data []byte) error {
 			return errBadIPHeader
 		}
 		if flagsFrag := binary.BigEndian.Uint16(data[6:8]); flagsFrag&0x3fff != 0 {
-			return errFragment
+			d.fragment = true
+			if d.defrag == nil || len(data) < total {
+				return errFragment // a cut fragment cannot be reassembled
+			}
+			var k fragKey
+			copy(k.src[:], data[12:16])
+			copy(k.dst[:], data[16:20])
+			k.id = uint32(binary.BigEndian.Uint16(data[4:6]))<<8 | uint32(data[9])
+			seg, proto, ok := d.defrag.add(d.ts, k, int(flagsFrag&0x1fff)*8, flagsFrag&0x2000 != 0, data[9], data[ihl:total])
+			if !ok {
+				return errFragmentHeld
+			}
+			if proto != 6 {
+				return errNotTCP
+			}
+			d.flow = gopacket.NewFlow(layers.EndpointIPv4, data[12:16], data[16:20])
+			return d.transport(seg)
 		}
 		if data[9] != 6 {
 			return errNotTCP
@@ -174,7 +198,21 @@ func (d *decoder) network(ethertype uint16, data []byte) error {
 				}
 				next, payload = payload[0], payload[l:]
 			case 44:
-				return errFragment
+				d.fragment = true
+				if d.defrag == nil || d.cut || len(payload) < 8 {
+					return errFragment
+				}
+				var k fragKey
+				k.v6 = true
+				copy(k.src[:], src)
+				copy(k.dst[:], dst)
+				k.id = binary.BigEndian.Uint32(payload[4:8])
+				offFlags := binary.BigEndian.Uint16(payload[2:4])
+				seg, proto, ok := d.defrag.add(d.ts, k, int(offFlags>>3)*8, offFlags&1 != 0, payload[0], payload[8:])
+				if !ok {
+					return errFragmentHeld
+				}
+				next, payload = proto, seg
 			default:
 				return errNotTCP
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,13 +140,22 @@ func FuzzCaptureFile(f *testing.F) {
 	zw.Write(writePcap(f, simpleConvo().pkts))
 	zw.Close()
 	f.Add(gz.Bytes())
+	// a request carried in IPv4 fragments, the last one first
+	g := newConvo()
+	g.mss = 3000
+	c := g.conn(40000, true)
+	c.send(true, "POST / HTTP/1.1\r\nContent-Length: 2900\r\n\r\n"+strings.Repeat("x", 2900))
+	frags := fragmentV4(g.pkts[len(g.pkts)-1], 1480, 9)
+	g.pkts = append(g.pkts[:len(g.pkts)-1], frags[len(frags)-1])
+	g.pkts = append(g.pkts, frags[:len(frags)-1]...)
+	f.Add(writePcap(f, g.pkts))
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1c, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pr, err := NewFileReader(bytes.NewReader(data))
 		if err != nil {
 			return
 		}
-		p := NewProcessor(&traffictest.Sink{}, Config{})
+		p := NewProcessor(&traffictest.Sink{}, Config{Defragment: true})
 		_ = ReadPackets(context.Background(), p, pr)
 		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)

@@ -476,9 +476,10 @@ func boolDigit(s string) string {
 }
 
 // TestTsharkOnGenerated writes generated conversations (pipelining,
-// chunked bodies, 100-continue, reordered and retransmitted segments,
-// WebSocket fragments and permessage-deflate with context takeover) to a
-// pcap and checks our decoding against tshark's. It needs no root.
+// chunked bodies, 100-continue, reordered and retransmitted segments, IP
+// fragments, WebSocket fragments and permessage-deflate with context
+// takeover) to a pcap and checks our decoding against tshark's. It needs
+// no root.
 func TestTsharkOnGenerated(t *testing.T) {
 	tshark := requireTool(t, "tshark")
 	g := newConvo()
@@ -498,6 +499,16 @@ func TestTsharkOnGenerated(t *testing.T) {
 	g.pkts = append(g.pkts, g.pkts[n+1])
 	b.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	b.close()
+	// A request whose segment travelled as IPv4 fragments, last first.
+	f := g.conn(41003, true)
+	g.mss = 4000
+	f.send(true, "POST /frag HTTP/1.1\r\nHost: gen\r\nContent-Length: 3500\r\n\r\n"+strings.Repeat("f", 3500))
+	g.mss = 1000
+	last := len(g.pkts) - 1
+	frags := fragmentV4(g.pkts[last], 1480, 4242)
+	g.pkts = append(g.pkts[:last], frags[2], frags[0], frags[1])
+	f.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	f.close()
 	w := g.conn(41002, true)
 	wsUpgrade(w, "permessage-deflate")
 	sd := &deflater{takeover: true}

@@ -92,6 +92,7 @@ func decodeFile(t testing.TB, path string, cfg Config) decoded {
 	t.Helper()
 	var d decoded
 	cfg.OnFrame = func(f Frame) { d.frames = append(d.frames, f) }
+	cfg.Defragment = true // as record pcap
 	sink := &traffictest.Sink{}
 	p := NewProcessor(sink, cfg)
 	files, err := OpenCaptureFiles([]string{path})

@@ -199,6 +199,8 @@ func (s *Stats) add(o Stats) {
 	s.NotTCP += o.NotTCP
 	s.NotIP += o.NotIP
 	s.Fragments += o.Fragments
+	s.Reassembled += o.Reassembled
+	s.FragsLost += o.FragsLost
 	s.Malformed += o.Malformed
 	s.CutPackets += o.CutPackets
 	s.Connections += o.Connections

@@ -55,6 +55,12 @@ type Config struct {
 	// OnFrame, when set, is called for every WebSocket frame parsed, in
 	// capture order per direction (debugging and tests).
 	OnFrame func(Frame)
+	// Defragment reassembles IPv4 and IPv6 fragments (up to 1024
+	// datagrams waiting, 30 s of capture time each). Without it fragments
+	// are counted and skipped. A Processor fed one capture in order (pcap
+	// import) can; Parallel's workers, which see only some fragments of a
+	// datagram, cannot.
+	Defragment bool
 }
 
 func (c Config) withDefaults() Config {
@@ -108,7 +114,9 @@ type Stats struct {
 	TCP         int64 // TCP segments passed to reassembly
 	NotTCP      int64 // IP packets of other protocols
 	NotIP       int64 // frames that carry no IP (ARP, LLDP, ...)
-	Fragments   int64 // IP fragments (not reassembled)
+	Fragments   int64 // IP fragments seen
+	Reassembled int64 // IP datagrams reassembled from fragments (Config.Defragment)
+	FragsLost   int64 // fragments of datagrams that never became whole (or were not reassembled)
 	Malformed   int64 // frames too short or malformed for their headers
 	CutPackets  int64 // packets cut by the capture's snap length
 	Connections int64 // TCP connections seen (streams)
@@ -159,6 +167,9 @@ type Processor struct {
 // NewProcessor returns a Processor that writes to sink.
 func NewProcessor(sink traffic.Sink, cfg Config) *Processor {
 	p := &Processor{cfg: cfg.withDefaults(), sink: sink, origin: cfg.Origin, live: map[connKey]struct{}{}}
+	if cfg.Defragment {
+		p.dec.defrag = newDefragmenter()
+	}
 	pool := reassembly.NewStreamPool(&factory{p: p})
 	p.asm = reassembly.NewAssembler(pool)
 	p.asm.MaxBufferedPagesPerConnection = p.cfg.MaxPagesPerConn
@@ -229,16 +240,27 @@ func (p *Processor) Packet(ctx context.Context, pkt Packet) error {
 	if ts.After(p.lastTS) {
 		p.lastTS = ts
 	}
+	p.dec.ts = ts
 	err := p.dec.decode(pkt.LinkType, pkt.Data)
+	if p.dec.fragment {
+		df := p.dec.defrag
+		p.count(func(s *Stats) {
+			s.Fragments++
+			if df != nil {
+				s.Reassembled, s.FragsLost = df.Reassembled, df.Lost
+			}
+		})
+	}
 	if err != nil {
 		p.count(func(s *Stats) {
 			switch {
+			case errors.Is(err, errFragmentHeld):
 			case errors.Is(err, errNotTCP):
 				s.NotTCP++
 			case errors.Is(err, errNotIP), errors.Is(err, errLinkType):
 				s.NotIP++
 			case errors.Is(err, errFragment):
-				s.Fragments++
+				s.FragsLost++
 			default:
 				if pkt.Length > len(pkt.Data) {
 					s.CutPackets++
@@ -308,6 +330,10 @@ func (p *Processor) Tick(ctx context.Context, now time.Time) error {
 func (p *Processor) Close(ctx context.Context) error {
 	if p.err != nil {
 		return p.err
+	}
+	if df := p.dec.defrag; df != nil {
+		df.close()
+		p.count(func(s *Stats) { s.Reassembled, s.FragsLost = df.Reassembled, df.Lost })
 	}
 	p.asm.FlushAll()
 	return p.drain(ctx)
