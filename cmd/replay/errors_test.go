@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,5 +255,24 @@ func TestAbortThreshold(t *testing.T) {
 				t.Errorf("the report does not say the run was stopped:\n%s", stdout)
 			}
 		})
+	}
+}
+
+// A threshold naming an endpoint the corpus does not have is refused
+// before anything is sent, not after the run.
+func TestUnknownEndpointThresholdBeforeRun(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	corpusPath := smallCorpus(t, t.TempDir(), 20)
+	for _, flag := range []string{"--threshold", "--abort-threshold"} {
+		code, _, stderr := runReplay(t, "run", corpusPath, "--target", srv.URL, "-q", flag, "GET /nope: p95<1s")
+		if code != exitUsage {
+			t.Fatalf("%s: exit %d, want %d", flag, code, exitUsage)
+		}
+		oneLine(t, stderr, "GET /nope", "known: GET /v1/sessions")
+	}
+	if n := hits.Load(); n > 1 { // the preflight dial opens no request
+		t.Fatalf("the target got %d requests before the threshold was refused", n)
 	}
 }

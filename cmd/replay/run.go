@@ -236,6 +236,12 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 // turns breached thresholds into the exit code.
 func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds, outs []output) error {
 	opts.Preflight = true
+	opts.CheckEndpoints = func(known []string) error {
+		if err := ths.Check(known); err != nil {
+			return usageError{fmt.Errorf("--threshold: %w", err)}
+		}
+		return nil
+	}
 	out, err := replay.Run(c.Context, opts)
 	if out == nil {
 		return err

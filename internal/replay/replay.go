@@ -46,6 +46,10 @@ type Options struct {
 	// Engine configures the client side; its Endpoint and Results are set
 	// by Run.
 	Engine engine.Config
+	// CheckEndpoints, when set, is given the endpoint names learned from
+	// the corpus before anything is sent; an error stops the run (a
+	// threshold naming an endpoint the corpus does not have).
+	CheckEndpoints func(known []string) error
 	// Filter, when set, picks the endpoints replayed (--only, --skip).
 	Filter *Filter
 	// NoCorrelate replays recorded values verbatim.
@@ -122,6 +126,11 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	router, err := Routes(ctx, opts.Corpus)
 	if err != nil {
 		return nil, err
+	}
+	if opts.CheckEndpoints != nil {
+		if err := opts.CheckEndpoints(router.Templates()); err != nil {
+			return nil, err
+		}
 	}
 	sopts, err := plan(ctx, opts)
 	if err != nil {
