@@ -102,6 +102,7 @@ func TestRunBadInput(t *testing.T) {
 		{"bad out", []string{"run", good, "--target", target, "--out", "xml=r.xml"}, exitUsage, []string{"--out", "json, html"}},
 		{"bad header", []string{"run", good, "--target", target, "--header", "NoColon"}, exitUsage, []string{"--header"}},
 		{"unknown flag", []string{"run", good, "--target", target, "--sped", "10"}, exitUsage, []string{"sped"}},
+		{"bad run tag", []string{"run", good, "--target", target, "--run-tag", "a/b"}, exitUsage, []string{"--run-tag"}},
 		{"two corpora", []string{"run", good, good, "--target", target}, exitUsage, []string{"one corpus"}},
 		{"recorded origin", []string{"run", good, "--target", "http://recorded.example:8787"}, exitError, []string{"origin", "--allow-origin"}},
 	} {
@@ -274,5 +275,16 @@ func TestUnknownEndpointThresholdBeforeRun(t *testing.T) {
 	}
 	if n := hits.Load(); n > 1 { // the preflight dial opens no request
 		t.Fatalf("the target got %d requests before the threshold was refused", n)
+	}
+}
+
+// --run-tag (and --fresh-ids) say which tag the run's ids came from.
+func TestRunTagNote(t *testing.T) {
+	code, stdout, stderr := runReplay(t, "run", smallCorpus(t, t.TempDir(), 5), "--target", okServer(t), "-q", "--run-tag", "nightly-7")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "fresh ids: client-made values vary with run tag nightly-7") {
+		t.Errorf("no note of the run tag:\n%s", stdout)
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +87,8 @@ func replayFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "'Name: value' set on every request (repeatable)"},
 		&cli.StringSliceFlag{Name: "drop-header", Usage: "header removed from every request (repeatable)"},
 		&cli.StringSliceFlag{Name: "threshold", Usage: "pass/fail criterion or named set such as hap-19 (repeatable)"},
+		&cli.BoolFlag{Name: "fresh-ids", Usage: "give client-made values (session tags, machine and artifact ids, kv keys) a variant of this run's own in every copy, copy 0 included, so a second replay at the same target does not meet the first one's data"},
+		&cli.StringFlag{Name: "run-tag", Usage: "`TAG` of --fresh-ids (implies it): the same tag gives the same ids again; default random"},
 		&cli.StringSliceFlag{Name: "only", Usage: "replay only the endpoints matching `PATTERN` ('GET /health', '/v1/sessions*', 'WS /v1/updates'; * is any characters); repeatable"},
 		&cli.StringSliceFlag{Name: "skip", Usage: "leave out the endpoints matching `PATTERN` (as --only); repeatable"},
 		&cli.BoolFlag{Name: "http1", Usage: "force HTTP/1.1 on https:// targets (HTTP/2 is used when offered)"},
@@ -175,6 +179,17 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 		return o, usageError{err}
 	}
 	o.Filter = filter
+	if tag := c.String("run-tag"); tag != "" || c.Bool("fresh-ids") {
+		if tag == "" {
+			var b [3]byte
+			rand.Read(b[:])
+			tag = "r" + hex.EncodeToString(b[:])
+		}
+		if strings.ContainsAny(tag, " \t/?#&=\"<>") {
+			return o, usageError{fmt.Errorf("--run-tag %q: use letters, digits, - and _", tag)}
+		}
+		o.RunTag = tag
+	}
 	o.NoCorrelate = c.Bool("no-correlate")
 	o.AllowOrigin = c.Bool("allow-origin")
 	o.AllowTruncated = c.Bool("allow-truncated")
@@ -306,6 +321,9 @@ func notes(w io.Writer, out *replay.Outcome) {
 			l += fmt.Sprintf(" (%d not found in the live response; recorded value sent)", out.Misses)
 		}
 		lines = append(lines, l)
+	}
+	if out.RunTag != "" {
+		lines = append(lines, fmt.Sprintf("fresh ids: client-made values vary with run tag %s (--run-tag %s gives the same ids again)", out.RunTag, out.RunTag))
 	}
 	if id := out.Identities; id.Events > 0 {
 		l := fmt.Sprintf("copies: %d client-made values given per-copy variants in %d events", id.ClientValues, id.Events)

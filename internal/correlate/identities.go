@@ -63,6 +63,12 @@ type Identities struct {
 	// one of them, handed out in order of first use and reused in turn
 	// when users outnumber them. Set it before the first Next.
 	Tokens []string
+	// Run, when set, is a tag of this run that every identity includes:
+	// copy 0's first round gets variants too, and all of them differ
+	// from those of another run, so replaying a corpus twice at one
+	// target does not meet the first run's sessions, machines and
+	// artifacts (--fresh-ids). Set it before the first Next.
+	Run string
 
 	src     Events
 	class   map[string]valueClass
@@ -109,6 +115,13 @@ func (v *Identities) Next(ctx context.Context) (schedule.Event, error) {
 	// position classifies its values, in corpus order.
 	first := !v.started || ev.Pos > v.hwm
 	label := ev.Identity()
+	if v.Run != "" {
+		if label != "" {
+			label = v.Run + "." + label
+		} else {
+			label = v.Run
+		}
+	}
 	if len(v.Tokens) > 0 {
 		ev.Record = v.assignTokens(ev.Record, label)
 	}

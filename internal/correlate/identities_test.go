@@ -360,3 +360,47 @@ func TestIdentitiesTokenPool(t *testing.T) {
 		t.Fatalf("accounts %d", ids.Stats().Accounts)
 	}
 }
+
+// With a run tag (--fresh-ids) copy 0 gets variants too, of that run's
+// own: two runs at one target never share a client-made value, and the
+// same tag gives the same values again.
+func TestIdentitiesRunTag(t *testing.T) {
+	run := func(tag string) string {
+		recs := happySession()
+		sched, err := schedule.New(traffic.SliceSource(recs), schedule.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := NewIdentities(sched)
+		ids.Run = tag
+		var s sent
+		for {
+			ev, err := ids.Next(context.Background())
+			if err == io.EOF {
+				return s.all()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x := ev.Record.Exchange; x != nil {
+				s.add(x.Request.Method, x.Request.URL, string(x.Request.Body.Data))
+			}
+		}
+	}
+	a, b, a2 := run("ra"), run("rb"), run("ra")
+	if a != a2 {
+		t.Fatal("the same run tag gave other values")
+	}
+	for _, v := range []string{`"tag":"home-1-5"`, "settings.0\"", "2304e78c-a353-48ab-a065-204b9633bfe8"} {
+		if strings.Contains(a, v) || strings.Contains(b, v) {
+			t.Errorf("a tagged run sent the recorded %s:\n%s", v, a)
+		}
+	}
+	if !strings.Contains(a, `"tag":"home-1-5-cra"`) || !strings.Contains(b, `"tag":"home-1-5-crb"`) {
+		t.Errorf("runs did not get tags of their own:\n%s\n%s", a, b)
+	}
+	// what the server made stays as recorded (correlation replaces it live)
+	if !strings.Contains(a, "/v1/sessions/2dcc94455b03816fb33edbdeab59a767/messages") {
+		t.Errorf("a server-made id was varied:\n%s", a)
+	}
+}

@@ -52,6 +52,9 @@ type Options struct {
 	CheckEndpoints func(known []string) error
 	// Filter, when set, picks the endpoints replayed (--only, --skip).
 	Filter *Filter
+	// RunTag, when set, gives every copy (copy 0 too) client-made values
+	// of this run's own (correlate.Identities.Run): --fresh-ids.
+	RunTag string
 	// NoCorrelate replays recorded values verbatim.
 	NoCorrelate bool
 	// AllowOrigin permits a target on the corpus's recorded origin host.
@@ -89,6 +92,8 @@ type Outcome struct {
 	// did (zero for a single plain pass).
 	Identities correlate.IdentityStats
 	Router     *routes.Router
+	// RunTag is Options.RunTag.
+	RunTag string
 	// LeftOut counts the events Options.Filter left out (never
 	// scheduled).
 	LeftOut int64
@@ -143,9 +148,10 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	defer sched.Close()
 	var events engine.Events = sched
 	var ids *correlate.Identities
-	if sched.Copies() > 1 || sopts.Loop || len(opts.AuthTokens) > 0 {
+	if sched.Copies() > 1 || sopts.Loop || len(opts.AuthTokens) > 0 || opts.RunTag != "" {
 		ids = correlate.NewIdentities(sched)
 		ids.Tokens = opts.AuthTokens
+		ids.Run = opts.RunTag
 		events = ids
 	}
 	var filter *filtered
@@ -226,7 +232,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	snap.SetMeta(meta)
 	out := &Outcome{Snapshot: snap, Engine: st, Schedule: sched.Stats(), Corpus: r.Stats(), Router: router,
-		Aborted: aborted, AbortedAt: abortedAt}
+		Aborted: aborted, AbortedAt: abortedAt, RunTag: opts.RunTag}
 	if corr != nil {
 		out.Links = corr.Stats().Links.Load()
 		out.Misses = corr.Stats().Misses.Load()
