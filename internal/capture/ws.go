@@ -15,6 +15,9 @@ import (
 	"github.com/reprise/reprise/internal/traffic"
 )
 
+// maxControlPayload is the longest payload RFC 6455 allows a control frame.
+const maxControlPayload = 125
+
 // maxInflate bounds the output of one permessage-deflate message, so a
 // small frame cannot expand without limit.
 const maxInflate = 256 << 20
@@ -100,6 +103,7 @@ type wsParser struct {
 	left      int64
 	frameTS   time.Time
 	ctrl      []byte
+	ctrlSize  int64 // payload bytes of the control frame, kept or not
 
 	// data message being assembled from fragments
 	msg      *traffic.WSMessage
@@ -211,7 +215,7 @@ func (w *wsParser) frameStart(h *half) {
 		p.cfg.OnFrame(Frame{ConnID: h.c.id, FromClient: w.fromClient, Time: w.frameTS, Fin: w.fin, RSV1: w.rsv1, Opcode: w.opcode, Masked: w.masked, Length: w.left})
 	}
 	if w.opcode.IsControl() {
-		w.ctrl = w.ctrl[:0]
+		w.ctrl, w.ctrlSize = w.ctrl[:0], 0
 		return
 	}
 	if w.opcode != traffic.OpContinuation || w.msg == nil {
@@ -249,7 +253,11 @@ func (w *wsParser) payload(h *half, data []byte) {
 		data = buf
 	}
 	if w.opcode.IsControl() {
-		w.ctrl = append(w.ctrl, data...)
+		// RFC 6455 allows 125 bytes; a malformed frame announcing more
+		// keeps no more than that (and the message size cap).
+		w.ctrlSize += int64(len(data))
+		room := min(maxControlPayload, h.c.p.cfg.MaxMessageSize) - len(w.ctrl)
+		w.ctrl = append(w.ctrl, data[:max(0, min(room, len(data)))]...)
 		return
 	}
 	m := w.msg
@@ -289,7 +297,7 @@ func (w *wsParser) frameEnd(h *half) {
 		p.count(func(s *Stats) { s.WSMessages++ })
 		p.emit(traffic.Record{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{
 			Flow: h.c.flow, ConnID: h.c.id, Start: p.offset(w.frameTS), FromClient: w.fromClient,
-			Opcode: w.opcode, Payload: payload, Size: int64(len(payload)), Frames: 1,
+			Opcode: w.opcode, Payload: payload, Size: w.ctrlSize, Frames: 1, Truncated: w.ctrlSize > int64(len(payload)),
 		}})
 		return
 	}
