@@ -3,6 +3,7 @@ package redact
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Target says which part of a record a Rule applies to.
@@ -58,6 +59,9 @@ func ParseRule(s string) (Rule, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > maxRuleLen {
 		return Rule{}, fmt.Errorf("redaction rule longer than %d bytes", maxRuleLen)
+	}
+	if !utf8.ValidString(s) {
+		return Rule{}, fmt.Errorf("redaction rule %q is not valid UTF-8", s)
 	}
 	kind, pat, ok := strings.Cut(s, ":")
 	if !ok {

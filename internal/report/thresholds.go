@@ -162,7 +162,9 @@ func parseElement(e string) ([]Threshold, error) {
 		return nil, errors.New("threshold: empty expression")
 	}
 	var endpoint string
-	if i := strings.Index(s, ": "); i >= 0 {
+	// The endpoint ends at the first ":" followed by white space (a
+	// template has none: "/v1/kv/{key}").
+	if i := endpointEnd(s); i >= 0 {
 		endpoint = strings.Join(strings.Fields(s[:i]), " ")
 		s = s[i+2:]
 		if endpoint == "" {
@@ -194,6 +196,21 @@ func parseElement(e string) ([]Threshold, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// endpointEnd returns the index of the first ':' that ASCII white space
+// follows in s (where an endpoint ends: a template has none, as in
+// "/v1/kv/{key}"), or -1.
+func endpointEnd(s string) int {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == ':' {
+			switch s[i+1] {
+			case ' ', '\t', '\n', '\r':
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 func checkEndpointSyntax(ep string) error {
