@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/reprise/reprise/internal/metrics"
 )
@@ -166,7 +168,8 @@ func parseElement(e string) ([]Threshold, error) {
 	// template has none: "/v1/kv/{key}").
 	if i := endpointEnd(s); i >= 0 {
 		endpoint = strings.Join(strings.Fields(s[:i]), " ")
-		s = s[i+2:]
+		_, n := utf8.DecodeRuneInString(s[i+1:])
+		s = s[i+1+n:]
 		if endpoint == "" {
 			return nil, fmt.Errorf("threshold %q: empty endpoint before \":\"", e)
 		}
@@ -198,14 +201,13 @@ func parseElement(e string) ([]Threshold, error) {
 	return out, nil
 }
 
-// endpointEnd returns the index of the first ':' that ASCII white space
-// follows in s (where an endpoint ends: a template has none, as in
-// "/v1/kv/{key}"), or -1.
+// endpointEnd returns the index of the first ':' that white space (as
+// strings.Fields sees it) follows in s, where an endpoint ends: a template
+// has none, as in "/v1/kv/{key}". It returns -1 when there is none.
 func endpointEnd(s string) int {
 	for i := 0; i+1 < len(s); i++ {
 		if s[i] == ':' {
-			switch s[i+1] {
-			case ' ', '\t', '\n', '\r':
+			if r, _ := utf8.DecodeRuneInString(s[i+1:]); unicode.IsSpace(r) {
 				return i
 			}
 		}
