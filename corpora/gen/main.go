@@ -41,13 +41,11 @@ func main() {
 }
 
 func run(ctx context.Context, out string, users int, dur time.Duration, seed uint64) error {
-	srvCtx, stopSrv := context.WithCancel(ctx)
-	defer stopSrv()
 	srv, err := happyapi.New(happyapi.Config{Seed: seed})
 	if err != nil {
 		return err
 	}
-	if err := srv.Start(srvCtx, "127.0.0.1:0"); err != nil {
+	if err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
 		return err
 	}
 	defer srv.Close()

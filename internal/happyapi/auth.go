@@ -27,8 +27,10 @@ func userIDFrom(kind string, identity []byte) string {
 	h.Write([]byte{0})
 	h.Write(identity)
 	sum := h.Sum(nil)
-	return "c" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15]))
+	return "c" + strings.ToLower(b32.EncodeToString(sum[:15]))
 }
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 var b64url = base64.RawURLEncoding
 

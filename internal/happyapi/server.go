@@ -67,7 +67,7 @@ func New(cfg Config) (*Server, error) {
 		users:       make(map[string]*user),
 		stats:       newStats(),
 	}
-	s.hub = newHub(s)
+	s.hub = newHub()
 	s.upgrade = websocket.Upgrader{
 		EnableCompression: true,
 		CheckOrigin:       func(*http.Request) bool { return true },
@@ -79,9 +79,6 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Config returns the server's validated configuration (defaults filled).
-func (s *Server) Config() Config { return s.cfg }
-
 // Origin returns the server's clock origin: stalls start Stall.Every after
 // it, and RequestTruth.Arrived is measured from it.
 func (s *Server) Origin() time.Time { return s.origin }
@@ -92,11 +89,6 @@ func (s *Server) Origin() time.Time { return s.origin }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	seq := s.seq.Add(1) - 1
-	_, pattern := s.mux.Handler(r)
-	route := pattern
-	if route == "" || route == "/" {
-		route = RouteUnmatched
-	}
 	rw := &responseWriter{ResponseWriter: w, start: arrived}
 	rw.Header().Set("X-Request-ID", randomHex(16))
 
@@ -117,7 +109,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case fault != 0:
 		s.writeJSON(rw, fault, map[string]any{"error": http.StatusText(fault), "code": "INJECTED_FAULT"})
 	default:
+		// The mux sets r.Pattern to the route it chose.
 		s.mux.ServeHTTP(rw, r)
+	}
+	route := r.Pattern
+	if rw.status == StatusClientGone || fault != 0 {
+		// The mux did not run: ask it which route the request was for.
+		_, route = s.mux.Handler(r)
+	}
+	if route == "" || route == "/" {
+		route = RouteUnmatched
 	}
 	if rw.status == 0 {
 		rw.status = http.StatusOK

@@ -56,17 +56,6 @@ type Truth struct {
 	Dropped int64
 }
 
-// Filter returns the requests for which keep is true.
-func (t Truth) Filter(keep func(RequestTruth) bool) Truth {
-	out := Truth{}
-	for _, r := range t.Requests {
-		if keep(r) {
-			out.Requests = append(out.Requests, r)
-		}
-	}
-	return out
-}
-
 // Injected returns every request's injected delay, sorted ascending.
 func (t Truth) Injected() []time.Duration {
 	d := make([]time.Duration, len(t.Requests))

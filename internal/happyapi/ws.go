@@ -405,7 +405,6 @@ func (s *Server) wsBroadcast(w http.ResponseWriter, r *http.Request, u *user) {
 
 // hub tracks live connections by user.
 type hub struct {
-	s        *Server
 	mu       sync.Mutex
 	byUser   map[string]map[*wsConn]struct{}
 	accepted int64
@@ -414,7 +413,7 @@ type hub struct {
 	received, sent, dropped atomic.Int64
 }
 
-func newHub(s *Server) *hub { return &hub{s: s, byUser: map[string]map[*wsConn]struct{}{}} }
+func newHub() *hub { return &hub{byUser: map[string]map[*wsConn]struct{}{}} }
 
 func (h *hub) add(c *wsConn) {
 	h.mu.Lock()
@@ -456,8 +455,7 @@ func (h *hub) list(userID string) []*wsConn {
 // deliverUpdate sends an update frame to the user's connections that its
 // scope reaches: user-scoped ones always, session-scoped ones when sid is
 // theirs, machine-scoped ones when machineID is theirs.
-func (h *hub) deliverUpdate(userID string, frame []byte, sid, machineID string) int {
-	n := 0
+func (h *hub) deliverUpdate(userID string, frame []byte, sid, machineID string) {
 	for _, c := range h.list(userID) {
 		ok := false
 		switch c.clientType {
@@ -468,11 +466,10 @@ func (h *hub) deliverUpdate(userID string, frame []byte, sid, machineID string) 
 		case ClientMachine:
 			ok = machineID != "" && c.machineID == machineID
 		}
-		if ok && c.enqueue(frame) {
-			n++
+		if ok {
+			c.enqueue(frame)
 		}
 	}
-	return n
 }
 
 // relay sends an ephemeral frame to the sender's user's other
