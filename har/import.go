@@ -383,7 +383,7 @@ func (im *importer) file(ctx context.Context, in Input) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		raw, idx, err := r.NextRaw()
+		e, err := r.Next()
 		if err == io.EOF {
 			return nil
 		}
@@ -404,11 +404,7 @@ func (im *importer) file(ctx context.Context, in Input) error {
 			return nil
 		}
 		im.rep.Entries++
-		e, derr := DecodeEntry(raw)
-		if derr != nil {
-			im.rep.Skipped = append(im.rep.Skipped, Skip{File: in.Name, Index: idx, URL: peekURL(raw), Reason: derr.Error()})
-			continue
-		}
+		idx := r.Index() - 1
 		recs, filtered, reason := im.convert(in.Name, e)
 		if filtered {
 			im.rep.Filtered++

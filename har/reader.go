@@ -68,7 +68,6 @@ type Reader struct {
 	s        scanner
 	maxEntry int
 	log      Log
-	seenVer  bool
 	state    int
 	index    int
 	buf      []byte
@@ -221,7 +220,6 @@ func (r *Reader) logField(k string) error {
 		}
 	}
 	if k == "version" {
-		r.seenVer = true
 		return checkVersion(r.log.Version)
 	}
 	return nil
@@ -337,13 +335,6 @@ func (r *Reader) NextRaw() ([]byte, int, error) {
 			if err := r.finishLog(); err != nil {
 				r.err = err
 				return nil, r.index, err
-			}
-			if !r.seenVer {
-				// Version after the entries: checked now.
-				if err := checkVersion(r.log.Version); err != nil {
-					r.err = err
-					return nil, r.index, err
-				}
 			}
 			continue
 		}

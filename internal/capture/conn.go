@@ -12,6 +12,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/reassembly"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/reprise/reprise/internal/traffic"
 )
@@ -448,14 +449,7 @@ func isWebSocketUpgrade(q, r *message) bool {
 }
 
 func headerHasToken(h traffic.Fields, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
+	return httpguts.HeaderValuesContainsToken(h.Values(name), token)
 }
 
 // exchange builds the record for a request and its response (either may

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // maxMangled bounds a response held in memory to be mangled.
@@ -347,14 +349,7 @@ func isUpgrade(req *http.Request) bool {
 
 // headerHas reports whether a comma-separated header lists token.
 func headerHas(h http.Header, name, token string) bool {
-	for _, v := range h[http.CanonicalHeaderKey(name)] {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
+	return httpguts.HeaderValuesContainsToken(h.Values(name), token)
 }
 
 func reasonOf(resp *http.Response) string {

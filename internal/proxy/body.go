@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"io"
 	"sync"
 	"time"
@@ -17,13 +16,12 @@ type teeBody struct {
 	max   int64
 	clock func() time.Duration
 
-	mu    sync.Mutex
-	data  []byte
-	n     int64
-	eof   bool
-	err   error
-	first time.Duration
-	last  time.Duration
+	mu   sync.Mutex
+	data []byte
+	n    int64
+	eof  bool
+	err  error
+	last time.Duration // when the last byte was read
 }
 
 func newTeeBody(rc io.ReadCloser, max int64, clock func() time.Duration) *teeBody {
@@ -34,11 +32,7 @@ func (t *teeBody) Read(p []byte) (int, error) {
 	n, err := t.rc.Read(p)
 	t.mu.Lock()
 	if n > 0 {
-		now := t.clock()
-		if t.n == 0 {
-			t.first = now
-		}
-		t.last = now
+		t.last = t.clock()
 		if room := t.max - int64(len(t.data)); room > 0 {
 			t.data = append(t.data, p[:min(int64(n), room)]...)
 		}
@@ -74,18 +68,19 @@ func (t *teeBody) body(declared int64) (traffic.Body, error) {
 		}
 	}
 	b.Truncated = b.Size != int64(len(b.Data))
-	var err error
-	if t.err != nil && !errors.Is(t.err, errBodyClosed) {
-		err = t.err
-	}
-	return b, err
+	return b, t.err
 }
 
-// lastByte returns when the last byte was read (zero if none).
-func (t *teeBody) times() (first, last time.Duration, n int64) {
+// lastRead returns when the last byte was read (zero if none).
+func (t *teeBody) lastRead() time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.first, t.last, t.n
+	return t.last
 }
 
-var errBodyClosed = errors.New("http: read on closed response body")
+// readErr returns the first error reading the body met, if any.
+func (t *teeBody) readErr() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}

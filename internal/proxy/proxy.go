@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/reprise/reprise/internal/redact"
 	"github.com/reprise/reprise/internal/traffic"
 )
@@ -500,7 +502,7 @@ func (x *exchangeState) exchange(end time.Duration) traffic.Exchange {
 				ex.Error = "upstream: response body: " + shortErr(err)
 				ex.Flags |= traffic.FlagIncomplete
 			}
-			if _, last, _ := x.respTee.times(); last > 0 {
+			if last := x.respTee.lastRead(); last > 0 {
 				end = last
 			}
 		}
@@ -540,7 +542,10 @@ func (x *exchangeState) finish(clientErr error, aborted bool) {
 	if aborted {
 		x.flags |= traffic.FlagIncomplete
 		if x.err == "" {
-			_, respErr := x.respTeeErr()
+			var respErr error
+			if x.respTee != nil {
+				respErr = x.respTee.readErr()
+			}
 			switch {
 			case respErr != nil:
 				x.err = "upstream: response body: " + shortErr(respErr)
@@ -567,13 +572,6 @@ func (x *exchangeState) finish(clientErr error, aborted bool) {
 		p.bytesOut.Add(max(ex.Response.Body.Size, 0))
 	}
 	p.rec.put(traffic.Record{Kind: traffic.KindExchange, Exchange: &ex})
-}
-
-func (x *exchangeState) respTeeErr() (traffic.Body, error) {
-	if x.respTee == nil {
-		return traffic.Body{}, nil
-	}
-	return x.respTee.body(x.respLen)
 }
 
 // flowKey is the default flow key: the hashed credential when the request
@@ -625,12 +623,5 @@ func sortedFields(h http.Header) traffic.Fields {
 }
 
 func isWebSocket(h http.Header) bool {
-	for _, v := range h.Values("Upgrade") {
-		for _, tok := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "websocket") {
-				return true
-			}
-		}
-	}
-	return false
+	return httpguts.HeaderValuesContainsToken(h.Values("Upgrade"), "websocket")
 }

@@ -503,6 +503,10 @@ func (r *Redactor) body(h traffic.Fields, b traffic.Body) (traffic.Body, traffic
 		return b, h, "", false
 	}
 	ct := strings.ToLower(h.Get("Content-Type"))
+	if !textual(ct) {
+		// Binary content holds no text to redact: not even decoded.
+		return b, h, "", false
+	}
 	ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
 	var (
 		data    []byte
@@ -515,9 +519,6 @@ func (r *Redactor) body(h traffic.Fields, b traffic.Body) (traffic.Body, traffic
 		plain, complete, err := decode(ce, b.Data, r.maxDecoded)
 		switch {
 		case err != nil:
-			if !textual(ct) {
-				return b, h, "", false
-			}
 			b.Data = nil
 			b.Truncated = true
 			return b, h, fmt.Sprintf("body dropped: cannot decode content-encoding %q to search it: %v", ce, err), true
@@ -525,9 +526,6 @@ func (r *Redactor) body(h traffic.Fields, b traffic.Body) (traffic.Body, traffic
 			// The compressed bytes of a cut body may hold more than a
 			// decoder yields from them, so they are never kept: the
 			// readable start is redacted and encoded afresh.
-			if !textual(ct) {
-				return b, h, "", false
-			}
 			red, _ := r.content(ct, plain)
 			enc, err := encode(ce, red)
 			if err != nil {
