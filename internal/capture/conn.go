@@ -3,7 +3,6 @@ package capture
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -50,11 +49,10 @@ type conn struct {
 	pending []*message // requests waiting for their responses
 	orphans []*message // responses parsed before any request to pair with
 
-	ws       *wsConn
-	upgraded bool
-	sawEnd   bool // FIN or RST seen
-	gaps     int
-	done     bool
+	ws     *wsConn
+	sawEnd bool // FIN or RST seen
+	gaps   int
+	done   bool
 }
 
 func newConn(p *Processor, id uint64, netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP) *conn {
@@ -192,8 +190,12 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 // and waiting for them is pointless. The processor then skips the hole at
 // once instead of after the gap timeout.
 func (c *conn) watchHoles(tcp *layers.TCP, h *half) {
-	if h.baseSet && len(tcp.Payload) > 0 && int32(tcp.Seq-(h.base+uint32(h.off))) > 0 {
-		h.holePending = true
+	if h.baseSet && len(tcp.Payload) > 0 {
+		ahead := int64(int32(tcp.Seq - (h.base + uint32(h.off))))
+		if ahead > 0 {
+			h.holePending = true
+		}
+		h.maxEnd = max(h.maxEnd, h.off+ahead+int64(len(tcp.Payload)))
 	}
 	other := c.half[0]
 	if h == c.half[0] {
@@ -439,7 +441,6 @@ func (c *conn) switchProtocols(q, r *message, x *traffic.Exchange) {
 }
 
 func (c *conn) toRaw() {
-	c.upgraded = true
 	c.half[0].toRaw()
 	c.half[1].toRaw()
 }
@@ -565,6 +566,8 @@ type half struct {
 	ended     bool
 	// holePending: data arrived beyond the next expected byte
 	holePending bool
+	// maxEnd is the stream offset after the highest byte captured
+	maxEnd int64
 
 	// per-feed: the scatter-gather being parsed, the carry length and the
 	// stream offset of the parse buffer's first byte
@@ -826,16 +829,7 @@ func (h *half) startWS() {
 
 func (h *half) toRaw() {
 	if h.mode == modePaused {
-		h.c.p.count(func(s *Stats) {})
 		h.paused = nil
 	}
 	h.mode = modeRaw
-}
-
-func (h *half) String() string {
-	dir := "server->client"
-	if h.fromClient {
-		dir = "client->server"
-	}
-	return fmt.Sprintf("conn %d %s", h.c.id, dir)
 }

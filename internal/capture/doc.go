@@ -8,8 +8,8 @@
 //
 // The decoder reads the link layer itself (Ethernet with any number of
 // 802.1Q/802.1ad tags, Linux cooked v1 and v2, BSD null/loopback, raw IP)
-// and IPv4/IPv6 (extension headers skipped; fragments counted, not
-// reassembled), then hands TCP segments to gopacket's reassembly, which
+// and IPv4/IPv6 (extension headers skipped; fragments reassembled with
+// Config.Defragment, else counted and skipped), then hands TCP segments to gopacket's reassembly, which
 // orders them, drops retransmitted and overlapping bytes and reports holes.
 // A Processor is single-goroutine and allocation-light; Stats says what it
 // saw and skipped.

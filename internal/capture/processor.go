@@ -155,7 +155,7 @@ type Processor struct {
 	// live holds the keys (both directions) of the connections the
 	// reassembler tracks, so empty segments of connections already over
 	// (the last ACK after FIN) do not open new ones.
-	live      map[connKey]struct{}
+	live      map[connKey]*conn
 	out       []traffic.Record
 	slab      []pktContext
 	holeAcked bool
@@ -166,7 +166,7 @@ type Processor struct {
 
 // NewProcessor returns a Processor that writes to sink.
 func NewProcessor(sink traffic.Sink, cfg Config) *Processor {
-	p := &Processor{cfg: cfg.withDefaults(), sink: sink, origin: cfg.Origin, live: map[connKey]struct{}{}}
+	p := &Processor{cfg: cfg.withDefaults(), sink: sink, origin: cfg.Origin, live: map[connKey]*conn{}}
 	if cfg.Defragment {
 		p.dec.defrag = newDefragmenter()
 	}
@@ -297,8 +297,13 @@ func (p *Processor) Packet(ctx context.Context, pkt Packet) error {
 	p.asm.AssembleWithContext(p.dec.flow, &p.dec.tcp, pc)
 	if p.holeAcked {
 		// A hole the receiver acknowledged: skip it now (see watchHoles).
+		// The assembler can only skip the holes of every connection at
+		// once, so this waits (for the gap timeout) while another
+		// connection still expects data that may come.
 		p.holeAcked = false
-		p.asm.FlushWithOptions(reassembly.FlushOptions{T: ts.Add(time.Nanosecond)})
+		if !p.otherHoleWaiting() {
+			p.asm.FlushWithOptions(reassembly.FlushOptions{T: ts.Add(time.Nanosecond)})
+		}
 	}
 	if p.lastFlush.IsZero() {
 		p.lastFlush = ts
@@ -308,6 +313,20 @@ func (p *Processor) Packet(ctx context.Context, pkt Packet) error {
 		p.asm.FlushWithOptions(reassembly.FlushOptions{T: ts.Add(-p.cfg.GapTimeout), TC: ts.Add(-p.cfg.IdleTimeout)})
 	}
 	return p.drain(ctx)
+}
+
+// otherHoleWaiting reports whether a live connection has data queued
+// behind a hole that its receiver has not acknowledged (so the missing
+// segments may still be captured).
+func (p *Processor) otherHoleWaiting() bool {
+	for _, c := range p.live {
+		for _, h := range c.half {
+			if h.holePending && h.off < h.maxEnd {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Tick lets time pass without packets (live capture on a quiet link):
@@ -378,7 +397,7 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reasse
 	f.p.count(func(s *Stats) { s.Connections++ })
 	c := newConn(f.p, f.p.nextConnID, netFlow, tcpFlow, tcp)
 	c.keys = [2]connKey{{netFlow, tcpFlow}, {netFlow.Reverse(), tcpFlow.Reverse()}}
-	f.p.live[c.keys[0]] = struct{}{}
-	f.p.live[c.keys[1]] = struct{}{}
+	f.p.live[c.keys[0]] = c
+	f.p.live[c.keys[1]] = c
 	return c
 }
