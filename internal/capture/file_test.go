@@ -309,3 +309,37 @@ func TestCompressedCaptures(t *testing.T) {
 		t.Fatalf("files ordered %s, %s", files[0].Path, files[1].Path)
 	}
 }
+
+// pcapng's if_tsresol and if_tsoffset: decimal and power-of-two
+// resolutions, the offset added to every one of them.
+func TestPcapngTimestampResolution(t *testing.T) {
+	le := binary.LittleEndian
+	opt := func(code uint16, v []byte) []byte {
+		b := make([]byte, 4, 4+len(v)+3)
+		le.PutUint16(b, code)
+		le.PutUint16(b[2:], uint16(len(v)))
+		b = append(b, v...)
+		return append(b, make([]byte, (4-len(v)%4)%4)...)
+	}
+	offset := make([]byte, 8)
+	le.PutUint64(offset, 100)
+	for _, tc := range []struct {
+		resol byte
+		ticks uint64
+		want  time.Time
+	}{
+		{6, 5_000_001, time.Unix(105, 1000)},                 // microseconds (the default)
+		{9, 5_000_000_001, time.Unix(105, 1)},                // nanoseconds
+		{0x80, 5, time.Unix(105, 0)},                         // 2^0: whole seconds
+		{0x8a, 5*1024 + 512, time.Unix(105, 5e8)},            // 2^10 per second
+		{12, 5_000_000_000_123, time.Unix(105, 0)},           // picoseconds: below a ns
+		{19, 5_000_000_000_000_000_000, time.Unix(100, 5e8)}, // 10^19 per second
+	} {
+		g := &ngReader{order: le}
+		ifc := ngInterface{perSec: 1e6}
+		g.parseIfaceOptions(&ifc, append(opt(9, []byte{tc.resol}), opt(14, offset)...))
+		if got := ifc.time(tc.ticks); !got.Equal(tc.want) {
+			t.Errorf("if_tsresol %#x, %d ticks: %v, want %v", tc.resol, tc.ticks, got.UTC(), tc.want.UTC())
+		}
+	}
+}

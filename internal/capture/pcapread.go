@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -240,10 +241,9 @@ const (
 type ngInterface struct {
 	linkType uint32
 	snapLen  uint32
-	// tsUnit is the length of one timestamp tick; tsOffset is added (s).
-	tsUnit   time.Duration
-	tsPow2   uint8 // when non-zero, ticks per second is 2^tsPow2
-	tsExp    uint8 // when non-zero, ticks per second is 10^tsExp (> 9)
+	// perSec is the number of timestamp ticks per second (if_tsresol,
+	// a million by default); tsOffset is added (s, if_tsoffset).
+	perSec   uint64
 	tsOffset int64
 }
 
@@ -330,7 +330,7 @@ func (g *ngReader) ReadPacket() (Packet, error) {
 			if len(b) < 8 {
 				return Packet{}, fmt.Errorf("pcapng block %d: interface description too short", g.blocks)
 			}
-			ifc := ngInterface{linkType: uint32(g.order.Uint16(b[0:2])), snapLen: g.order.Uint32(b[4:8]), tsUnit: time.Microsecond}
+			ifc := ngInterface{linkType: uint32(g.order.Uint16(b[0:2])), snapLen: g.order.Uint32(b[4:8]), perSec: 1e6}
 			g.parseIfaceOptions(&ifc, b[8:])
 			g.ifaces = append(g.ifaces, ifc)
 		case ngEnhancedPacket, ngObsoletePacket:
@@ -396,17 +396,15 @@ func (g *ngReader) parseIfaceOptions(ifc *ngInterface, opts []byte) {
 			return
 		case 9: // if_tsresol
 			if l >= 1 {
-				r := v[0]
-				if r&0x80 != 0 {
-					ifc.tsPow2 = r & 0x7f
-				} else if r <= 9 {
-					d := time.Second
-					for i := uint8(0); i < r; i++ {
-						d /= 10
+				// 2^n ticks per second with the high bit set, else 10^n;
+				// what does not fit 64 bits keeps the default.
+				if r := v[0]; r&0x80 != 0 && r&0x7f < 64 {
+					ifc.perSec = 1 << (r & 0x7f)
+				} else if r <= 19 {
+					ifc.perSec = 1
+					for range r {
+						ifc.perSec *= 10
 					}
-					ifc.tsUnit = d
-				} else {
-					ifc.tsExp = r // finer than 1 ns: scaled in time()
 				}
 			}
 		case 14: // if_tsoffset
@@ -419,23 +417,9 @@ func (g *ngReader) parseIfaceOptions(ifc *ngInterface, opts []byte) {
 }
 
 func (ifc ngInterface) time(ticks uint64) time.Time {
-	switch {
-	case ifc.tsPow2 > 0 && ifc.tsPow2 < 64:
-		per := uint64(1) << ifc.tsPow2
-		sec := ticks / per
-		rem := ticks % per
-		return time.Unix(int64(sec), int64(rem*1e9/per))
-	case ifc.tsExp > 9:
-		// Resolution finer than a nanosecond: divide down.
-		div := uint64(1)
-		for i := uint8(9); i < ifc.tsExp && i < 27; i++ {
-			div *= 10
-		}
-		return time.Unix(ifc.tsOffset, int64(ticks/div))
-	}
-	unit := uint64(ifc.tsUnit)
-	perSec := uint64(time.Second) / unit
-	sec := ticks / perSec
-	rem := ticks % perSec
-	return time.Unix(int64(sec)+ifc.tsOffset, int64(rem*unit))
+	sec, rem := ticks/ifc.perSec, ticks%ifc.perSec
+	// rem*1e9/perSec without overflow: rem < perSec, so the quotient fits.
+	hi, lo := bits.Mul64(rem, uint64(time.Second))
+	ns, _ := bits.Div64(hi, lo, ifc.perSec)
+	return time.Unix(int64(sec)+ifc.tsOffset, int64(ns))
 }
