@@ -104,7 +104,7 @@ Exit codes: 0 no regression, 1 error, 2 bad usage, 3 regression found (--fail-on
 				return err
 			}
 			for _, o := range outs {
-				if err := writeAtomic(o.path, rep.WriteJSON); err != nil {
+				if err := writeAtomic(o.path, 0o644, rep.WriteJSON); err != nil {
 					return fmt.Errorf("--out %s: %w", o.path, err)
 				}
 			}
@@ -161,8 +161,9 @@ func readResults(path string) (*metrics.Snapshot, error) {
 	return s, nil
 }
 
-// writeAtomic writes a file through a temporary file renamed into place.
-func writeAtomic(path string, write func(io.Writer) error) error {
+// writeAtomic writes a file with the given mode through a temporary file
+// renamed into place, so a failed write leaves no partial file.
+func writeAtomic(path string, mode os.FileMode, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -173,6 +174,9 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)

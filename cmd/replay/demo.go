@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,20 +22,8 @@ import (
 // demoThresholds are HAP-19's criteria that a corpus of six users can
 // meet: the concurrent-users criterion is left out.
 func demoThresholds() (report.Thresholds, error) {
-	exprs, _ := report.NamedSetExprs("hap-19")
-	var keep []string
-	for _, e := range exprs {
-		if !strings.HasPrefix(e, "flows") {
-			keep = append(keep, e)
-		}
-	}
-	ts, err := report.ParseThresholds(keep)
-	for i := range ts {
-		if ts[i].Endpoint != "" {
-			ts[i].Optional = true
-		}
-	}
-	return ts, err
+	ts, err := report.NamedSet("hap-19")
+	return slices.DeleteFunc(ts, func(t report.Threshold) bool { return t.Metric == report.MetricFlows }), err
 }
 
 func demoCommand() *cli.Command {

@@ -58,21 +58,13 @@ func runExport(c *cli.Context, in, out string) error {
 			return fmt.Errorf("%s already exists: choose another --har or add --force", out)
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".partial*")
+	var rep har.ExportReport
+	err = writeAtomic(out, 0o600, func(w io.Writer) error {
+		var err error
+		rep, err = har.Export(c.Context, r, r.Header(), w, opts)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("create %s: %w", out, err)
-	}
-	rep, err := har.Export(c.Context, r, r.Header(), tmp, opts)
-	if err == nil {
-		err = tmp.Close()
-	} else {
-		tmp.Close()
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), out)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
 		return err
 	}
 	var w io.Writer = c.App.Writer

@@ -58,9 +58,6 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 			for _, s := range snaps[1:] {
 				merged.Merge(s)
 			}
-			if len(snaps) == 1 {
-				merged.Thresholds = nil
-			}
 			if err := ths.Check(merged.EndpointNames()); err != nil {
 				return usageError{fmt.Errorf("--threshold: %w", err)}
 			}

@@ -298,6 +298,13 @@ func TestRunOnlySkip(t *testing.T) {
 	if !strings.Contains(stdout, "144 events left out by --only/--skip") {
 		t.Errorf("no note of what was left out:\n%s", stdout)
 	}
+	// A threshold on an endpoint the corpus has but the filter left out
+	// has nothing to measure: skipped, not an error after the run.
+	code, stdout, stderr = runReplay(t, "run", path, "--target", target, "-q", "--speed", "10",
+		"--skip", "GET /health", "--threshold", "GET /health: p95<50ms")
+	if code != exitOK || !strings.Contains(stdout, "GET /health: p95<50ms") {
+		t.Fatalf("exit %d, stderr %q; the skipped endpoint's threshold should show as skipped:\n%s", code, stderr, stdout)
+	}
 	code, _, stderr = runReplay(t, "run", path, "--target", target, "-q", "--only", "/nothing/here")
 	if code != exitError {
 		t.Fatalf("exit %d, want %d", code, exitError)

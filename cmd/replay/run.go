@@ -262,9 +262,6 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 		return err
 	}
 	snap := out.Snapshot
-	if err := ths.Check(snap.EndpointNames()); err != nil {
-		return usageError{fmt.Errorf("--threshold: %w", err)}
-	}
 	verdicts := report.Evaluate(snap, ths)
 	snap.Thresholds = verdicts.Results()
 	if opts.Progress != nil {
@@ -288,10 +285,11 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 	if out.Engine.Interrupted {
 		return errors.New("interrupted: the report covers the part of the corpus replayed before the signal")
 	}
-	if a, aerr := snap.Accounting(); aerr == nil && a.Scheduled == 0 && out.LeftOut > 0 {
+	a, aerr := snap.Accounting()
+	if aerr == nil && a.Scheduled == 0 && out.LeftOut > 0 {
 		return fmt.Errorf("--only/--skip left none of the corpus's %d events to replay (replay inspect lists its endpoints)", out.LeftOut)
 	}
-	if a, aerr := snap.Accounting(); aerr == nil && a.Scheduled > 0 && a.Completed == 0 {
+	if aerr == nil && a.Scheduled > 0 && a.Completed == 0 {
 		return fmt.Errorf("no request reached %s: all %d scheduled events failed or were not sent (see the report above)", opts.Engine.Target, a.Scheduled)
 	}
 	if n := verdicts.Failed(); n > 0 {
@@ -375,27 +373,13 @@ func parseOuts(specs []string, formats ...string) ([]output, error) {
 }
 
 func writeOutput(o output, snap *metrics.Snapshot, vs report.Verdicts) error {
-	tmp, err := os.CreateTemp(filepath.Dir(o.path), "."+filepath.Base(o.path)+".*")
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", o.path, err)
-	}
-	defer os.Remove(tmp.Name())
 	write := report.WriteJSON
 	if o.format == "html" {
 		write = report.WriteHTML
 	}
-	if err := write(tmp, snap, vs); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--out %s: %w", o.path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("--out %s: %w", o.path, err)
-	}
 	// Results hold no secrets: readable like any report.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("--out %s: %w", o.path, err)
-	}
-	if err := os.Rename(tmp.Name(), o.path); err != nil {
+	err := writeAtomic(o.path, 0o644, func(w io.Writer) error { return write(w, snap, vs) })
+	if err != nil {
 		return fmt.Errorf("--out %s: %w", o.path, err)
 	}
 	return nil

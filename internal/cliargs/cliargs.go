@@ -18,8 +18,9 @@ func Permute(cmds []*cli.Command, args []string) []string {
 	}
 	var cmd *cli.Command
 	for _, c := range cmds {
-		if c.Name == args[1] || contains(c.Aliases, args[1]) {
+		if c.HasName(args[1]) {
 			cmd = c
+			break
 		}
 	}
 	if cmd == nil {
@@ -60,15 +61,6 @@ func Permute(cmds []*cli.Command, args []string) []string {
 		out = append(out, pos...)
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // IsFlagError recognises the command-line errors urfave/cli reports
