@@ -111,15 +111,30 @@ func (d *Dist) Clone() *Dist {
 	return c
 }
 
+// hist is what the dense and the packed histogram both answer.
+type hist interface {
+	TotalCount() int64
+	Min() int64
+	Max() int64
+	Mean() float64
+	ValueAtPercentile(float64) int64
+	ValueAtPercentilesSlice([]float64) []int64
+}
+
+// h is the histogram d holds, dense or packed.
+func (d *Dist) h() hist {
+	if d.d != nil {
+		return d.d
+	}
+	return d.p
+}
+
 // Count is the number of values recorded.
 func (d *Dist) Count() int64 {
-	switch {
-	case d == nil:
+	if d == nil {
 		return 0
-	case d.d != nil:
-		return d.d.TotalCount()
 	}
-	return d.p.TotalCount()
+	return d.h().TotalCount()
 }
 
 // Clamped is the number of values above one hour, recorded as one hour.
@@ -127,48 +142,36 @@ func (d *Dist) Clamped() int64 { return d.clamped }
 
 // Min is the smallest value (to histogram precision), zero when empty.
 func (d *Dist) Min() time.Duration {
-	switch {
-	case d.Count() == 0:
+	if d.Count() == 0 {
 		return 0
-	case d.d != nil:
-		return us(d.d.Min())
 	}
-	return us(d.p.Min())
+	return us(d.h().Min())
 }
 
 // Max is the largest value (the upper end of its bucket), zero when empty.
 func (d *Dist) Max() time.Duration {
-	switch {
-	case d.Count() == 0:
+	if d.Count() == 0 {
 		return 0
-	case d.d != nil:
-		return us(d.d.Max())
 	}
-	return us(d.p.Max())
+	return us(d.h().Max())
 }
 
 // Mean is the average, zero when empty.
 func (d *Dist) Mean() time.Duration {
-	switch {
-	case d.Count() == 0:
+	if d.Count() == 0 {
 		return 0
-	case d.d != nil:
-		return time.Duration(d.d.Mean() * float64(time.Microsecond))
 	}
-	return time.Duration(d.p.Mean() * float64(time.Microsecond))
+	return time.Duration(d.h().Mean() * float64(time.Microsecond))
 }
 
 // Percentile returns the value at percentile p (0-100): the upper end of
 // the bucket holding the value of rank p% (nearest rank), so at most 0.1%
 // above the exact value and never below it. Zero when empty.
 func (d *Dist) Percentile(p float64) time.Duration {
-	switch {
-	case d.Count() == 0:
+	if d.Count() == 0 {
 		return 0
-	case d.d != nil:
-		return us(d.d.ValueAtPercentile(p))
 	}
-	return us(d.p.ValueAtPercentile(p))
+	return us(d.h().ValueAtPercentile(p))
 }
 
 // Percentiles returns Percentile for each of ps, in one pass.
@@ -177,12 +180,7 @@ func (d *Dist) Percentiles(ps ...float64) []time.Duration {
 	if d.Count() == 0 {
 		return out
 	}
-	var v []int64
-	if d.d != nil {
-		v = d.d.ValueAtPercentilesSlice(ps)
-	} else {
-		v = d.p.ValueAtPercentilesSlice(ps)
-	}
+	v := d.h().ValueAtPercentilesSlice(ps)
 	for i := range v {
 		out[i] = us(v[i])
 	}
@@ -306,18 +304,6 @@ func (d *Dist) UnmarshalJSON(b []byte) error {
 	nd.clamped = j.Clamped
 	*d = *nd
 	return nil
-}
-
-// StdDev is the standard deviation of the values (from bucket midpoints,
-// as HdrHistogram computes it), zero when empty.
-func (d *Dist) StdDev() time.Duration {
-	switch {
-	case d.Count() == 0:
-		return 0
-	case d.d != nil:
-		return time.Duration(d.d.StdDev() * float64(time.Microsecond))
-	}
-	return time.Duration(d.p.StdDev() * float64(time.Microsecond))
 }
 
 // Buckets calls fn for every populated bucket of the histogram in

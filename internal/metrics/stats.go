@@ -86,8 +86,9 @@ type Stats struct {
 	Resent int64 `json:"resent,omitempty"`
 	// Rate is Requests per second of the run (derived).
 	Rate float64 `json:"rate"`
-	// Failed counts HTTP results failed in the k6 sense: a transport
-	// error, a status of 400 or more, or never sent.
+	// Failed counts HTTP results failed as traffic.Result.Failed says: a
+	// transport error, a 5xx, a 4xx other than the recorded status, or
+	// never sent.
 	Failed int64 `json:"failed"`
 	// Outcomes by result kind ("http", "ws-connect", ...).
 	Outcomes map[string]*Outcome `json:"outcomes,omitempty"`
