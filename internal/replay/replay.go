@@ -148,7 +148,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	defer sched.Close()
 	var events engine.Events = sched
 	var ids *correlate.Identities
-	if sched.Copies() > 1 || sopts.Loop || len(opts.AuthTokens) > 0 || opts.RunTag != "" {
+	if sched.Varies() || len(opts.AuthTokens) > 0 || opts.RunTag != "" {
 		ids = correlate.NewIdentities(sched)
 		ids.Tokens = opts.AuthTokens
 		ids.Run = opts.RunTag

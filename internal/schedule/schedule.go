@@ -297,6 +297,12 @@ func (s *Schedule) Speed() float64 { return s.opts.Speed }
 // Copies returns the most copies the plan runs at once.
 func (s *Schedule) Copies() int { return s.copies }
 
+// Varies reports whether some event is not copy 0's first pass (an
+// Event.Identity other than ""): more than one copy, loops, or a copy that
+// the stages stop and start again. Those events need identities of their
+// own (correlate.Identities).
+func (s *Schedule) Varies() bool { return s.copies > 1 || s.opts.Loop || len(s.planned) > 1 }
+
 // Close releases the sources the schedule opened with Reopen. The
 // schedule ends (io.EOF) after Close.
 func (s *Schedule) Close() error {

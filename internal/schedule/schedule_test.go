@@ -550,3 +550,36 @@ func TestMaxGap(t *testing.T) {
 		t.Fatal("negative max gap accepted")
 	}
 }
+
+// Varies is true exactly when some event carries an identity other than
+// copy 0's first pass, a copy the stages start again included.
+func TestVaries(t *testing.T) {
+	recs := dense(200, 100*time.Millisecond) // 20s of one flow
+	for _, tc := range []struct {
+		stages string
+		opts   Options
+		varies bool
+	}{
+		{"", Options{}, false},
+		{"", Options{Multiply: 2}, true},
+		{"2s:1,2s:1", Options{}, false},
+		{"2s:1,2s:0,2s:0,2s:1", Options{}, true}, // copy 0 stops and starts again
+	} {
+		opts := tc.opts
+		opts.Reopen = reopen(recs)
+		if tc.stages != "" {
+			opts.Stages, _ = ParseStages(tc.stages)
+		}
+		s, err := New(traffic.SliceSource(recs), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := false
+		for _, e := range drain(t, s) {
+			want = want || e.Identity() != ""
+		}
+		if got := s.Varies(); got != want || want != tc.varies {
+			t.Errorf("stages %q multiply %d: Varies %v, events with other identities %v", tc.stages, tc.opts.Multiply, got, want)
+		}
+	}
+}
