@@ -25,6 +25,8 @@ type wsState struct {
 	r     *runner
 	mu    sync.Mutex
 	conns map[uint64]*wsConn
+	// open counts each flow's connections not closed yet.
+	open map[string]int
 	// pushes holds recent HTTP mutations per flow, to time the server
 	// pushes they cause.
 	pushes map[string][]*mutation
@@ -85,7 +87,7 @@ const (
 )
 
 func newWSState(r *runner) *wsState {
-	return &wsState{r: r, conns: map[uint64]*wsConn{}, pushes: map[string][]*mutation{}, early: map[string][]*earlyPush{}}
+	return &wsState{r: r, conns: map[uint64]*wsConn{}, open: map[string]int{}, pushes: map[string][]*mutation{}, early: map[string][]*earlyPush{}}
 }
 
 func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
@@ -108,6 +110,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 			s.closeLocked(old, ev, &traffic.WSClose{FromClient: true, Code: traffic.CloseNormal})
 		}
 		s.conns[o.ConnID] = c
+		s.open[c.flow]++
 		s.mu.Unlock()
 		var plan correlate.Plan
 		if r.cfg.Correlator != nil {
@@ -164,6 +167,9 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 // closeLocked queues the end of c; its session result follows.
 func (s *wsState) closeLocked(c *wsConn, ev schedule.Event, cl *traffic.WSClose) {
 	c.closed = true
+	if s.open[c.flow]--; s.open[c.flow] == 0 {
+		delete(s.open, c.flow)
+	}
 	c.queue <- wsOut{ev: ev, end: cl}
 	close(c.queue)
 }
@@ -657,15 +663,6 @@ func pushResult(c *wsConn, m *mutation, at time.Duration) traffic.Result {
 		Intended: m.sent, Sent: m.sent, Latency: at - m.sent, Service: at - m.sent}
 }
 
-func (s *wsState) hasOpenLocked(flow string) bool {
-	for _, c := range s.conns {
-		if c.flow == flow && !c.closed {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *wsState) matchPush(c *wsConn, msg []byte, at time.Duration) {
 	keys, ok := pushKeys(msg)
 	if !ok {
@@ -804,7 +801,7 @@ func addStrings(v any, keys map[string]bool) {
 func (s *wsState) flowHasOpen(flow string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.hasOpenLocked(flow)
+	return s.open[flow] > 0
 }
 
 // isMutation reports whether method changes state.
