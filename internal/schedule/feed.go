@@ -32,7 +32,7 @@ type feed struct {
 	idle time.Duration
 	last time.Duration
 
-	read, skipped, late int64
+	read, skipped int64
 }
 
 func newFeed(src traffic.Source, closer func() error, opts *Options) *feed {
@@ -78,7 +78,6 @@ func (f *feed) next(ctx context.Context) (rec traffic.Record, pos uint64, late b
 			continue
 		}
 		if f.pos > 0 && start < f.emitted {
-			f.late++
 			return f.emit(rec, true)
 		}
 		if start > f.maxSeen {
@@ -112,9 +111,6 @@ func (f *feed) rel(start time.Duration) time.Duration {
 }
 
 func (f *feed) keep(rec traffic.Record) bool {
-	if rec.Kind == traffic.KindHeader {
-		return false
-	}
 	if f.opts.Shards > 1 {
 		h := fnv.New32a()
 		h.Write([]byte(rec.Flow()))

@@ -522,12 +522,7 @@ func (s *Schedule) loop(ctx context.Context, p *pass) error {
 		return nil // an empty corpus does not loop
 	}
 	if s.stats.Period == 0 {
-		span := f.maxSeen - f.origin
-		gap := time.Second
-		if n > 1 && span > 0 {
-			gap = span / time.Duration(n-1)
-		}
-		s.stats.Period = max(s.scale(span+gap), time.Millisecond)
+		s.stats.Period = Survey{Records: n, First: f.origin, Last: f.maxSeen}.LoopPeriod(s.opts.Speed)
 	}
 	var next []*instance
 	for _, in := range p.insts {
