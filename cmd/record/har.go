@@ -9,7 +9,6 @@ import (
 
 	"github.com/reprise/reprise/har"
 	"github.com/reprise/reprise/internal/corpus"
-	"github.com/reprise/reprise/internal/redact"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -28,16 +27,14 @@ Chrome's _webSocketMessages) become WebSocket connections with their
 messages. Records are grouped into flows by file and page (pageref).
 Entries that cannot be imported are skipped and reported; entries with
 status 0 or -1 (no response) are imported as failed exchanges.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "corpus to write (`FILE`.rpz, required)"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"overwrite"}, Usage: "overwrite an existing corpus"},
-			&cli.StringSliceFlag{Name: "redact", Usage: "redaction `RULE` added to the defaults (header:NAME, query:NAME, json:PATH; !RULE removes one; repeatable)"},
-			&cli.BoolFlag{Name: "no-redact", Usage: "write secrets as they are in the HAR (redaction is on by default)"},
 			&cli.StringSliceFlag{Name: "host", Usage: "keep only entries for `HOST` (host, host:port or *.domain; repeatable)"},
 			&cli.StringSliceFlag{Name: "path-prefix", Usage: "keep only entries whose path starts with `PREFIX` (repeatable)"},
 			&cli.IntFlag{Name: "max-body", Value: har.DefaultMaxBody, Usage: "bytes kept of each body and WebSocket message (`N`)"},
 			&cli.IntFlag{Name: "max-entry", Value: har.DefaultMaxEntry, Usage: "largest entry decoded, in bytes of JSON (`N`); larger ones are skipped"},
-		},
+		}, redactFlags()...),
 		Action: func(c *cli.Context) error {
 			files := c.Args().Slice() // flags anywhere: see cliargs.Permute
 			if len(files) == 0 {
@@ -59,10 +56,9 @@ status 0 or -1 (no response) are imported as failed exchanges.`,
 
 func runHAR(c *cli.Context, files []string) error {
 	out := c.String("out")
-	if !c.Bool("force") {
-		if _, err := os.Lstat(out); err == nil {
-			return fmt.Errorf("%s already exists: choose another --out or add --force", out)
-		}
+	copts, err := outputOptions(c, out)
+	if err != nil {
+		return err
 	}
 	var inputs []har.Input
 	for _, p := range files {
@@ -84,21 +80,13 @@ func runHAR(c *cli.Context, files []string) error {
 	var w *corpus.Writer
 	rep, err := har.Import(c.Context, inputs, opts, func(h traffic.Header) (traffic.Sink, error) {
 		h.Meta["command"] = "record har"
-		if red != nil {
-			h.Redactions = red.Rules()
-		} else {
-			h.Meta["redaction"] = "off (--no-redact)"
-		}
-		var copts []corpus.WriterOption
-		if c.Bool("force") {
-			copts = append(copts, corpus.WithOverwrite())
-		}
+		redactionHeader(&h, red)
 		var err error
 		w, err = corpus.Create(out, h, copts...)
-		if err != nil || red == nil {
-			return w, err
+		if err != nil {
+			return nil, err
 		}
-		return redact.NewSink(w, red), nil
+		return redacting(w, red), nil
 	})
 	if err != nil {
 		if w != nil {

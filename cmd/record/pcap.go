@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -31,7 +30,7 @@ Exchanges the capture did not hold whole are kept and flagged incomplete.`,
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "corpus to write (`FILE`.rpz)", Required: true},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"overwrite"}, Usage: "overwrite an existing corpus"},
 			&cli.DurationFlag{Name: "reorder-window", Value: 5 * time.Minute, Usage: "capture time records are held to be written in start order"},
-		}, captureFlags()...),
+		}, append(captureFlags(), redactFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return usageError{errors.New("record pcap: name at least one capture file")}
@@ -55,8 +54,6 @@ func captureFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "idle-timeout", Value: 2 * time.Minute, Usage: "capture time after which a silent connection is closed"},
 		&cli.IntFlag{Name: "max-buffered-pages", Value: 65536, Usage: "out-of-order TCP data buffered for all connections, in 1900-byte pages"},
 		&cli.IntFlag{Name: "max-conn-pages", Value: 4096, Usage: "out-of-order TCP data buffered per connection, in 1900-byte pages"},
-		&cli.StringSliceFlag{Name: "redact", Usage: "redaction `RULE` added to the defaults (header:NAME, query:NAME, json:PATH; !RULE removes one; repeatable)"},
-		&cli.BoolFlag{Name: "no-redact", Usage: "write secrets as captured (redaction is on by default)"},
 	}
 }
 
@@ -114,10 +111,9 @@ func captureConfig(c *cli.Context) (capture.Config, error) {
 func runPcap(c *cli.Context, paths []string, cfg capture.Config) error {
 	ctx := c.Context
 	out := c.String("out")
-	if !c.Bool("force") {
-		if _, err := os.Lstat(out); err == nil {
-			return fmt.Errorf("%s already exists: choose another --out or add --force", out)
-		}
+	outOpts, err := outputOptions(c, out)
+	if err != nil {
+		return err
 	}
 	tuneGC()
 	files, err := capture.OpenCaptureFiles(paths)
@@ -141,9 +137,7 @@ func runPcap(c *cli.Context, paths []string, cfg capture.Config) error {
 	cfg.Origin = origin
 	cfg.Defragment = true // one capture in order: IP fragments can be put together
 	opts := []corpus.WriterOption{corpus.WithReorderWindow(c.Duration("reorder-window"))}
-	if c.Bool("force") {
-		opts = append(opts, corpus.WithOverwrite())
-	}
+	opts = append(opts, outOpts...)
 	red, err := redactorFromFlags(c)
 	if err != nil {
 		return err

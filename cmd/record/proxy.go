@@ -56,6 +56,19 @@ func redactFlags() []cli.Flag {
 	}
 }
 
+// outputOptions refuses an existing corpus at out unless --overwrite (or
+// its alias --force) was given, before anything is started; with it, it
+// returns the writer option that replaces the file.
+func outputOptions(c *cli.Context, out string) ([]corpus.WriterOption, error) {
+	if c.Bool("overwrite") {
+		return []corpus.WriterOption{corpus.WithOverwrite()}, nil
+	}
+	if _, err := os.Lstat(out); err == nil {
+		return nil, fmt.Errorf("%s already exists: choose another --out, remove the file, or pass --overwrite", out)
+	}
+	return nil, nil
+}
+
 // redactorFromFlags builds the redactor the flags ask for; nil with
 // --no-redact.
 func redactorFromFlags(c *cli.Context) (*redact.Redactor, error) {
@@ -133,10 +146,9 @@ func runProxy(c *cli.Context) error {
 	case cert != "" || key != "":
 		return usageError{errors.New("--tls-cert and --tls-key go together: give both to accept HTTPS clients")}
 	}
-	if !c.Bool("overwrite") {
-		if _, err := os.Lstat(out); err == nil {
-			return fmt.Errorf("%s already exists: choose another --out, remove the file, or pass --overwrite", out)
-		}
+	opts, err := outputOptions(c, out)
+	if err != nil {
+		return err
 	}
 	stderr := c.App.ErrWriter
 	stdout := c.App.Writer
@@ -159,27 +171,19 @@ func runProxy(c *cli.Context) error {
 			"max-body": fmt.Sprint(c.Int64("max-body")),
 		},
 	}
-	if red != nil {
-		h.Redactions = red.Rules()
-	} else {
-		h.Meta["redaction"] = "off (--no-redact)"
-	}
-	opts := []corpus.WriterOption{
+	redactionHeader(&h, red)
+	opts = append(opts,
 		corpus.WithFlushInterval(flush),
 		corpus.WithReorderWindow(proxyReorderWindow),
 		corpus.WithClock(clock),
-	}
-	if c.Bool("overwrite") {
-		opts = append(opts, corpus.WithOverwrite())
-	}
+	)
 	w, err := corpus.Create(out, h, opts...)
 	if err != nil {
 		return err
 	}
-	var sink traffic.Sink = w
+	sink := redacting(w, red)
 	var hash func([]byte) string
 	if red != nil {
-		sink = redact.NewSink(w, red)
 		hash = red.Hash
 	}
 	p, err := proxy.New(proxy.Config{

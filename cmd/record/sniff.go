@@ -43,7 +43,7 @@ With --port it is combined as "tcp port P and (FILTER)".`,
 			&cli.DurationFlag{Name: "reorder-window", Value: 5 * time.Second, Usage: "how long records are held to be written in start order"},
 			&cli.BoolFlag{Name: "pure-acks", Usage: "also capture TCP segments without payload (dropped in the kernel by default: not needed to record)"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the capture to `FILE`", Hidden: true},
-		}, captureFlags()...),
+		}, append(captureFlags(), redactFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError{fmt.Errorf("record sniff: unexpected argument %q", c.Args().First())}
@@ -91,10 +91,9 @@ With --port it is combined as "tcp port P and (FILTER)".`,
 
 func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 	out := c.String("out")
-	if !c.Bool("force") {
-		if _, err := os.Lstat(out); err == nil {
-			return fmt.Errorf("%s already exists: choose another --out or add --force", out)
-		}
+	outOpts, err := outputOptions(c, out)
+	if err != nil {
+		return err
 	}
 	tuneGC()
 	if path := c.String("cpuprofile"); path != "" {
@@ -138,9 +137,7 @@ func runSniff(c *cli.Context, filter string, cfg capture.Config) error {
 			corpus.WithClock(func() time.Duration { return time.Since(origin) }),
 			corpus.WithFlushInterval(time.Second),
 		}
-		if c.Bool("force") {
-			opts = append(opts, corpus.WithOverwrite())
-		}
+		opts = append(opts, outOpts...)
 		h := traffic.Header{
 			Source:      "sniff",
 			ClockOrigin: origin,
