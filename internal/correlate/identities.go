@@ -711,7 +711,11 @@ func hits(s string, pairs []string) []string {
 
 // substitute replaces the recorded values of pairs in s.
 func substitute(s string, pairs []string) string {
-	h := hits(s, pairs)
+	return replaceHits(s, hits(s, pairs))
+}
+
+// replaceHits replaces the pairs' values, all known to occur in s.
+func replaceHits(s string, h []string) string {
 	switch len(h) {
 	case 0:
 		return s
@@ -775,6 +779,6 @@ func replaceBody(b []byte, size int64, pairs []string) ([]byte, int64) {
 	if h == nil {
 		return b, size
 	}
-	s := substitute(string(b), h)
+	s := replaceHits(string(b), h)
 	return []byte(s), size + int64(len(s)-len(b))
 }
