@@ -26,10 +26,6 @@ const maxKeptBody = 1 << 20
 // maxShapeBody caps the bodies whose JSON shape is taken.
 const maxShapeBody = 64 << 10
 
-func wantShapeOf(off bool, status int, body []byte) bool {
-	return !off && status > 0 && len(body) > 0 && len(body) <= maxShapeBody
-}
-
 // isJSON reports whether a Content-Type names JSON.
 func isJSON(ct string) bool {
 	ct = strings.ToLower(ct)
@@ -122,13 +118,14 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 	}
 	resp, err := r.client.Do(req)
 	var body []byte
+	wantShape := false
 	if err == nil {
 		written()
 		res.Status = resp.StatusCode
 		res.BytesReceived = responseHeadSize(resp)
 		var n int64
 		watchPush := mut != nil
-		wantShape := !r.cfg.NoShapes && isJSON(resp.Header.Get("Content-Type")) && resp.ContentLength <= maxShapeBody
+		wantShape = !r.cfg.NoShapes && isJSON(resp.Header.Get("Content-Type")) && resp.ContentLength <= maxShapeBody
 		if (plan != nil && plan.NeedBody()) || watchPush || wantShape {
 			var buf bytes.Buffer
 			n, err = io.Copy(&buf, io.LimitReader(resp.Body, maxKeptBody))
@@ -150,7 +147,9 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 	}
 	done := r.now()
 	written()
-	if wantShapeOf(r.cfg.NoShapes, res.Status, body) {
+	// Shapes of JSON responses only, whether or not the body was also
+	// kept for correlation or push matching.
+	if wantShape && res.Status > 0 && len(body) > 0 && len(body) <= maxShapeBody {
 		res.Shape, _ = jsonshape.Of(body)
 		if x.Response != nil && !x.Response.Body.Truncated && len(x.Response.Body.Data) <= maxShapeBody {
 			res.ExpectedShape, _ = jsonshape.Of(x.Response.Body.Data)
