@@ -128,7 +128,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	router, err := Routes(ctx, opts.Corpus)
+	router, sv, err := learn(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	sopts, err := plan(ctx, opts)
+	sopts, err := plan(opts, sv)
 	if err != nil {
 		return nil, err
 	}
@@ -246,29 +246,54 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	return out, runErr
 }
 
-// plan resolves opts.Load against the corpus into schedule options: for
-// copies, stages or loops it surveys the corpus (flows, span), lets the
-// schedule reopen it, and announces the plan.
-func plan(ctx context.Context, opts Options) (schedule.Options, error) {
+// needsSurvey reports whether the load shape (copies, stages, loops)
+// needs the corpus surveyed.
+func needsSurvey(opts Options) bool {
+	so := opts.Schedule
+	return !opts.Load.IsZero() || so.Loop || so.Multiply > 1 || len(so.Stages) > 0
+}
+
+// learn reads the corpus once for its route templates and, when the load
+// shape needs it, its survey (flows, span).
+func learn(ctx context.Context, opts Options) (*routes.Router, *schedule.Survey, error) {
+	if !needsSurvey(opts) {
+		router, err := Routes(ctx, opts.Corpus)
+		return router, nil, err
+	}
+	if err := opts.Load.Validate(); err != nil {
+		return nil, nil, err
+	}
+	r, err := corpus.Open(opts.Corpus)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	l := routes.NewLearner(routes.Options{})
+	sv, err := schedule.SurveySource(ctx, traffic.SourceFunc(func(ctx context.Context) (traffic.Record, error) {
+		rec, err := r.Next(ctx)
+		if err == nil {
+			l.AddRecord(rec)
+		}
+		return rec, err
+	}))
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.Router(), &sv, nil
+}
+
+// plan resolves opts.Load against the corpus survey sv (nil when the run
+// has no copies, stages or loops) into schedule options, lets the
+// schedule reopen the corpus, and announces the plan.
+func plan(opts Options, sv *schedule.Survey) (schedule.Options, error) {
 	so := opts.Schedule
 	if so.Duration == 0 {
 		so.Duration = opts.Engine.Duration
 	}
-	if opts.Load.IsZero() && !so.Loop && so.Multiply <= 1 && len(so.Stages) == 0 {
+	if sv == nil {
 		return so, nil
 	}
-	if err := opts.Load.Validate(); err != nil {
-		return so, err
-	}
-	r, err := corpus.Open(opts.Corpus)
-	if err != nil {
-		return so, err
-	}
-	sv, err := schedule.SurveySource(ctx, r)
-	r.Close()
-	if err != nil {
-		return so, err
-	}
+	var err error
 	if !opts.Load.IsZero() {
 		if so.Multiply, so.Stages, err = opts.Load.Resolve(sv.Flows); err != nil {
 			return so, err
@@ -286,7 +311,7 @@ func plan(ctx context.Context, opts Options) (schedule.Options, error) {
 		return r, nil
 	}
 	if opts.Announce != nil {
-		opts.Announce(schedule.Describe(opts.Load, so, sv))
+		opts.Announce(schedule.Describe(opts.Load, so, *sv))
 	}
 	return so, nil
 }

@@ -178,18 +178,24 @@ func Learn(ctx context.Context, src traffic.Source, opts Options) (*Router, erro
 		if err != nil {
 			return nil, fmt.Errorf("learn routes: %w", err)
 		}
-		switch rec.Kind {
-		case traffic.KindExchange:
-			if rec.Exchange != nil {
-				l.Add(rec.Exchange.Request.Method, rec.Exchange.Request.URL)
-			}
-		case traffic.KindWSOpen:
-			if rec.WSOpen != nil {
-				l.Add(MethodWS, rec.WSOpen.Upgrade.Request.URL)
-			}
-		}
+		l.AddRecord(rec)
 	}
 	return l.Router(), nil
+}
+
+// AddRecord adds what rec requests: an HTTP exchange by its method, a
+// WebSocket upgrade as MethodWS; other records are ignored.
+func (l *Learner) AddRecord(rec traffic.Record) {
+	switch rec.Kind {
+	case traffic.KindExchange:
+		if rec.Exchange != nil {
+			l.Add(rec.Exchange.Request.Method, rec.Exchange.Request.URL)
+		}
+	case traffic.KindWSOpen:
+		if rec.WSOpen != nil {
+			l.Add(MethodWS, rec.WSOpen.Upgrade.Request.URL)
+		}
+	}
 }
 
 // Router freezes what the Learner has seen into a Router. The Learner is
