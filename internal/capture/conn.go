@@ -143,13 +143,6 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 	if c.roleKnown {
 		c.watchHoles(tcp, c.halfFor(dir))
 	}
-	if c.roleKnown && len(tcp.Payload) > 0 {
-		if pc, ok := ac.(*pktContext); ok {
-			if h := c.halfFor(dir); h.baseSet {
-				h.addSeg(tcp.Seq, len(tcp.Payload), pc)
-			}
-		}
-	}
 	if nextSeq == -1 {
 		if !tcp.SYN {
 			*start = true
@@ -173,11 +166,13 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 				if !tcp.SYN {
 					h.midStream = true
 				}
-				if c.roleKnown && len(tcp.Payload) > 0 {
-					if pc, ok := ac.(*pktContext); ok {
-						h.addSeg(tcp.Seq, len(tcp.Payload), pc)
-					}
-				}
+			}
+		}
+	}
+	if c.roleKnown && len(tcp.Payload) > 0 {
+		if pc, ok := ac.(*pktContext); ok {
+			if h := c.halfFor(dir); h.baseSet {
+				h.addSeg(tcp.Seq, len(tcp.Payload), pc)
 			}
 		}
 	}
@@ -262,12 +257,18 @@ func (c *conn) finish() {
 	}
 	c.pending = nil
 	for _, r := range c.orphans {
-		x := c.exchange(nil, r)
-		x.Flags |= traffic.FlagIncomplete
-		x.Notes = note(x.Notes, "capture", "response without a parsed request")
-		c.write(x)
+		c.writeAlone(nil, r, traffic.FlagIncomplete, "response without a parsed request")
 	}
 	c.orphans = nil
+}
+
+// writeAlone writes a request without its response or a response
+// without its request, with flags and a note saying why.
+func (c *conn) writeAlone(q, r *message, flags uint32, why string) {
+	x := c.exchange(q, r)
+	x.Flags |= flags
+	x.Notes = note(x.Notes, "capture", why)
+	c.write(x)
 }
 
 func note(m map[string]string, k, v string) map[string]string {
@@ -311,10 +312,7 @@ func (c *conn) requestDone(q *message) {
 		// A response that started before this request cannot answer it.
 		r := c.orphans[0]
 		c.orphans = c.orphans[1:]
-		x := c.exchange(nil, r)
-		x.Flags |= traffic.FlagIncomplete
-		x.Notes = note(x.Notes, "capture", "response without a parsed request")
-		c.write(x)
+		c.writeAlone(nil, r, traffic.FlagIncomplete, "response without a parsed request")
 	}
 	if len(c.orphans) > 0 {
 		r := c.orphans[0]
@@ -326,10 +324,7 @@ func (c *conn) requestDone(q *message) {
 	if len(c.pending) > c.p.cfg.MaxPending {
 		old := c.pending[0]
 		c.pending = c.pending[1:]
-		x := c.exchange(old, nil)
-		x.Flags |= traffic.FlagNoResponse | traffic.FlagIncomplete
-		x.Notes = note(x.Notes, "capture", "too many requests waiting for responses")
-		c.write(x)
+		c.writeAlone(old, nil, traffic.FlagNoResponse|traffic.FlagIncomplete, "too many requests waiting for responses")
 	}
 }
 
@@ -355,10 +350,7 @@ func (c *conn) responseDone(r *message) {
 		if len(c.orphans) > c.p.cfg.MaxPending {
 			old := c.orphans[0]
 			c.orphans = c.orphans[1:]
-			x := c.exchange(nil, old)
-			x.Flags |= traffic.FlagIncomplete
-			x.Notes = note(x.Notes, "capture", "response without a parsed request")
-			c.write(x)
+			c.writeAlone(nil, old, traffic.FlagIncomplete, "response without a parsed request")
 		}
 		return
 	}
@@ -390,10 +382,7 @@ func (c *conn) dropAnswered(r *message) {
 		}
 	}
 	for i := 0; i < j; i++ {
-		x := c.exchange(c.pending[i], nil)
-		x.Flags |= traffic.FlagNoResponse | traffic.FlagIncomplete
-		x.Notes = note(x.Notes, "capture", "response lost in a capture gap")
-		c.write(x)
+		c.writeAlone(c.pending[i], nil, traffic.FlagNoResponse|traffic.FlagIncomplete, "response lost in a capture gap")
 	}
 	if j > 0 {
 		c.pending = c.pending[j:]
