@@ -243,21 +243,26 @@ func (w *wsParser) frameStart(h *half) {
 }
 
 func (w *wsParser) payload(h *half, data []byte) {
-	if w.masked {
-		// Unmask into a scratch copy: data is not ours.
-		buf := make([]byte, len(data))
-		for i, c := range data {
-			buf[i] = c ^ w.mask[w.maskPos&3]
-			w.maskPos++
+	// The bytes kept are appended as they come and unmasked where they
+	// land (data is not ours); the mask position advances over all of them.
+	pos := w.maskPos
+	w.maskPos += len(data)
+	keep := func(buf []byte, n int) []byte {
+		at := len(buf)
+		buf = append(buf, data[:n]...)
+		if w.masked {
+			for i := at; i < len(buf); i++ {
+				buf[i] ^= w.mask[(pos+i-at)&3]
+			}
 		}
-		data = buf
+		return buf
 	}
 	if w.opcode.IsControl() {
 		// RFC 6455 allows 125 bytes; a malformed frame announcing more
 		// keeps no more than that (and the message size cap).
 		w.ctrlSize += int64(len(data))
 		room := min(maxControlPayload, h.c.p.cfg.MaxMessageSize) - len(w.ctrl)
-		w.ctrl = append(w.ctrl, data[:max(0, min(room, len(data)))]...)
+		w.ctrl = keep(w.ctrl, max(0, min(room, len(data))))
 		return
 	}
 	m := w.msg
@@ -269,12 +274,12 @@ func (w *wsParser) payload(h *half, data []byte) {
 	if !w.msgRaw {
 		m.Size += int64(len(data))
 	}
-	room := limit - len(w.msgBuf)
-	if len(data) > room {
-		data = data[:max(room, 0)]
+	n := len(data)
+	if room := limit - len(w.msgBuf); n > room {
+		n = max(room, 0)
 		m.Truncated = true
 	}
-	w.msgBuf = append(w.msgBuf, data...)
+	w.msgBuf = keep(w.msgBuf, n)
 }
 
 func (w *wsParser) frameEnd(h *half) {
