@@ -1,8 +1,10 @@
 package redact
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -171,7 +173,7 @@ func (w *jsonWalker) object() error {
 			return err
 		}
 		key := w.in[kstart+1 : w.pos-1]
-		if indexByte(key, 0, '\\') >= 0 {
+		if bytes.IndexByte(key, '\\') >= 0 {
 			k, ok := unquote(w.in[kstart:w.pos])
 			if !ok {
 				return errJSONSyntax
@@ -511,10 +513,11 @@ func (r *Redactor) lenient(in []byte, embed int) ([]byte, bool) {
 	changed := false
 	i := 0
 	for i < len(in) {
-		q := indexByte(in, i, '"')
+		q := bytes.IndexByte(in[i:], '"')
 		if q < 0 {
 			break
 		}
+		q += i
 		end, err := scanString(in, q)
 		if err != nil && !errors.Is(err, errJSONEOF) {
 			// A control byte inside a would-be string: not a string; go on
@@ -562,8 +565,8 @@ func (r *Redactor) lenient(in []byte, embed int) ([]byte, bool) {
 			i = end
 			continue
 		}
-		if err == nil && embed < maxEmbedded && indexByte(in[q+1:end-1], 0, '\\') >= 0 {
-			if s, ok := unquote(in[q:end]); ok && indexByte([]byte(s), 0, '"') >= 0 {
+		if err == nil && embed < maxEmbedded && bytes.IndexByte(in[q+1:end-1], '\\') >= 0 {
+			if s, ok := unquote(in[q:end]); ok && strings.IndexByte(s, '"') >= 0 {
 				if red, ch := r.json([]byte(s), embed+1); ch {
 					out = append(out, in[copied:q]...)
 					out = appendQuoted(out, red)
@@ -578,15 +581,6 @@ func (r *Redactor) lenient(in []byte, embed int) ([]byte, bool) {
 		return in, false
 	}
 	return append(out, in[copied:]...), true
-}
-
-func indexByte(b []byte, from int, c byte) int {
-	for i := from; i < len(b); i++ {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // matchKey reports whether a key matches the last segment of any JSON

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -425,7 +426,7 @@ func (r *Redactor) text(p []byte) ([]byte, bool) {
 	if looksJSON(p) {
 		return r.JSON(p)
 	}
-	if indexByte(p, 0, '"') >= 0 {
+	if bytes.IndexByte(p, '"') >= 0 {
 		return r.lenient(p, 0)
 	}
 	return p, false
