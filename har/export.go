@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -270,7 +272,7 @@ func (x *exporter) exchangeEntry(ex *traffic.Exchange, ws bool) *Entry {
 	}
 
 	// Notes.
-	for _, k := range sortedNoteKeys(ex.Notes) {
+	for _, k := range slices.Sorted(maps.Keys(ex.Notes)) {
 		v := ex.Notes[k]
 		switch {
 		case k == NotePageref:

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/reprise/reprise/internal/traffic"
@@ -133,7 +135,7 @@ func (e *enc) fields(f traffic.Fields) {
 }
 func (e *enc) strmap(m map[string]string) {
 	e.uvarint(uint64(len(m)))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		e.str(k)
 		e.str(m[k])
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
-	"sort"
 	"time"
 )
 
@@ -184,13 +183,4 @@ func parseIndex(data []byte) ([]BlockInfo, Counts, error) {
 		return nil, Counts{}, bad
 	}
 	return blocks, c, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -340,7 +342,7 @@ func (s *Snapshot) Accounting() (Accounting, error) {
 		}
 		return a, fmt.Errorf("accounting does not add up: %s; %s", a.String(), what)
 	}
-	for _, k := range sortedKeys(s.Meta.ScheduledByKind) {
+	for _, k := range slices.Sorted(maps.Keys(s.Meta.ScheduledByKind)) {
 		want := s.Meta.ScheduledByKind[k]
 		var have int64
 		if o := a.ByKind[k]; o != nil {
@@ -351,13 +353,4 @@ func (s *Snapshot) Accounting() (Accounting, error) {
 		}
 	}
 	return a, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

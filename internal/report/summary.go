@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,7 +135,7 @@ func metricLines(s *metrics.Snapshot) []line {
 	trend("http_req_service", o.Service)
 	if len(o.StatusClasses) > 0 {
 		var cells []string
-		for _, k := range sortedKeys(o.StatusClasses) {
+		for _, k := range slices.Sorted(maps.Keys(o.StatusClasses)) {
 			cells = append(cells, k+"="+itoa(o.StatusClasses[k]))
 		}
 		add("http_req_status", strings.Join(cells, " "))
@@ -184,7 +186,7 @@ func wsFailures(st *metrics.Stats) []string {
 		return nil
 	}
 	var parts []string
-	for _, k := range sortedKeys(kinds) {
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
 		parts = append(parts, k+" "+itoa(kinds[k]))
 	}
 	return []string{itoa(total), strings.Join(parts, ", ")}
@@ -416,13 +418,4 @@ func writeThresholds(w *bufio.Writer, vs Verdicts) {
 		rows = append(rows, []string{mark(v) + " " + v.Expr, what})
 	}
 	writeTable(w, rows, true)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

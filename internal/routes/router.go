@@ -1,6 +1,8 @@
 package routes
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -43,14 +45,14 @@ func (r *Router) assign() {
 	var walk func(n *node, segs []string)
 	walk = func(n *node, segs []string) {
 		tmpl := "/" + strings.Join(segs, "/")
-		for _, m := range sortedKeys(n.methods) {
+		for _, m := range slices.Sorted(maps.Keys(n.methods)) {
 			first := ""
 			if len(segs) > 0 {
 				first = segs[0]
 			}
 			leaves = append(leaves, leaf{n: n, method: m, tmpl: tmpl, first: first, hits: n.methods[m]})
 		}
-		for _, k := range sortedKeys(n.lits) {
+		for _, k := range slices.Sorted(maps.Keys(n.lits)) {
 			walk(n.lits[k], append(segs[:len(segs):len(segs)], k))
 		}
 		if n.param != nil {
@@ -97,7 +99,7 @@ func (r *Router) assign() {
 		for _, l := range rest {
 			coarse[coarseName(l.method, l.first)] += l.hits
 		}
-		names := sortedKeys(coarse)
+		names := slices.Sorted(maps.Keys(coarse))
 		sort.SliceStable(names, func(i, j int) bool { return coarse[names[i]] > coarse[names[j]] })
 		allowed := map[string]bool{}
 		for i, c := range names {

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/reprise/reprise/internal/traffic"
@@ -213,7 +214,7 @@ func (l *Learner) Router() *Router {
 // infer applies the cardinality rules top-down.
 func infer(n *node, parentSeg string, o Options) {
 	if len(n.lits) > 0 {
-		keys := sortedKeys(n.lits)
+		keys := slices.Sorted(maps.Keys(n.lits))
 		collapse := make(map[string]bool)
 		// 1. enumerations
 		groups := map[string][]string{}
@@ -283,7 +284,7 @@ func infer(n *node, parentSeg string, o Options) {
 			n.param.name = paramID
 		}
 	}
-	for _, k := range sortedKeys(n.lits) {
+	for _, k := range slices.Sorted(maps.Keys(n.lits)) {
 		infer(n.lits[k], k, o)
 	}
 	if n.param != nil {
@@ -319,12 +320,12 @@ func merge(dst, src *node) {
 // signature hashes a node's methods and the names of its children.
 func signature(n *node) uint64 {
 	h := fnv.New64a()
-	for _, m := range sortedKeys(n.methods) {
+	for _, m := range slices.Sorted(maps.Keys(n.methods)) {
 		h.Write([]byte(m))
 		h.Write([]byte{0})
 	}
 	h.Write([]byte{1})
-	for _, k := range sortedKeys(n.lits) {
+	for _, k := range slices.Sorted(maps.Keys(n.lits)) {
 		h.Write([]byte(k))
 		h.Write([]byte{0})
 	}
@@ -332,15 +333,6 @@ func signature(n *node) uint64 {
 		h.Write([]byte{2})
 	}
 	return h.Sum64()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // normMethod upper-cases a method; a non-token becomes Other.
