@@ -246,21 +246,33 @@ func views(list []*session) []sessionJSON {
 	return out
 }
 
-const sessionCursorPrefix = "cursor_v1_"
+// cursorPrefix starts the opaque cursors of session and message lists.
+const cursorPrefix = "cursor_v1_"
+
+// cursor reads the query parameter name as prefix followed by a number:
+// def when it is absent; false (after answering 400) when malformed.
+func (s *Server) cursor(w http.ResponseWriter, r *http.Request, name, prefix string, def int64) (int64, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, true
+	}
+	digits, ok := strings.CutPrefix(v, prefix)
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if !ok || err != nil {
+		s.validation(w, "Invalid cursor format")
+		return 0, false
+	}
+	return n, true
+}
 
 func (s *Server) listSessionsV2(w http.ResponseWriter, r *http.Request, u *user) {
 	limit, ok := s.parseLimit(w, r, 50, 200)
 	if !ok {
 		return
 	}
-	before := int64(-1)
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		n, err := strconv.ParseInt(strings.TrimPrefix(c, sessionCursorPrefix), 10, 64)
-		if !strings.HasPrefix(c, sessionCursorPrefix) || err != nil {
-			s.validation(w, "Invalid cursor format")
-			return
-		}
-		before = n
+	before, ok := s.cursor(w, r, "cursor", cursorPrefix, -1)
+	if !ok {
+		return
 	}
 	u.mu.Lock()
 	var page []*session
@@ -277,7 +289,7 @@ func (s *Server) listSessionsV2(w http.ResponseWriter, r *http.Request, u *user)
 	}
 	var next any
 	if more {
-		next = sessionCursorPrefix + itoa(page[len(page)-1].order)
+		next = cursorPrefix + itoa(page[len(page)-1].order)
 	}
 	out := views(page)
 	u.mu.Unlock()
@@ -515,21 +527,14 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, u *user) {
 	s.writeJSON(w, http.StatusOK, map[string]any{"message": m})
 }
 
-const messageCursorPrefix = "cursor_v1_"
-
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, u *user) {
 	limit, ok := s.parseLimit(w, r, 50, 200)
 	if !ok {
 		return
 	}
-	after := int64(0)
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		n, err := strconv.ParseInt(strings.TrimPrefix(c, messageCursorPrefix), 10, 64)
-		if !strings.HasPrefix(c, messageCursorPrefix) || err != nil {
-			s.validation(w, "Invalid cursor format")
-			return
-		}
-		after = n
+	after, ok := s.cursor(w, r, "cursor", cursorPrefix, 0)
+	if !ok {
+		return
 	}
 	var out []map[string]any
 	var next any
@@ -540,7 +545,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, u *user) {
 				continue
 			}
 			if len(out) == limit {
-				next = messageCursorPrefix + itoa(out[len(out)-1]["seq"].(int64))
+				next = cursorPrefix + itoa(out[len(out)-1]["seq"].(int64))
 				break
 			}
 			out = append(out, m.listed())
@@ -1039,23 +1044,11 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request, u *user) {
 	if !ok {
 		return
 	}
-	parse := func(name string) (int64, bool) {
-		v := r.URL.Query().Get(name)
-		if v == "" {
-			return -1, true
-		}
-		n, err := strconv.ParseInt(strings.TrimPrefix(v, "0-"), 10, 64)
-		if !strings.HasPrefix(v, "0-") || err != nil {
-			s.validation(w, "Invalid cursor format")
-			return 0, false
-		}
-		return n, true
-	}
-	before, ok := parse("before")
+	before, ok := s.cursor(w, r, "before", "0-", -1)
 	if !ok {
 		return
 	}
-	after, ok := parse("after")
+	after, ok := s.cursor(w, r, "after", "0-", -1)
 	if !ok {
 		return
 	}

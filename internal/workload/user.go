@@ -169,10 +169,7 @@ func (u *user) setup(ctx context.Context) error {
 	if u.cfg.AuthToken != "" {
 		u.token = u.cfg.AuthToken
 	} else {
-		challenge := make([]byte, 32)
-		for i := range challenge {
-			challenge[i] = byte(u.rng.IntN(256))
-		}
+		challenge := u.randBytes(32)
 		st, body, err := u.do(ctx, "POST", "/v1/auth", "/v1/auth", map[string]string{
 			"publicKey": base64.StdEncoding.EncodeToString(u.key.Public().(ed25519.PublicKey)),
 			"challenge": base64.StdEncoding.EncodeToString(challenge),
@@ -285,20 +282,22 @@ func (u *user) pick() string {
 // chance reports true with probability p percent.
 func (u *user) chance(p int) bool { return u.rng.IntN(100) < p }
 
-func (u *user) blob(n int) string {
+// randBytes draws n bytes from the user's seeded source.
+func (u *user) randBytes(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(u.rng.IntN(256))
 	}
-	return base64.StdEncoding.EncodeToString(b)
+	return b
+}
+
+func (u *user) blob(n int) string {
+	return base64.StdEncoding.EncodeToString(u.randBytes(n))
 }
 
 // uuid makes a version-4 UUID from the user's random source.
 func (u *user) uuid() string {
-	b := make([]byte, 16)
-	for i := range b {
-		b[i] = byte(u.rng.IntN(256))
-	}
+	b := u.randBytes(16)
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b)
@@ -572,25 +571,15 @@ func (u *user) kvOp(ctx context.Context) string {
 			version = -1
 		}
 		st, body, _ := u.do(ctx, "POST", "/v1/kv", "/v1/kv", map[string]any{"mutations": []any{map[string]any{"key": key, "value": u.blob(24), "version": version}}}, http.StatusOK, http.StatusConflict)
-		switch st {
-		case http.StatusOK:
-			if res, ok := body["results"].([]any); ok && len(res) == 1 {
-				if m, ok := res[0].(map[string]any); ok {
-					v, _ := num(m, "version")
-					u.kv[key] = v
-					if !known {
-						u.kvKeys = append(u.kvKeys, key)
-					}
-				}
-			}
-		case http.StatusConflict:
-			if errs, ok := body["errors"].([]any); ok && len(errs) == 1 {
-				if m, ok := errs[0].(map[string]any); ok {
-					v, _ := num(m, "version")
-					u.kv[key] = v
-					if !known {
-						u.kvKeys = append(u.kvKeys, key)
-					}
+		// A write answers with the key's new version in "results", a
+		// conflict with its current one in "errors": either way it is known.
+		list := map[int]string{http.StatusOK: "results", http.StatusConflict: "errors"}[st]
+		if items, ok := body[list].([]any); ok && len(items) == 1 {
+			if m, ok := items[0].(map[string]any); ok {
+				v, _ := num(m, "version")
+				u.kv[key] = v
+				if !known {
+					u.kvKeys = append(u.kvKeys, key)
 				}
 			}
 		}
