@@ -223,21 +223,13 @@ func (r *runner) header(recorded traffic.Fields) http.Header {
 		name := http.CanonicalHeaderKey(f.Name)
 		h[name] = append(h[name], v)
 	}
+	// Every key of h is canonical: a rule's name finds its header by the
+	// canonical form, whatever its case.
 	for _, name := range r.cfg.DropHeaders {
-		for k := range h {
-			if strings.EqualFold(k, name) {
-				delete(h, k)
-			}
-		}
+		delete(h, http.CanonicalHeaderKey(name))
 	}
 	for _, f := range r.cfg.SetHeaders {
-		for k := range h {
-			if strings.EqualFold(k, f.Name) {
-				delete(h, k)
-			}
-		}
-		name := http.CanonicalHeaderKey(f.Name)
-		h[name] = append(h[name], f.Value)
+		h[http.CanonicalHeaderKey(f.Name)] = []string{f.Value}
 	}
 	return h
 }
