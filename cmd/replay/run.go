@@ -339,12 +339,7 @@ func notes(w io.Writer, out *replay.Outcome) {
 	if lag := out.Engine.MaxLag; lag > 50*time.Millisecond {
 		lines = append(lines, fmt.Sprintf("the dispatcher ran up to %s behind schedule (machine overloaded?)", lag.Round(time.Millisecond)))
 	}
-	for _, l := range lines {
-		fmt.Fprintf(w, "     note: %s\n", l)
-	}
-	if len(lines) > 0 {
-		fmt.Fprintln(w)
-	}
+	writeNotes(w, lines)
 }
 
 type output struct {

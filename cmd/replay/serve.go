@@ -11,6 +11,15 @@ import (
 	"github.com/reprise/reprise/internal/happyapi"
 )
 
+// isLoopbackHost reports whether host is localhost or a loopback address.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
@@ -99,13 +108,7 @@ func checkLoopback(addr string, allowRemote bool) error {
 	if err != nil {
 		return fmt.Errorf("--listen %q: %w (want host:port, e.g. 127.0.0.1:8787)", addr, err)
 	}
-	if allowRemote {
-		return nil
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if allowRemote || isLoopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("--listen %q is not a loopback address; the test server has no real security, add --allow-remote to expose it anyway", addr)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"time"
 
@@ -87,14 +86,7 @@ func checkTarget(target string, allowRemote bool) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--target %q: want http://host:port", target)
 	}
-	if allowRemote {
-		return nil
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if allowRemote || isLoopbackHost(u.Hostname()) {
 		return nil
 	}
 	return fmt.Errorf("--target %q is not a loopback address; add --allow-remote to send load elsewhere", target)

@@ -415,7 +415,7 @@ func change(c *Comparison) (abs, rel string) {
 	switch c.Unit {
 	case unitMS:
 		d := time.Duration(math.Round(c.Delta * float64(time.Millisecond)))
-		abs = sign(c.Delta) + report.FormatDuration(absDur(d))
+		abs = sign(c.Delta) + report.FormatDuration(d.Abs())
 	case unitRatio:
 		return sign(c.Delta) + strconv.FormatFloat(math.Abs(c.Delta)*100, 'f', 2, 64) + "pp", ""
 	case unitRate:
@@ -425,13 +425,6 @@ func change(c *Comparison) (abs, rel string) {
 		rel = sign(*c.Relative) + strconv.FormatFloat(math.Abs(*c.Relative)*100, 'f', 1, 64) + "%"
 	}
 	return abs, rel
-}
-
-func absDur(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
 }
 
 func sign(v float64) string {
