@@ -63,7 +63,7 @@ func compileFilterOpts(expr string, snapLen uint32, payloadOnly bool) ([]bpf.Ins
 		}
 	}
 	if payloadOnly {
-		n = filterNode{kind: "and", a: &filterNode{}, b: &filterNode{}}.with(n, filterNode{kind: "payload"})
+		n = join("and", n, filterNode{kind: "payload"})
 	}
 	g := &filterGen{}
 	t, f := g.label(), g.label()
@@ -110,41 +110,30 @@ func (p *filterParser) next() string {
 	return t
 }
 
-func (p *filterParser) expr() (filterNode, error) {
-	a, err := p.term()
+func (p *filterParser) expr() (filterNode, error) { return p.chain("or", p.term) }
+
+func (p *filterParser) term() (filterNode, error) { return p.chain("and", p.factor) }
+
+// chain parses operands joined by op, left to right.
+func (p *filterParser) chain(op string, operand func() (filterNode, error)) (filterNode, error) {
+	a, err := operand()
 	if err != nil {
 		return a, err
 	}
-	for p.peek() == "or" {
+	for p.peek() == op {
 		p.next()
-		b, err := p.term()
+		b, err := operand()
 		if err != nil {
 			return b, err
 		}
-		a = filterNode{kind: "or", a: &filterNode{}, b: &filterNode{}}.with(a, b)
+		a = join(op, a, b)
 	}
 	return a, nil
 }
 
-func (n filterNode) with(a, b filterNode) filterNode {
-	*n.a, *n.b = a, b
-	return n
-}
-
-func (p *filterParser) term() (filterNode, error) {
-	a, err := p.factor()
-	if err != nil {
-		return a, err
-	}
-	for p.peek() == "and" {
-		p.next()
-		b, err := p.factor()
-		if err != nil {
-			return b, err
-		}
-		a = filterNode{kind: "and", a: &filterNode{}, b: &filterNode{}}.with(a, b)
-	}
-	return a, nil
+// join makes the node "a op b".
+func join(op string, a, b filterNode) filterNode {
+	return filterNode{kind: op, a: &a, b: &b}
 }
 
 func (p *filterParser) factor() (filterNode, error) {
