@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -79,20 +81,19 @@ var knownMethods = map[string]bool{
 	"CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true,
 }
 
-func isTChar(c byte) bool {
-	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-		return true
+// tokenLen is the length of the HTTP token (RFC 9110 tchars) b starts with.
+func tokenLen(b []byte) int {
+	i := 0
+	for i < len(b) && httpguts.IsTokenRune(rune(b[i])) {
+		i++
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+	return i
 }
 
 // parseRequestLine parses "METHOD SP target [SP version]". strict asks for
 // a version (when resynchronising, to avoid matching inside a body).
 func parseRequestLine(line []byte, strict bool) (method, target, proto string, ok bool) {
-	i := 0
-	for i < len(line) && isTChar(line[i]) {
-		i++
-	}
+	i := tokenLen(line)
 	if i == 0 {
 		return "", "", "", false
 	}
@@ -159,10 +160,7 @@ func couldStartMessage(b []byte, request bool) bool {
 		}
 		return bytes.HasPrefix(b, pre)
 	}
-	i := 0
-	for i < len(b) && isTChar(b[i]) {
-		i++
-	}
+	i := tokenLen(b)
 	return i > 0 && (i == len(b) || b[i] == ' ')
 }
 
@@ -182,10 +180,7 @@ func looksLikeRequest(b []byte) bool {
 		return true
 	}
 	// An unfinished line: the method and a space are enough.
-	i := 0
-	for i < len(line) && isTChar(line[i]) {
-		i++
-	}
+	i := tokenLen(line)
 	return i > 0 && i < len(line) && line[i] == ' ' && knownMethods[string(line[:i])]
 }
 
