@@ -286,6 +286,9 @@ func TestTimingAndFlow(t *testing.T) {
 	c.send(true, "GET /me HTTP/1.1\r\nCookie: s=1\r\n\r\n")
 	c.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	recs, _ = process(t, g.pkts, Config{})
+	if n := len(exchanges(recs)); n != 2 {
+		t.Fatalf("%d exchanges, want 2", n)
+	}
 	for _, x := range exchanges(recs) {
 		if x.Flow != "10.0.0.1" {
 			t.Errorf("%s: flow %q, want the client IP of the first request", x.Request.URL, x.Flow)
