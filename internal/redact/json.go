@@ -144,20 +144,45 @@ func (w *jsonWalker) value(match bool) error {
 	return err
 }
 
-func (w *jsonWalker) object() error {
-	w.depth++
-	if w.depth > maxJSONDepth {
-		return errJSONSyntax
+// open copies the opening byte of an object or array and reports
+// whether close follows at once (an empty one, copied too).
+func (w *jsonWalker) open(close byte) (empty bool, err error) {
+	if w.depth >= maxJSONDepth {
+		return false, errJSONSyntax
 	}
-	defer func() { w.depth-- }()
-	w.out = append(w.out, '{')
+	w.out = append(w.out, w.in[w.pos])
 	w.pos++
 	w.ws()
-	if w.pos < len(w.in) && w.in[w.pos] == '}' {
-		w.out = append(w.out, '}')
+	if w.pos < len(w.in) && w.in[w.pos] == close {
+		w.out = append(w.out, close)
 		w.pos++
-		return nil
+		return true, nil
 	}
+	return false, nil
+}
+
+// next copies what follows a member or element: a comma (more to come)
+// or close (done).
+func (w *jsonWalker) next(close byte) (done bool, err error) {
+	w.ws()
+	if w.pos >= len(w.in) {
+		return false, errJSONEOF
+	}
+	switch c := w.in[w.pos]; c {
+	case ',', close:
+		w.out = append(w.out, c)
+		w.pos++
+		return c == close, nil
+	}
+	return false, errJSONSyntax
+}
+
+func (w *jsonWalker) object() error {
+	if empty, err := w.open('}'); empty || err != nil {
+		return err
+	}
+	w.depth++
+	defer func() { w.depth-- }()
 	for {
 		w.ws()
 		if w.pos >= len(w.in) {
@@ -196,57 +221,25 @@ func (w *jsonWalker) object() error {
 		if err != nil {
 			return err
 		}
-		w.ws()
-		if w.pos >= len(w.in) {
-			return errJSONEOF
-		}
-		switch w.in[w.pos] {
-		case ',':
-			w.out = append(w.out, ',')
-			w.pos++
-		case '}':
-			w.out = append(w.out, '}')
-			w.pos++
-			return nil
-		default:
-			return errJSONSyntax
+		if done, err := w.next('}'); done || err != nil {
+			return err
 		}
 	}
 }
 
 func (w *jsonWalker) array() error {
+	if empty, err := w.open(']'); empty || err != nil {
+		return err
+	}
 	w.depth++
-	if w.depth > maxJSONDepth {
-		return errJSONSyntax
-	}
 	defer func() { w.depth-- }()
-	w.out = append(w.out, '[')
-	w.pos++
-	w.ws()
-	if w.pos < len(w.in) && w.in[w.pos] == ']' {
-		w.out = append(w.out, ']')
-		w.pos++
-		return nil
-	}
 	for {
 		w.ws()
 		if err := w.value(false); err != nil {
 			return err
 		}
-		w.ws()
-		if w.pos >= len(w.in) {
-			return errJSONEOF
-		}
-		switch w.in[w.pos] {
-		case ',':
-			w.out = append(w.out, ',')
-			w.pos++
-		case ']':
-			w.out = append(w.out, ']')
-			w.pos++
-			return nil
-		default:
-			return errJSONSyntax
+		if done, err := w.next(']'); done || err != nil {
+			return err
 		}
 	}
 }
