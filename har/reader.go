@@ -105,20 +105,12 @@ func NewReader(in io.Reader, opts ...ReaderOption) (*Reader, error) {
 	// Top level: find "log".
 	found := false
 	for !found {
-		c, err := r.s.peek()
+		k, end, err := r.nextKey()
 		if err != nil {
-			return nil, r.structErr(err)
+			return nil, err
 		}
-		switch c {
-		case ',':
-			r.s.consume()
-			continue
-		case '}':
+		if end {
 			return nil, fmt.Errorf("%w: no \"log\" object", ErrNotHAR)
-		}
-		k, err := r.s.key()
-		if err != nil {
-			return nil, r.structErr(err)
 		}
 		if k != "log" {
 			if _, _, err := r.s.value(nil, 0); err != nil {
@@ -133,20 +125,12 @@ func NewReader(in io.Reader, opts ...ReaderOption) (*Reader, error) {
 	}
 	// Inside log: read metadata up to "entries".
 	for {
-		c, err := r.s.peek()
+		k, end, err := r.nextKey()
 		if err != nil {
-			return nil, r.structErr(err)
+			return nil, err
 		}
-		switch c {
-		case ',':
-			r.s.consume()
-			continue
-		case '}':
+		if end {
 			return nil, fmt.Errorf("%w: log has no \"entries\" array", ErrNotHAR)
-		}
-		k, err := r.s.key()
-		if err != nil {
-			return nil, r.structErr(err)
 		}
 		if k == "entries" {
 			c, err := r.s.peek()
@@ -172,6 +156,29 @@ func NewReader(in io.Reader, opts ...ReaderOption) (*Reader, error) {
 		if err := r.logField(k); err != nil {
 			return nil, err
 		}
+	}
+}
+
+// nextKey skips the commas between an object's members and returns the
+// next member's key, or end at the object's closing brace (not consumed).
+func (r *Reader) nextKey() (k string, end bool, err error) {
+	for {
+		c, err := r.s.peek()
+		if err != nil {
+			return "", false, r.structErr(err)
+		}
+		switch c {
+		case ',':
+			r.s.consume()
+			continue
+		case '}':
+			return "", true, nil
+		}
+		k, err := r.s.key()
+		if err != nil {
+			return "", false, r.structErr(err)
+		}
+		return k, false, nil
 	}
 }
 
@@ -242,41 +249,26 @@ func checkVersion(v string) error {
 // object and of the top-level object.
 func (r *Reader) finishLog() error {
 	for {
-		c, err := r.s.peek()
+		k, end, err := r.nextKey()
 		if err != nil {
-			return r.structErr(err)
+			return err
 		}
-		if c == ',' {
-			r.s.consume()
-			continue
-		}
-		if c == '}' {
+		if end {
 			r.s.consume()
 			break
-		}
-		k, err := r.s.key()
-		if err != nil {
-			return r.structErr(err)
 		}
 		if err := r.logField(k); err != nil {
 			return err
 		}
 	}
 	for {
-		c, err := r.s.peek()
+		_, end, err := r.nextKey()
 		if err != nil {
-			return r.structErr(err)
+			return err
 		}
-		if c == ',' {
-			r.s.consume()
-			continue
-		}
-		if c == '}' {
+		if end {
 			r.s.consume()
 			return nil
-		}
-		if _, err := r.s.key(); err != nil {
-			return r.structErr(err)
 		}
 		if _, _, err := r.s.value(nil, 0); err != nil {
 			return r.structErr(err)
