@@ -106,7 +106,6 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 		s.mu.Lock()
 		if old := s.conns[o.ConnID]; old != nil && !old.closed {
 			// A reused id: end the old connection first.
-			r.schedule(traffic.ResultWSSession)
 			s.closeLocked(old, ev, &traffic.WSClose{FromClient: true, Code: traffic.CloseNormal})
 		}
 		s.conns[o.ConnID] = c
@@ -159,13 +158,13 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 			r.ignored.Add(1)
 			return
 		}
-		r.schedule(traffic.ResultWSSession)
 		s.closeLocked(c, ev, cl)
 	}
 }
 
 // closeLocked queues the end of c; its session result follows.
 func (s *wsState) closeLocked(c *wsConn, ev schedule.Event, cl *traffic.WSClose) {
+	s.r.schedule(traffic.ResultWSSession) // the session result is now owed
 	c.closed = true
 	if s.open[c.flow]--; s.open[c.flow] == 0 {
 		delete(s.open, c.flow)
@@ -183,7 +182,6 @@ func (s *wsState) finish(ctx context.Context, last time.Duration) {
 		if c.closed {
 			continue
 		}
-		s.r.schedule(traffic.ResultWSSession)
 		s.closeLocked(c, schedule.Event{At: last}, &traffic.WSClose{FromClient: true, Code: traffic.CloseNormal, Reason: "end of corpus"})
 	}
 }
