@@ -226,13 +226,11 @@ func (p *Processor) Packet(ctx context.Context, pkt Packet) error {
 		return p.err
 	}
 	ts := pkt.Timestamp
-	p.mu.Lock()
-	p.stats.Packets++
-	p.stats.Bytes += int64(len(pkt.Data))
 	if p.origin.IsZero() && !ts.IsZero() {
+		p.mu.Lock() // Origin reads it from other goroutines
 		p.origin = ts
+		p.mu.Unlock()
 	}
-	p.mu.Unlock()
 	if ts.IsZero() {
 		// pcapng simple packets carry no time: keep the last one seen.
 		ts = p.lastTS
@@ -242,42 +240,39 @@ func (p *Processor) Packet(ctx context.Context, pkt Packet) error {
 	}
 	p.dec.ts = ts
 	err := p.dec.decode(pkt.LinkType, pkt.Data)
+	// One critical section per packet for its counters.
+	p.mu.Lock()
+	st := &p.stats
+	st.Packets++
+	st.Bytes += int64(len(pkt.Data))
 	if p.dec.fragment {
-		df := p.dec.defrag
-		p.count(func(s *Stats) {
-			s.Fragments++
-			if df != nil {
-				s.Reassembled, s.FragsLost = df.Reassembled, df.Lost
-			}
-		})
+		st.Fragments++
+		if df := p.dec.defrag; df != nil {
+			st.Reassembled, st.FragsLost = df.Reassembled, df.Lost
+		}
 	}
+	switch {
+	case err == nil:
+		st.TCP++
+		if p.dec.cut || pkt.Length > len(pkt.Data) {
+			st.CutPackets++
+		}
+	case errors.Is(err, errFragmentHeld):
+	case errors.Is(err, errNotTCP):
+		st.NotTCP++
+	case errors.Is(err, errNotIP), errors.Is(err, errLinkType):
+		st.NotIP++
+	case errors.Is(err, errFragment):
+		st.FragsLost++
+	case pkt.Length > len(pkt.Data):
+		st.CutPackets++
+	default:
+		st.Malformed++
+	}
+	p.mu.Unlock()
 	if err != nil {
-		p.count(func(s *Stats) {
-			switch {
-			case errors.Is(err, errFragmentHeld):
-			case errors.Is(err, errNotTCP):
-				s.NotTCP++
-			case errors.Is(err, errNotIP), errors.Is(err, errLinkType):
-				s.NotIP++
-			case errors.Is(err, errFragment):
-				s.FragsLost++
-			default:
-				if pkt.Length > len(pkt.Data) {
-					s.CutPackets++
-				} else {
-					s.Malformed++
-				}
-			}
-		})
 		return nil
 	}
-	cut := p.dec.cut || pkt.Length > len(pkt.Data)
-	p.count(func(s *Stats) {
-		s.TCP++
-		if cut {
-			s.CutPackets++
-		}
-	})
 	tcp := &p.dec.tcp
 	if len(tcp.Payload) == 0 && !tcp.SYN {
 		if _, ok := p.live[connKey{p.dec.flow, tcp.TransportFlow()}]; !ok {
