@@ -1,10 +1,12 @@
 package compare
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -230,12 +232,7 @@ func Compare(a, b *metrics.Snapshot, opts Options) (*Report, error) {
 	for _, e := range b.Endpoints {
 		names[e.Endpoint] = true
 	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	for _, n := range sorted {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		r.Endpoints = append(r.Endpoints, c.endpoint(n, a.Endpoint(n), b.Endpoint(n)))
 	}
 	// adjust every p-value over the whole family, then classify
@@ -557,22 +554,22 @@ func (c *comparer) rate(xa, xb int64) *Comparison {
 	return cmp
 }
 
+// unionKeys returns the keys of a and b, sorted, each once.
+func unionKeys[K cmp.Ordered, V any](a, b map[K]V) []K {
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // statuses finds HTTP statuses in one run only.
 func (c *comparer) statuses(ea, eb *metrics.Stats) []*Comparison {
 	var out []*Comparison
-	codes := map[int]bool{}
-	for k := range ea.Statuses {
-		codes[k] = true
-	}
-	for k := range eb.Statuses {
-		codes[k] = true
-	}
-	sorted := make([]int, 0, len(codes))
-	for k := range codes {
-		sorted = append(sorted, k)
-	}
-	sort.Ints(sorted)
-	for _, code := range sorted {
+	for _, code := range unionKeys(ea.Statuses, eb.Statuses) {
 		xa, xb := ea.Statuses[code], eb.Statuses[code]
 		if xa > 0 && xb > 0 {
 			continue
@@ -593,19 +590,7 @@ func (c *comparer) errors(ea, eb *metrics.Stats) []*Comparison {
 		{"error ", ea.Errors(), eb.Errors()},
 		{"not sent: ", ea.NotSent(), eb.NotSent()},
 	} {
-		keys := map[string]bool{}
-		for k := range set.a {
-			keys[k] = true
-		}
-		for k := range set.b {
-			keys[k] = true
-		}
-		sorted := make([]string, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
-		}
-		sort.Strings(sorted)
-		for _, k := range sorted {
+		for _, k := range unionKeys(set.a, set.b) {
 			xa, xb := set.a[k], set.b[k]
 			if xa > 0 && xb > 0 {
 				continue
