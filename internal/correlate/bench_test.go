@@ -50,13 +50,10 @@ func BenchmarkCopies(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				var src correlate.Events = sched
-				if tc.ids {
-					src = correlate.NewIdentities(sched)
-				}
+				ids := correlate.NewIdentities()
 				c := correlate.New()
 				for {
-					ev, err := src.Next(context.Background())
+					ev, err := sched.Next(context.Background())
 					if err == io.EOF {
 						break
 					}
@@ -66,6 +63,9 @@ func BenchmarkCopies(b *testing.B) {
 					events++
 					if x := ev.Record.Exchange; x != nil {
 						body += int64(len(x.Request.Body.Data))
+						if tc.ids {
+							ids.Rewrite(ev).Request(x.Request, nil)
+						}
 					}
 					if tc.corr {
 						c.Plan(ev)

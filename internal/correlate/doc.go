@@ -45,29 +45,20 @@
 //
 // # Client-made values per copy (Identities)
 //
-// Identities wraps the schedule and rewrites the events of every copy but
-// copy 0's first round, so that N copies are N users rather than one user
-// N times (the Happy API answers a second POST /v1/sessions with a known
-// tag with the existing session: ten naive copies would merge into one).
-//
-// Each value's origin is decided where the corpus first shows it (the
-// first copy to reach a record classifies it, in corpus order). A value
-// is client-made when it is id-like (8 to 512 bytes with letters and
-// digits, no spaces; not a URL, date or time) and first appears in a
-// request body or a client WebSocket message, or as the last path segment
-// of a PUT: session tags, message localIds, machine and artifact ids, kv
-// keys, ackIds. A value first seen in a response is server-made and left
-// to the Correlator; one first sent in a URL that found it (a resource
-// that existed before the recording) stays shared; one first sent in a URL
-// that got a 404 (a lookup before a create) becomes client-made when a
-// body later sends it. The key and challenge of a login (a body with a
-// signature or password) are kept whole. Enumerations ("manual",
-// "encrypted"), numbers and timestamps are not id-like and stay.
+// Identities gives the events of every copy but copy 0's first round (of
+// every copy when a run tag is set) values of their own, so that N copies
+// are N users rather than one user N times (the Happy API answers a
+// second POST /v1/sessions with a known tag with the existing session:
+// ten naive copies would merge into one). Which values the client made
+// is decided once per record by package analysis (Facts.Vary); Identities
+// only picks each copy's variant, and the engine substitutes it together
+// with the live values of correlation in one pass over the request
+// (Rewrite.Request): records are never copied or rewritten per copy.
 //
 // A client-made value is replaced, in every use within the copy and round
 // (request URL, query, headers, body; WebSocket upgrade URL and client
-// messages; the recorded response too, so correlation still sees the
-// value it echoes), by Variant(value, identity):
+// messages), by Variant(value, identity). Correlation learns from the
+// recorded values, so the recorded responses need no rewriting:
 //
 //	kind                    recorded                               copy 3
 //	UUID                    2304e78c-a353-48ab-a065-204b9633bfe8   another v4 UUID, same case
@@ -86,9 +77,8 @@
 // AUTH_TOKEN are, kept apart by their own tags and ids. A redaction
 // placeholder standing for a token is varied like a client-made value:
 // against a permissive server (one user per distinct token) each copy is
-// then a user of its own, and a token a login response returned is varied
-// in the response as well, so each copy's login still feeds its own
-// requests. With a pool of account tokens (Identities.Tokens, the CLI's
+// then a user of its own, and a token a login response returned is still
+// replaced by the live token of the copy's own login when it succeeds. With a pool of account tokens (Identities.Tokens, the CLI's
 // --auth-tokens FILE), every recorded credential of every copy and round
 // (bearer header, token or access_token query parameter) is sent as a
 // pool token of its own, handed out in order of first use: N copies of F

@@ -1,95 +1,53 @@
 package correlate
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"net/url"
-	"sort"
 	"strings"
-	"time"
 
+	"github.com/reprise/reprise/internal/analysis"
 	"github.com/reprise/reprise/internal/redact"
 	"github.com/reprise/reprise/internal/schedule"
-	"github.com/reprise/reprise/internal/traffic"
 )
 
-// Events yields scheduled events in order; *schedule.Schedule is one, and
-// so is *Identities.
-type Events interface {
-	Next(ctx context.Context) (schedule.Event, error)
-}
-
-const (
-	// maxClasses bounds the values whose class is remembered (oldest
-	// forgotten first).
-	maxClasses = 1 << 20
-	// maxCached bounds the records whose per-copy values are cached.
-	maxCached = 1 << 14
-)
-
-// valueClass says where a value came from, decided where the corpus
-// first shows it.
-type valueClass uint8
-
-const (
-	// classFixed: made by the server (first seen in a response), or a
-	// reference to something that existed before the recording (first
-	// sent in a URL that found it): the same in every copy.
-	classFixed valueClass = iota + 1
-	// classPending: first sent in the URL of a request that found nothing
-	// (404), such as a lookup before a create: fixed until the client
-	// sends it in a body.
-	classPending
-	// classClient: made by the client (first sent in a request body or a
-	// client WebSocket message, or as the resource of a PUT): each copy
-	// sends its own variant.
-	classClient
-)
+// maxMemo bounds the remembered variants and pool assignments.
+const maxMemo = 1 << 14
 
 // Identities gives every copy and round of the traffic identities of its
-// own: it rewrites the events of src so that the values the client made
-// up (session tags, message localIds, machine and artifact ids, kv keys)
-// and the redaction placeholders that stand for credentials differ per
-// copy, consistently in every later use within the copy (URLs, headers,
-// bodies, WebSocket upgrade URLs and client messages, and the recorded
-// responses, so correlation still matches them). Copy 0's first round is
-// left as recorded. Next must be called from one goroutine.
+// own, in one lane of a replay: for each event it says which recorded
+// values the event's copy sends as variants (the client-made values and
+// redaction placeholders its Facts list in Vary) and which recorded
+// credentials it sends as tokens of a pool. Copy 0's first round keeps
+// the recorded values unless Run is set. Rewrite must be called from one
+// goroutine, in schedule order.
 type Identities struct {
 	// Tokens, when not empty, are bearer tokens of distinct accounts
 	// (--auth-tokens): every recorded credential (a bearer token, a token
 	// or access_token query parameter) of every copy and round is sent as
 	// one of them, handed out in order of first use and reused in turn
-	// when users outnumber them. Set it before the first Next.
+	// when users outnumber them. Set it before the first Rewrite.
 	Tokens []string
 	// Run, when set, is a tag of this run that every identity includes:
 	// copy 0's first round gets variants too, and all of them differ
 	// from those of another run, so replaying a corpus twice at one
 	// target does not meet the first run's sessions, machines and
-	// artifacts (--fresh-ids). Set it before the first Next.
+	// artifacts. Set it before the first Rewrite.
 	Run string
 
-	src     Events
-	class   map[string]valueClass
-	order   []string
-	started bool
-	hwm     uint64 // highest corpus position classified
-
-	cache      map[uint64][]string // corpus position -> values to vary
-	cacheOrder []uint64
-	memo       map[string]string // label NUL value -> variant
-	memoOrder  []string
-	assigned   map[string]string // label NUL credential -> pool token
+	memo      map[string]string // label NUL value -> variant
+	memoOrder []string
+	assigned  map[string]string // label NUL credential -> pool token
+	nAssigned int
 
 	stats IdentityStats
 }
 
 // IdentityStats counts what Identities did.
 type IdentityStats struct {
-	// ClientValues counts the distinct client-made values found.
+	// ClientValues counts the distinct client-made values found (set by
+	// the caller from the analysis).
 	ClientValues int64
-	// Events counts events rewritten for their copy.
+	// Events counts events sent with values of their copy.
 	Events int64
 	// Values counts values replaced, summed over events.
 	Values int64
@@ -97,218 +55,64 @@ type IdentityStats struct {
 	Accounts int64
 }
 
-// NewIdentities wraps src.
-func NewIdentities(src Events) *Identities {
-	return &Identities{src: src, class: map[string]valueClass{}, cache: map[uint64][]string{}, memo: map[string]string{}}
+// NewIdentities returns Identities with no pool and no run tag.
+func NewIdentities() *Identities {
+	return &Identities{memo: map[string]string{}, assigned: map[string]string{}}
 }
 
 // Stats returns the counters (read them after the run).
 func (v *Identities) Stats() IdentityStats { return v.stats }
 
-// Next returns src's next event with its copy's identities.
-func (v *Identities) Next(ctx context.Context) (schedule.Event, error) {
-	ev, err := v.src.Next(ctx)
-	if err != nil {
-		return ev, err
-	}
-	// Every copy replays the same records; the first to reach a corpus
-	// position classifies its values, in corpus order.
-	first := !v.started || ev.Pos > v.hwm
+// Label is the identity of ev's copy and round in this lane: "" for the
+// recorded identities.
+func (v *Identities) Label(ev schedule.Event) string {
 	label := ev.Identity()
 	if v.Run != "" {
 		if label != "" {
-			label = v.Run + "." + label
-		} else {
-			label = v.Run
+			return v.Run + "." + label
 		}
+		return v.Run
 	}
+	return label
+}
+
+// Rewrite returns what ev's copy sends instead of the recorded values.
+func (v *Identities) Rewrite(ev schedule.Event) Rewrite {
+	f := ev.Facts
+	if f == nil {
+		return Rewrite{}
+	}
+	label := v.Label(ev)
+	var rw Rewrite
 	if len(v.Tokens) > 0 {
-		ev.Record = v.assignTokens(ev.Record, label)
+		for _, cred := range f.Credentials {
+			rw.Pool = append(rw.Pool, cred, v.pool(cred, label))
+		}
 	}
-	if !first && label == "" {
-		return ev, nil
+	if label == "" || len(f.Vary) == 0 {
+		return rw
 	}
-	var cands []candidate
-	if first {
-		v.started, v.hwm = true, ev.Pos
-		cands = collect(ev.Record)
-		v.classify(ev.Record, cands)
+	rw.Vary = make([]string, 0, 2*len(f.Vary))
+	for _, val := range f.Vary {
+		rw.Vary = append(rw.Vary, val, v.variant(val, label))
 	}
-	vals := v.varied(ev.Pos, ev.Record, cands)
-	if label == "" {
-		return ev, nil
-	}
-	if len(vals) == 0 {
-		return ev, nil
-	}
-	pairs := make([]string, 0, 2*len(vals))
-	for _, val := range vals {
-		pairs = append(pairs, val, v.variant(val, label))
-	}
-	ev.Record = rewrite(ev.Record, pairs)
 	v.stats.Events++
-	v.stats.Values += int64(len(vals))
-	return ev, nil
+	v.stats.Values += int64(len(f.Vary))
+	return rw
 }
 
-// assignTokens sends rec's credentials as tokens of the pool: the same
-// pool token for a recorded credential within one copy and round.
-func (v *Identities) assignTokens(rec traffic.Record, label string) traffic.Record {
-	var x *traffic.Exchange
-	switch rec.Kind {
-	case traffic.KindExchange:
-		e := *rec.Exchange
-		x, rec.Exchange = &e, &e
-	case traffic.KindWSOpen:
-		o := *rec.WSOpen
-		rec.WSOpen = &o
-		x = &o.Upgrade
-	default:
-		return rec
+// pool returns the pool token a recorded credential of one copy and
+// round is sent as.
+func (v *Identities) pool(cred, label string) string {
+	k := label + "\x00" + cred
+	t, ok := v.assigned[k]
+	if !ok {
+		t = v.Tokens[v.nAssigned%len(v.Tokens)]
+		v.nAssigned++
+		v.assigned[k] = t
+		v.stats.Accounts = int64(min(v.nAssigned, len(v.Tokens)))
 	}
-	pool := func(cred string) string {
-		k := label + "\x00" + cred
-		t, ok := v.assigned[k]
-		if !ok {
-			if v.assigned == nil {
-				v.assigned = map[string]string{}
-			}
-			t = v.Tokens[len(v.assigned)%len(v.Tokens)]
-			v.assigned[k] = t
-			v.stats.Accounts = int64(min(len(v.assigned), len(v.Tokens)))
-		}
-		return t
-	}
-	var h traffic.Fields
-	for i, f := range x.Request.Header {
-		if !strings.EqualFold(f.Name, "authorization") {
-			continue
-		}
-		scheme, cred, ok := strings.Cut(f.Value, " ")
-		if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(cred) == "" {
-			continue
-		}
-		if h == nil {
-			h = x.Request.Header.Clone()
-		}
-		h[i].Value = scheme + " " + pool(strings.TrimSpace(cred))
-	}
-	if h != nil {
-		x.Request.Header = h
-	}
-	if u, err := url.Parse(x.Request.URL); err == nil && u.RawQuery != "" {
-		q := u.Query()
-		changed := false
-		for _, name := range []string{"token", "access_token"} {
-			if c := q.Get(name); c != "" {
-				q.Set(name, pool(c))
-				changed = true
-			}
-		}
-		if changed {
-			u.RawQuery = q.Encode()
-			x.Request.URL = u.RequestURI()
-		}
-	}
-	return rec
-}
-
-// where a value was seen in a record
-type where uint8
-
-const (
-	inBody     where = iota // request body, client WebSocket message
-	inPutURL                // last path segment of a PUT
-	inURL                   // other path segments and query values
-	inHeader                // header values (bearer tokens split off)
-	inResponse              // recorded response body, server message
-)
-
-// candidates calls fn for the values of rec worth classifying, request
-// body first, then the URL, the headers and the response.
-func candidates(rec traffic.Record, fn func(v string, w where)) {
-	switch rec.Kind {
-	case traffic.KindExchange:
-		exchangeCandidates(rec.Exchange, fn)
-	case traffic.KindWSOpen:
-		exchangeCandidates(&rec.WSOpen.Upgrade, fn)
-	case traffic.KindWSMessage:
-		w := inResponse
-		if rec.WSMessage.FromClient {
-			w = inBody
-		}
-		bodyCandidates(rec.WSMessage.Payload, w, fn)
-	}
-}
-
-func exchangeCandidates(x *traffic.Exchange, fn func(v string, w where)) {
-	q := &x.Request
-	bodyCandidates(q.Body.Data, inBody, fn)
-	if u, err := url.Parse(q.URL); err == nil {
-		segs := strings.Split(u.Path, "/")
-		for i, seg := range segs {
-			w := inURL
-			if i == len(segs)-1 && strings.EqualFold(q.Method, "PUT") {
-				w = inPutURL
-			}
-			fn(seg, w)
-		}
-		for _, vs := range u.Query() {
-			for _, val := range vs {
-				fn(val, inURL)
-				for _, ph := range placeholders([]byte(val)) {
-					fn(ph.value, inURL)
-				}
-			}
-		}
-	}
-	for _, h := range q.Header {
-		val := h.Value
-		if i := strings.IndexByte(val, ' '); i > 0 && strings.EqualFold(val[:i], "bearer") {
-			val = strings.TrimSpace(val[i+1:])
-		}
-		fn(val, inHeader)
-		if strings.Contains(val, redact.PlaceholderPrefix) {
-			for _, ph := range placeholders([]byte(val)) {
-				fn(ph.value, inHeader)
-			}
-		}
-	}
-	if x.Response != nil {
-		bodyCandidates(x.Response.Body.Data, inResponse, fn)
-	}
-}
-
-func bodyCandidates(b []byte, w where, fn func(v string, w where)) {
-	if len(b) == 0 {
-		return
-	}
-	walkJSON(b, func(_ []any, v string) { fn(v, w) })
-	if bytes.Contains(b, []byte(redact.PlaceholderPrefix)) {
-		for _, ph := range placeholders(b) {
-			fn(ph.value, w)
-		}
-	}
-}
-
-// candidate is a value of a record and where it was first seen in it.
-type candidate struct {
-	value string
-	where where
-}
-
-// collect lists the distinct candidate values of rec in the order
-// candidates gives them.
-func collect(rec traffic.Record) []candidate {
-	var out []candidate
-	seen := map[string]bool{}
-	candidates(rec, func(val string, w where) {
-		if !seen[val] {
-			seen[val] = true
-			out = append(out, candidate{val, w})
-		}
-	})
-	return out
+	return t
 }
 
 // variant is Variant with a bounded memo: the same values recur in every
@@ -319,7 +123,7 @@ func (v *Identities) variant(val, label string) string {
 		return out
 	}
 	out := Variant(val, label)
-	if len(v.memoOrder) >= maxCached {
+	if len(v.memoOrder) >= maxMemo {
 		delete(v.memo, v.memoOrder[0])
 		v.memoOrder = v.memoOrder[1:]
 	}
@@ -328,156 +132,11 @@ func (v *Identities) variant(val, label string) string {
 	return out
 }
 
-// classify decides the class of the values rec shows first.
-func (v *Identities) classify(rec traffic.Record, cands []candidate) {
-	var proof bool
-	status := 0
-	var x *traffic.Exchange
-	switch rec.Kind {
-	case traffic.KindExchange:
-		x = rec.Exchange
-	case traffic.KindWSOpen:
-		x = &rec.WSOpen.Upgrade
-	}
-	if x != nil {
-		proof = hasProof(x.Request.Body.Data)
-		if x.Response != nil {
-			status = x.Response.Status
-		}
-	}
-	for _, cd := range cands {
-		val, w := cd.value, cd.where
-		if isPlaceholder(val) || !idLike(val) {
-			continue
-		}
-		c, known := v.class[val]
-		switch w {
-		case inBody:
-			switch {
-			case proof:
-				// A proof of identity (a login's key and challenge) is
-				// kept whole: a changed key would not match its
-				// signature.
-				if !known {
-					v.set(val, classFixed)
-				}
-			case !known || c == classPending:
-				v.set(val, classClient)
-			}
-		case inPutURL:
-			if !known {
-				v.set(val, classClient)
-			}
-		case inURL, inHeader:
-			if !known {
-				if status == 404 {
-					v.set(val, classPending)
-				} else {
-					v.set(val, classFixed)
-				}
-			}
-		case inResponse:
-			if !known {
-				v.set(val, classFixed)
-			}
-		}
-	}
-}
-
-func (v *Identities) set(val string, c valueClass) {
-	if _, known := v.class[val]; !known {
-		if len(v.order) >= maxClasses {
-			delete(v.class, v.order[0])
-			v.order = v.order[1:]
-		}
-		v.order = append(v.order, val)
-	}
-	if c == classClient {
-		v.stats.ClientValues++
-	}
-	v.class[val] = c
-}
-
-// varied lists the values of the record at pos that each copy varies:
-// client-made values and placeholders, longest first (so a value
-// containing another is replaced whole).
-func (v *Identities) varied(pos uint64, rec traffic.Record, cands []candidate) []string {
-	if vals, ok := v.cache[pos]; ok {
-		return vals
-	}
-	if cands == nil {
-		cands = collect(rec)
-	}
-	var vals []string
-	for _, cd := range cands {
-		val := cd.value
-		if strings.HasPrefix(val, redact.PlaceholderPrefix) && strings.HasSuffix(val, ">") || v.class[val] == classClient {
-			vals = append(vals, val)
-		}
-	}
-	sort.Slice(vals, func(i, j int) bool {
-		if len(vals[i]) != len(vals[j]) {
-			return len(vals[i]) > len(vals[j])
-		}
-		return vals[i] < vals[j]
-	})
-	if len(v.cacheOrder) >= maxCached {
-		delete(v.cache, v.cacheOrder[0])
-		v.cacheOrder = v.cacheOrder[1:]
-	}
-	v.cache[pos] = vals
-	v.cacheOrder = append(v.cacheOrder, pos)
-	return vals
-}
-
-// hasProof reports whether a JSON body carries a proof of identity (a
-// signature, a password) under one of proofKeys.
-func hasProof(body []byte) bool {
-	if len(body) == 0 {
-		return false
-	}
-	lower := bytes.ToLower(body)
-	for k := range proofKeys {
-		if bytes.Contains(lower, []byte(`"`+k+`"`)) {
-			return true
-		}
-	}
-	return false
-}
-
-// idLike reports whether v looks like an identifier a client could have
-// made up: 8 to 512 bytes, letters and digits, no spaces, quotes or
-// backslashes, not a URL and not a date or time.
-func idLike(v string) bool {
-	if len(v) < minValue || len(v) > maxValue {
-		return false
-	}
-	var digit, letter bool
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c >= '0' && c <= '9':
-			digit = true
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			letter = true
-		case c <= ' ' || c == '"' || c == '\\' || c == 0x7f:
-			return false
-		}
-	}
-	return digit && letter && !strings.Contains(v, "://") && !looksLikeTime(v)
-}
-
-func looksLikeTime(v string) bool {
-	if len(v) < 10 || v[4] != '-' || v[0] < '0' || v[0] > '9' {
-		return false
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if _, err := time.Parse(layout, v); err == nil {
-			return true
-		}
-	}
-	return false
-}
+// isPlaceholder reports whether v is (or carries) a redaction placeholder.
+// A link to one is soft: the value is an identity handle (a token), so
+// when its producer fails the recorded placeholder is sent, for
+// --auth-token or a permissive server to resolve.
+func isPlaceholder(v string) bool { return analysis.IsPlaceholder(v) }
 
 // Variant returns the value a copy sends in place of the client-made
 // value v: v itself for the recorded identity (label ""), otherwise a
@@ -643,142 +302,4 @@ func scrambleToken(v string, r *stream) string {
 		}
 	}
 	return string(b)
-}
-
-// rewrite returns a copy of rec with every recorded value of pairs
-// (recorded, variant, ...; longest first) replaced by its variant: request
-// URL, headers and body, the recorded response body, WebSocket upgrade
-// and client messages.
-func rewrite(rec traffic.Record, pairs []string) traffic.Record {
-	switch rec.Kind {
-	case traffic.KindExchange:
-		x := *rec.Exchange
-		rewriteExchange(&x, pairs)
-		rec.Exchange = &x
-	case traffic.KindWSOpen:
-		o := *rec.WSOpen
-		rewriteExchange(&o.Upgrade, pairs)
-		rec.WSOpen = &o
-	case traffic.KindWSMessage:
-		if !rec.WSMessage.FromClient {
-			return rec
-		}
-		m := *rec.WSMessage
-		m.Payload, m.Size = replaceBody(m.Payload, m.Size, pairs)
-		rec.WSMessage = &m
-	}
-	return rec
-}
-
-func rewriteExchange(x *traffic.Exchange, pairs []string) {
-	if hits(x.Request.URL, pairs) != nil || strings.Contains(x.Request.URL, "%") {
-		x.Request.URL = replaceURL(x.Request.URL, pairs)
-	}
-	var h traffic.Fields
-	for i, f := range x.Request.Header {
-		nv := substitute(f.Value, pairs)
-		if nv == f.Value {
-			continue
-		}
-		if h == nil {
-			h = x.Request.Header.Clone()
-		}
-		h[i].Value = nv
-	}
-	if h != nil {
-		x.Request.Header = h
-	}
-	x.Request.Body.Data, x.Request.Body.Size = replaceBody(x.Request.Body.Data, x.Request.Body.Size, pairs)
-	if x.Response != nil && len(x.Response.Body.Data) > 0 {
-		if b, size := replaceBody(x.Response.Body.Data, x.Response.Body.Size, pairs); len(b) != len(x.Response.Body.Data) || &b[0] != &x.Response.Body.Data[0] {
-			resp := *x.Response
-			resp.Body.Data, resp.Body.Size = b, size
-			x.Response = &resp
-		}
-	}
-}
-
-// hits returns the pairs whose recorded value s contains, nil if none.
-func hits(s string, pairs []string) []string {
-	var out []string
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if strings.Contains(s, pairs[i]) {
-			out = append(out, pairs[i], pairs[i+1])
-		}
-	}
-	return out
-}
-
-// substitute replaces the recorded values of pairs in s.
-func substitute(s string, pairs []string) string {
-	return replaceHits(s, hits(s, pairs))
-}
-
-// replaceHits replaces the pairs' values, all known to occur in s.
-func replaceHits(s string, h []string) string {
-	switch len(h) {
-	case 0:
-		return s
-	case 2:
-		return strings.ReplaceAll(s, h[0], h[1])
-	}
-	return replaceMany(s, h)
-}
-
-// replaceMany replaces the recorded values of pairs (longest first) in
-// one pass, as strings.Replacer would (leftmost match first, the longest
-// at one position), without building a Replacer for every event.
-func replaceMany(s string, pairs []string) string {
-	type match struct {
-		at, end int
-		repl    string
-	}
-	var ms []match
-	for i := 0; i+1 < len(pairs); i += 2 {
-		old := pairs[i]
-		for off := 0; off < len(s); {
-			j := strings.Index(s[off:], old)
-			if j < 0 {
-				break
-			}
-			ms = append(ms, match{off + j, off + j + len(old), pairs[i+1]})
-			off += j + len(old)
-		}
-	}
-	sort.Slice(ms, func(i, j int) bool {
-		if ms[i].at != ms[j].at {
-			return ms[i].at < ms[j].at
-		}
-		return ms[i].end > ms[j].end
-	})
-	var b strings.Builder
-	b.Grow(len(s) + 16*len(ms))
-	cur := 0
-	for _, m := range ms {
-		if m.at < cur {
-			continue
-		}
-		b.WriteString(s[cur:m.at])
-		b.WriteString(m.repl)
-		cur = m.end
-	}
-	b.WriteString(s[cur:])
-	return b.String()
-}
-
-func replaceBody(b []byte, size int64, pairs []string) ([]byte, int64) {
-	if len(b) == 0 {
-		return b, size
-	}
-	var h []string
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if bytes.Contains(b, []byte(pairs[i])) {
-			h = append(h, pairs[i], pairs[i+1])
-		}
-	}
-	if h == nil {
-		return b, size
-	}
-	s := replaceHits(string(b), h)
-	return []byte(s), size + int64(len(s)-len(b))
 }

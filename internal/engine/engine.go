@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/reprise/reprise/internal/analysis"
 	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
@@ -76,6 +77,9 @@ type Config struct {
 	// Correlator adapts requests to values the live run returned; nil
 	// replays recorded values as they are.
 	Correlator correlate.Planner
+	// Identities gives each copy and round of the traffic values of its
+	// own (and pool tokens); nil sends the recorded values.
+	Identities *correlate.Identities
 	// Logger gets warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -310,6 +314,9 @@ dispatch:
 func (r *runner) dispatch(ctx context.Context, ev schedule.Event) {
 	switch ev.Record.Kind {
 	case traffic.KindExchange:
+		if ev.Facts == nil {
+			ev.Facts = analysis.Of(ev.Record, analysis.Options{Route: r.cfg.Endpoint})
+		}
 		var plan correlate.Plan
 		if r.cfg.Correlator != nil {
 			plan = r.cfg.Correlator.Plan(ev)
@@ -341,13 +348,22 @@ func (r *runner) dispatch(ctx context.Context, ev schedule.Event) {
 			}
 		}
 		r.flowLast[x.Flow] = mine
+		rw := r.rewrite(ev)
 		r.wg.Add(1)
-		go r.doHTTP(ctx, ev, prev, mine, plan)
+		go r.doHTTP(ctx, ev, prev, mine, plan, rw)
 	case traffic.KindWSOpen, traffic.KindWSMessage, traffic.KindWSClose:
 		r.ws.dispatch(ctx, ev)
 	default:
 		r.ignored.Add(1)
 	}
+}
+
+// rewrite is what ev's copy sends instead of the recorded values.
+func (r *runner) rewrite(ev schedule.Event) correlate.Rewrite {
+	if r.cfg.Identities == nil {
+		return correlate.Rewrite{}
+	}
+	return r.cfg.Identities.Rewrite(ev)
 }
 
 // flowStep tracks one exchange for the order of its flow.

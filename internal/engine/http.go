@@ -39,7 +39,7 @@ var skipHeaders = map[string]bool{
 	"transfer-encoding": true, "upgrade": true,
 }
 
-func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan struct{}, mine *flowStep, plan correlate.Plan) {
+func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan struct{}, mine *flowStep, plan correlate.Plan, rw correlate.Rewrite) {
 	defer r.wg.Done()
 	var once sync.Once
 	written := func() { once.Do(func() { close(mine.written) }) }
@@ -47,9 +47,10 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 	defer written()
 
 	x := ev.Record.Exchange
+	fx := ev.Facts
 	res := traffic.Result{
 		Kind:     traffic.ResultHTTP,
-		Endpoint: r.cfg.Endpoint(x.Request.Method, x.Request.URL),
+		Endpoint: fx.Endpoint.Name,
 		Flow:     x.Flow,
 		Copy:     ev.Copy,
 		Intended: ev.At,
@@ -71,7 +72,7 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 	// A predecessor stuck past the deadline does not hold the flow
 	// hostage: the request goes anyway, late, and its latency says so.
 	r.waitFor(ctx, prev, deadline)
-	q := x.Request
+	var live []string
 	if plan != nil {
 		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 		err := plan.Wait(wctx)
@@ -80,9 +81,9 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 			notSent(traffic.NotSentDependency)
 			return
 		}
-		q.Header = q.Header.Clone()
-		plan.Apply(&q)
+		live = plan.Live()
 	}
+	q := rw.Request(x.Request, live)
 	if !r.acquire(ctx, deadline) {
 		notSent(traffic.NotSentInFlight)
 		return
@@ -151,9 +152,7 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 	// kept for correlation or push matching.
 	if wantShape && res.Status > 0 && len(body) > 0 && len(body) <= maxShapeBody {
 		res.Shape, _ = jsonshape.Of(body)
-		if x.Response != nil && !x.Response.Body.Truncated && len(x.Response.Body.Data) <= maxShapeBody {
-			res.ExpectedShape, _ = jsonshape.Of(x.Response.Body.Data)
-		}
+		res.ExpectedShape = fx.Shape
 	}
 	ph.fill(&res, done)
 	res.Service = done - res.Sent

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/reprise/reprise/internal/analysis"
 	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
@@ -66,8 +67,9 @@ type wsConn struct {
 
 type wsOut struct {
 	ev   schedule.Event
-	end  *traffic.WSClose // set for the close
-	plan correlate.Plan   // values of earlier responses the message sends back
+	end  *traffic.WSClose  // set for the close
+	plan correlate.Plan    // values of earlier responses the message sends back
+	rw   correlate.Rewrite // the copy's own values
 }
 
 // mutation is an HTTP request that changed state and may cause a push.
@@ -95,10 +97,13 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 	switch ev.Record.Kind {
 	case traffic.KindWSOpen:
 		o := ev.Record.WSOpen
+		if ev.Facts == nil {
+			ev.Facts = analysis.Of(ev.Record, analysis.Options{Route: r.cfg.Endpoint, Label: clientTypeLabel})
+		}
 		r.schedule(traffic.ResultWSConnect)
 		c := &wsConn{
 			id: o.ConnID, flow: o.Flow, copy: ev.Copy, intended: ev.At,
-			endpoint: wsEndpoint(r.cfg.Endpoint, o.Upgrade.Request.URL),
+			endpoint: joinLabel(ev.Facts.Endpoint),
 			extended: strings.Contains(o.Extensions, "permessage-deflate"),
 			ready:    make(chan struct{}), queue: make(chan wsOut, wsQueue),
 			readDone: make(chan struct{}), pending: map[string]time.Duration{},
@@ -115,8 +120,9 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 		if r.cfg.Correlator != nil {
 			plan = r.cfg.Correlator.Plan(ev)
 		}
+		rw := r.rewrite(ev)
 		r.wg.Add(1)
-		go s.run(ctx, c, ev, plan)
+		go s.run(ctx, c, ev, plan, rw)
 	case traffic.KindWSMessage:
 		m := ev.Record.WSMessage
 		s.mu.Lock()
@@ -145,7 +151,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 			plan = r.cfg.Correlator.Plan(ev)
 		}
 		select {
-		case c.queue <- wsOut{ev: ev, plan: plan}:
+		case c.queue <- wsOut{ev: ev, plan: plan, rw: r.rewrite(ev)}:
 		default:
 			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: m.Flow, Copy: ev.Copy, Intended: ev.At, NotSent: traffic.NotSentInFlight})
 		}
@@ -187,10 +193,10 @@ func (s *wsState) finish(ctx context.Context, last time.Duration) {
 }
 
 // run dials c, then sends its queued messages in order until its close.
-func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan correlate.Plan) {
+func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan correlate.Plan, rw correlate.Rewrite) {
 	r := s.r
 	defer r.wg.Done()
-	connected := s.dial(ctx, c, ev, plan)
+	connected := s.dial(ctx, c, ev, plan, rw)
 	close(c.ready)
 	if connected {
 		go s.read(c)
@@ -204,7 +210,7 @@ func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan co
 	}
 }
 
-func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan correlate.Plan) bool {
+func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan correlate.Plan, rw correlate.Rewrite) bool {
 	r := s.r
 	o := ev.Record.WSOpen
 	res := traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: ev.At, Expected: 101}
@@ -219,7 +225,7 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan c
 		r.emit(res)
 		return false
 	}
-	q := o.Upgrade.Request
+	var live []string
 	if plan != nil {
 		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 		err := plan.Wait(wctx)
@@ -227,9 +233,9 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan c
 		if err != nil {
 			return fail(traffic.NotSentDependency)
 		}
-		q.Header = q.Header.Clone()
-		plan.Apply(&q)
+		live = plan.Live()
 	}
+	q := rw.Request(o.Upgrade.Request, live)
 	if !r.acquire(ctx, ev.At+r.cfg.MaxLag) {
 		return fail(traffic.NotSentInFlight)
 	}
@@ -335,6 +341,7 @@ func (s *wsState) send(ctx context.Context, c *wsConn, out wsOut, connected bool
 		}
 		t.Stop()
 	}
+	var live []string
 	if out.plan != nil {
 		// The message sends back values of earlier responses: it waits
 		// for them, as a request would, and carries the live ones.
@@ -346,7 +353,10 @@ func (s *wsState) send(ctx context.Context, c *wsConn, out wsOut, connected bool
 			notSent()
 			return
 		}
-		payload = out.plan.ApplyText(payload)
+		live = out.plan.Live()
+	}
+	if m.Opcode == traffic.OpText {
+		payload = out.rw.Text(payload, live)
 	}
 	if c.ended() {
 		// The server ended the connection (its session result says how):
@@ -811,15 +821,15 @@ func isMutation(method string) bool {
 	return true
 }
 
-// wsEndpoint names a WebSocket connection's endpoint: "WS /template",
-// labelled with its clientType when the URL gives one
-// ("WS /v1/updates [session-scoped]").
-func wsEndpoint(name func(method, path string) string, rawURL string) string {
-	ep := name("WS", rawURL)
-	if u, err := url.Parse(rawURL); err == nil {
-		if t := u.Query().Get("clientType"); t != "" {
-			ep += " [" + t + "]"
-		}
+// joinLabel names a WebSocket connection's endpoint with its label:
+// "WS /v1/updates [session-scoped]".
+func joinLabel(e analysis.Endpoint) string {
+	if e.Label == "" {
+		return e.Name
 	}
-	return ep
+	return e.Name + " [" + e.Label + "]"
 }
+
+// clientTypeLabel labels a WebSocket endpoint with its clientType query
+// parameter.
+func clientTypeLabel(u *url.URL) string { return u.Query().Get("clientType") }

@@ -152,7 +152,6 @@ func (f *Filter) IsZero() bool { return f == nil || len(f.only)+len(f.skip) == 0
 type filtered struct {
 	src     engine.Events
 	f       *Filter
-	route   func(method, path string) string
 	dropped map[uint64]bool
 	left    int64 // events left out
 }
@@ -166,13 +165,13 @@ func (e *filtered) Next(ctx context.Context) (schedule.Event, error) {
 		switch rec := ev.Record; rec.Kind {
 		case traffic.KindExchange:
 			q := rec.Exchange.Request
-			if !e.f.Keep(q.Method, e.route(q.Method, q.URL), q.URL) {
+			if !e.f.Keep(q.Method, ev.Facts.Endpoint.Name, q.URL) {
 				e.left++
 				continue
 			}
 		case traffic.KindWSOpen:
 			u := rec.WSOpen.Upgrade.Request.URL
-			if !e.f.Keep("WS", e.route("WS", u), u) {
+			if !e.f.Keep("WS", ev.Facts.Endpoint.Name, u) {
 				e.dropped[rec.WSOpen.ConnID] = true
 				e.left++
 				continue

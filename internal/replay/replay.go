@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reprise/reprise/internal/analysis"
 	"github.com/reprise/reprise/internal/corpus"
 	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/engine"
@@ -141,22 +142,20 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	an := analysis.NewAnalyzer(analysis.Options{Route: router.Route, Label: clientTypeLabel, NoShapes: opts.Engine.NoShapes})
+	sopts.Analyzer = an
 	sched, err := schedule.New(r, sopts)
 	if err != nil {
 		return nil, err
 	}
 	defer sched.Close()
 	var events engine.Events = sched
-	var ids *correlate.Identities
-	if sched.Varies() || len(opts.AuthTokens) > 0 || opts.RunTag != "" {
-		ids = correlate.NewIdentities(sched)
-		ids.Tokens = opts.AuthTokens
-		ids.Run = opts.RunTag
-		events = ids
-	}
+	ids := correlate.NewIdentities()
+	ids.Tokens = opts.AuthTokens
+	ids.Run = opts.RunTag
 	var filter *filtered
 	if !opts.Filter.IsZero() {
-		filter = &filtered{src: events, f: opts.Filter, route: router.Route, dropped: map[uint64]bool{}}
+		filter = &filtered{src: events, f: opts.Filter, dropped: map[uint64]bool{}}
 		events = filter
 	}
 	col := metrics.NewCollector()
@@ -164,9 +163,11 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	cfg.Endpoint = router.Route
 	cfg.Results = col.Add
 	cfg.Logger = opts.Logger
+	cfg.Identities = ids
 	var corr *correlate.Correlator
 	if !opts.NoCorrelate {
 		corr = correlate.New()
+		corr.Pooled = len(opts.AuthTokens) > 0
 		cfg.Correlator = corr
 	}
 	start := time.Now()
@@ -237,8 +238,10 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		out.Links = corr.Stats().Links.Load()
 		out.Misses = corr.Stats().Misses.Load()
 	}
-	if ids != nil {
-		out.Identities = ids.Stats()
+	out.Identities = ids.Stats()
+	out.Identities.ClientValues = an.Stats().ClientValues
+	if out.Identities.Events == 0 {
+		out.Identities.ClientValues = 0
 	}
 	if filter != nil {
 		out.LeftOut = filter.left
@@ -350,6 +353,10 @@ func sameHost(origin string, target *url.URL) bool {
 	}
 	return norm(o) == norm(target)
 }
+
+// clientTypeLabel labels a WebSocket endpoint with its clientType query
+// parameter ("WS /v1/updates [session-scoped]").
+func clientTypeLabel(u *url.URL) string { return u.Query().Get("clientType") }
 
 // every calls fn each interval on its own goroutine until stopped.
 func every(interval time.Duration, fn func()) (stop func()) {

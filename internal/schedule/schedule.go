@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/reprise/reprise/internal/analysis"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -30,6 +31,10 @@ type Event struct {
 	// Pos is the record's position in its pass over the corpus, from 0:
 	// the same for every copy and round of one record.
 	Pos uint64
+	// Facts is what is known about the record, shared by every copy and
+	// round of it (nil for a close the schedule made up for a connection
+	// the corpus left open).
+	Facts *analysis.Facts
 }
 
 // Identity names the identity set of the event's copy and round: "" for
@@ -91,6 +96,9 @@ type Options struct {
 	// by stages that start copies more than 30s apart: copies starting
 	// within 30s of each other share one read of the corpus.
 	Reopen func(ctx context.Context) (traffic.Source, error)
+	// Analyzer derives the facts of every record read (nil: one with
+	// default options).
+	Analyzer *analysis.Analyzer
 }
 
 // DefaultWindow is the default reorder window.
@@ -209,6 +217,7 @@ type pass struct {
 	insts   []*instance
 	minBase time.Duration
 	head    traffic.Record
+	headFx  *analysis.Facts
 	headPos uint64
 	late    bool
 	hasHead bool
@@ -225,6 +234,9 @@ func New(src traffic.Source, opts Options) (*Schedule, error) {
 	}
 	if opts.Window == 0 {
 		opts.Window = DefaultWindow
+	}
+	if opts.Analyzer == nil {
+		opts.Analyzer = analysis.NewAnalyzer(analysis.Options{})
 	}
 	s := &Schedule{src: src, opts: opts}
 	if len(opts.Stages) > 0 {
@@ -439,6 +451,7 @@ func (s *Schedule) advance(ctx context.Context, p *pass) error {
 			return err
 		}
 		p.head, p.headPos, p.late, p.hasHead = rec, pos, late, true
+		p.headFx = s.opts.Analyzer.Record(pos, rec)
 		if p.feed.srcEOF {
 			// The source is drained: plan the next round now, so its
 			// read is under way before it is due.
@@ -461,7 +474,7 @@ func (s *Schedule) advance(ctx context.Context, p *pass) error {
 			s.closeOpen(in, in.stop-1, "copy stopped")
 			continue
 		}
-		s.queue(at, p.head, p.headPos, in)
+		s.queue(at, p.head, p.headFx, p.headPos, in)
 		live = append(live, in)
 	}
 	p.insts = live
@@ -477,7 +490,7 @@ func (s *Schedule) advance(ctx context.Context, p *pass) error {
 }
 
 // queue adds the event of rec for in at at.
-func (s *Schedule) queue(at time.Duration, rec traffic.Record, pos uint64, in *instance) {
+func (s *Schedule) queue(at time.Duration, rec traffic.Record, fx *analysis.Facts, pos uint64, in *instance) {
 	switch rec.Kind {
 	case traffic.KindWSOpen:
 		if in.open == nil {
@@ -489,7 +502,7 @@ func (s *Schedule) queue(at time.Duration, rec traffic.Record, pos uint64, in *i
 	}
 	in.last, in.lastPos, in.lastStart = max(in.last, at), pos, rec.Start()
 	s.pushes++
-	heap.Push(&s.out, outEv{at: at, seq: s.pushes, rec: rec, pos: pos, in: in})
+	heap.Push(&s.out, outEv{at: at, seq: s.pushes, rec: rec, fx: fx, pos: pos, in: in})
 }
 
 // closeOpen queues a normal client close, at at (never before the
@@ -506,7 +519,7 @@ func (s *Schedule) closeOpen(in *instance, at time.Duration, reason string) {
 	at = max(at, in.last)
 	for _, id := range ids {
 		cl := &traffic.WSClose{Flow: in.open[id], ConnID: id, Start: in.lastStart, FromClient: true, Code: traffic.CloseNormal, Reason: reason}
-		s.queue(at, traffic.Record{Kind: traffic.KindWSClose, WSClose: cl}, in.lastPos, in)
+		s.queue(at, traffic.Record{Kind: traffic.KindWSClose, WSClose: cl}, nil, in.lastPos, in)
 	}
 }
 
@@ -562,7 +575,7 @@ func (s *Schedule) pop() Event {
 		s.stats.Last = start
 	}
 	s.stats.Emitted++
-	ev := Event{Seq: s.seq, At: e.at, Record: rename(e.rec, e.in), Copy: e.in.copy, Round: e.in.round, Pos: e.pos}
+	ev := Event{Seq: s.seq, At: e.at, Record: rename(e.rec, e.in), Copy: e.in.copy, Round: e.in.round, Pos: e.pos, Facts: e.fx}
 	s.seq++
 	return ev
 }
@@ -606,6 +619,7 @@ type outEv struct {
 	at  time.Duration
 	seq uint64
 	rec traffic.Record
+	fx  *analysis.Facts
 	pos uint64
 	in  *instance
 }

@@ -1,0 +1,144 @@
+package analysis
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/reprise/reprise/internal/traffic"
+)
+
+func exchange(method, target, reqBody string, status int, respBody string, hdr ...string) traffic.Record {
+	x := &traffic.Exchange{Flow: "auth:1",
+		Request:  traffic.Request{Method: method, URL: target, Body: traffic.Body{Data: []byte(reqBody)}},
+		Response: &traffic.Response{Status: status, Header: traffic.Fields{{Name: "Content-Type", Value: "application/json"}}, Body: traffic.Body{Data: []byte(respBody)}},
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		x.Request.Header = append(x.Request.Header, traffic.Field{Name: hdr[i], Value: hdr[i+1]})
+	}
+	return traffic.Record{Kind: traffic.KindExchange, Exchange: x}
+}
+
+func TestFactsOfAnExchange(t *testing.T) {
+	const sid = "2dcc94455b03816fb33edbdeab59a767"
+	rec := exchange("POST", "/v1/sessions/"+sid+"/messages?cursor=c0ffee1234&token=tok-query-0001",
+		`{"localId":"8b864e2a-fb31-4908-a2d0-3c2db3c0091b","key":"<redacted:0badc0de>"}`, 200,
+		`{"message":{"id":"354c120ea229f0809b7a65a3","seq":3,"tags":["first-tag-1","x"]}}`,
+		"Authorization", "Bearer tok-header-0002", "User-Agent", "node")
+	f := Of(rec, Options{Route: func(m, p string) string { return m + " /v1/sessions/{id}/messages" }})
+
+	if f.Endpoint.Name != "POST /v1/sessions/{id}/messages" || f.URL == nil || f.URL.Path != "/v1/sessions/"+sid+"/messages" {
+		t.Fatalf("endpoint %+v url %v", f.Endpoint, f.URL)
+	}
+	if f.Status != 200 || f.Shape == "" {
+		t.Fatalf("status %d shape %q", f.Status, f.Shape)
+	}
+	got := map[string]Where{}
+	for _, v := range f.Values {
+		if _, dup := got[v.S]; dup {
+			t.Fatalf("value %q listed twice", v.S)
+		}
+		got[v.S] = v.Where
+	}
+	want := map[string]Where{
+		"8b864e2a-fb31-4908-a2d0-3c2db3c0091b": InBody,
+		"<redacted:0badc0de>":                  InBody,
+		"sessions":                             InURL,
+		"messages":                             InURL,
+		sid:                                    InURL,
+		"c0ffee1234":                           InURL,
+		"tok-query-0001":                       InURL,
+		"tok-header-0002":                      InHeader,
+		"354c120ea229f0809b7a65a3":             InResponse,
+		"first-tag-1":                          InResponse,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("values %v\nwant %v", got, want)
+	}
+	// Sends: dynamic values (with a digit) of the URL, headers and body.
+	for _, v := range []string{sid, "c0ffee1234", "tok-query-0001", "tok-header-0002", "8b864e2a-fb31-4908-a2d0-3c2db3c0091b"} {
+		if !slices.Contains(f.Sends, v) {
+			t.Errorf("sends %v lacks %q", f.Sends, v)
+		}
+	}
+	if slices.Contains(f.Sends, "messages") {
+		t.Errorf("sends %v has a value without a digit", f.Sends)
+	}
+	var paths []string
+	for _, r := range f.Returns {
+		paths = append(paths, r.S)
+		if r.S == "first-tag-1" && !reflect.DeepEqual(r.Path, []any{"message", "tags", 0}) {
+			t.Errorf("path of first-tag-1: %v", r.Path)
+		}
+	}
+	if !slices.Equal(paths, []string{"354c120ea229f0809b7a65a3", "first-tag-1"}) {
+		t.Errorf("returns %v", paths)
+	}
+	if !slices.Equal(f.Placeholders, []Placeholder{{Value: "<redacted:0badc0de>", Key: "key"}}) {
+		t.Errorf("placeholders %v", f.Placeholders)
+	}
+	slices.Sort(f.Credentials)
+	if !slices.Equal(f.Credentials, []string{"tok-header-0002", "tok-query-0001"}) {
+		t.Errorf("credentials %v", f.Credentials)
+	}
+}
+
+// The facts of a record are derived once and shared by its later copies
+// and rounds; client-made values are classified where the corpus first
+// shows them.
+func TestAnalyzerClassifiesOnceAndShares(t *testing.T) {
+	a := NewAnalyzer(Options{})
+	recs := []traffic.Record{
+		// a lookup that finds nothing, then the create that makes it
+		exchange("GET", "/v1/kv/settings.0", "", 404, `{"error":"not found"}`),
+		exchange("POST", "/v1/kv", `{"key":"settings.0","tag":"home-1-5"}`, 200, `{"id":"srv0000000001","tag":"home-1-5"}`),
+		exchange("GET", "/v1/things/srv0000000001", "", 200, `{}`),
+		exchange("PUT", "/v1/machines/machine-0007", `{"active":true}`, 200, `{}`),
+	}
+	var first []*Facts
+	for i, r := range recs {
+		first = append(first, a.Record(uint64(i), r))
+	}
+	if !slices.Equal(first[1].Vary, []string{"settings.0", "home-1-5"}) {
+		t.Errorf("create varies %v", first[1].Vary)
+	}
+	if len(first[2].Vary) != 0 {
+		t.Errorf("a server-made id varies: %v", first[2].Vary)
+	}
+	if !slices.Equal(first[3].Vary, []string{"machine-0007"}) {
+		t.Errorf("PUT resource varies %v", first[3].Vary)
+	}
+	// a second copy reads the records again: the same facts, not derived
+	for i, r := range recs {
+		if f := a.Record(uint64(i), r); f != first[i] {
+			t.Fatalf("record %d derived again", i)
+		}
+	}
+	if st := a.Stats(); st.Derived != int64(len(recs)) || st.ClientValues != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestFactsOfWebSocketMessages(t *testing.T) {
+	client := traffic.Record{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{FromClient: true, Opcode: traffic.OpText,
+		Payload: []byte(`{"event":"session-alive","data":{"sid":"2dcc94455b03816fb33edbdeab59a767"}}`)}}
+	f := Of(client, Options{})
+	if !slices.Equal(f.Sends, []string{"2dcc94455b03816fb33edbdeab59a767"}) || f.Values[0].Where != InBody {
+		t.Fatalf("client message: sends %v values %v", f.Sends, f.Values)
+	}
+	server := traffic.Record{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Opcode: traffic.OpText,
+		Payload: []byte(`{"type":"update","id":"upd00000001"}`)}}
+	f = Of(server, Options{})
+	if len(f.Sends) != 0 || len(f.Values) != 1 || f.Values[0].Where != InResponse {
+		t.Fatalf("server message: sends %v values %v", f.Sends, f.Values)
+	}
+}
+
+func TestBearer(t *testing.T) {
+	for in, want := range map[string]string{"Bearer abc": "abc", "bearer  abc ": "abc", " BEARER x": "x", "Basic abc": "", "Bearer": "", "Bearer  ": ""} {
+		got, ok := traffic.Bearer(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("Bearer(%q) = %q, %v", in, got, ok)
+		}
+	}
+}
