@@ -3,6 +3,7 @@ package analysis
 import (
 	"bytes"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/reprise/reprise/internal/jsonshape"
@@ -201,15 +202,18 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options) {
 	vs := newValues()
 	vs.body(f.Request.Data, InBody)
 	if f.URL != nil {
-		segs := strings.Split(f.URL.Path, "/")
-		for i, seg := range segs {
+		last := strings.LastIndexByte(f.URL.Path, '/')
+		put := strings.EqualFold(q.Method, "PUT")
+		off := 0
+		for seg := range strings.SplitSeq(f.URL.Path, "/") {
 			w := InURL
-			if i == len(segs)-1 && strings.EqualFold(q.Method, "PUT") {
+			if put && off > last {
 				w = InPutURL
 			}
+			off += len(seg) + 1
 			vs.add(seg, w)
 		}
-		for name, vals := range f.URL.Query() {
+		for name, vals := range query(f.URL) {
 			for _, v := range vals {
 				vs.add(v, InURL)
 				vs.placeholders(v, InURL)
@@ -271,23 +275,50 @@ func Dynamic(v string) bool {
 	return sized(v) && strings.ContainsAny(v, "0123456789")
 }
 
-// values collects distinct values with where each was first seen.
+// values collects distinct values with where each was first seen. Short
+// lists are searched, longer ones indexed.
 type values struct {
 	list []Value
-	seen map[string]bool
+	seen map[string]bool // set once list is long
 }
 
-func newValues() *values { return &values{seen: map[string]bool{}} }
+// indexAt is the length from which values indexes its list.
+const indexAt = 32
+
+func newValues() *values { return &values{} }
 
 func (vs *values) add(v string, w Where) {
 	if !sized(v) && !strings.Contains(v, redact.PlaceholderPrefix) {
 		return
 	}
-	if vs.seen[v] {
-		return
+	if vs.seen != nil {
+		if vs.seen[v] {
+			return
+		}
+		vs.seen[v] = true
+	} else {
+		for _, x := range vs.list {
+			if x.S == v {
+				return
+			}
+		}
+		if len(vs.list) == indexAt {
+			vs.seen = make(map[string]bool, 2*indexAt)
+			for _, x := range vs.list {
+				vs.seen[x.S] = true
+			}
+			vs.seen[v] = true
+		}
 	}
-	vs.seen[v] = true
 	vs.list = append(vs.list, Value{S: v, Where: w})
+}
+
+// query parses u's query, nil when it has none.
+func query(u *url.URL) url.Values {
+	if u.RawQuery == "" {
+		return nil
+	}
+	return u.Query()
 }
 
 func (vs *values) body(b []byte, w Where) {
@@ -316,18 +347,33 @@ func (vs *values) placeholders(s string, w Where) {
 // body strings.
 func sends(u *url.URL, body []byte, header ...traffic.Field) []string {
 	var out []string
-	seen := map[string]bool{}
+	var seen map[string]bool // once out is long
 	add := func(v string) {
-		if Dynamic(v) && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
+		if !Dynamic(v) {
+			return
 		}
+		switch {
+		case seen != nil:
+			if seen[v] {
+				return
+			}
+			seen[v] = true
+		case slices.Contains(out, v):
+			return
+		case len(out) == indexAt:
+			seen = make(map[string]bool, 2*indexAt)
+			for _, x := range out {
+				seen[x] = true
+			}
+			seen[v] = true
+		}
+		out = append(out, v)
 	}
 	if u != nil {
-		for _, seg := range strings.Split(u.Path, "/") {
+		for seg := range strings.SplitSeq(u.Path, "/") {
 			add(seg)
 		}
-		for _, vs := range u.Query() {
+		for _, vs := range query(u) {
 			for _, v := range vs {
 				add(v)
 			}

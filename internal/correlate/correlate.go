@@ -171,6 +171,18 @@ func (c *Correlator) flow(k flowKey, cp int) *flowState {
 			delete(c.global, old)
 		}
 		cr.round, cr.flows, cr.global = k.round, nil, nil
+		if len(c.globalOrder) > 2*len(c.global)+1024 {
+			// Forget the order of values already dropped, so a long
+			// looping run keeps no trace of its past rounds.
+			kept := c.globalOrder[:0]
+			for _, g := range c.globalOrder {
+				if _, ok := c.global[g]; ok {
+					kept = append(kept, g)
+				}
+			}
+			clear(c.globalOrder[len(kept):])
+			c.globalOrder = kept
+		}
 	}
 	fs := &flowState{values: map[string]*source{}}
 	c.flows[k] = fs

@@ -2,17 +2,11 @@ package engine
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/reprise/reprise/internal/analysis"
@@ -26,8 +20,9 @@ type Events interface {
 	Next(ctx context.Context) (schedule.Event, error)
 }
 
-// Config configures a run. Target is required; the rest has working
-// defaults.
+// Config configures one lane of a run: one target and everything that
+// talks to it. Target is required; the rest has working defaults. Duration
+// is a property of the run: RunLanes takes it from the first lane.
 type Config struct {
 	// Target is the base URL requests go to ("http://127.0.0.1:8787").
 	// A path in it is prefixed to every recorded path.
@@ -66,8 +61,8 @@ type Config struct {
 	// hosts are never followed.
 	FollowRedirects bool
 	// Endpoint names the route of a request from its method ("WS" for a
-	// WebSocket upgrade) and recorded request target, for example
-	// "GET /v1/sessions/{id}"; nil uses the method and path.
+	// WebSocket upgrade) and recorded request target, for events that
+	// come without analysis.Facts; nil uses the method and path.
 	Endpoint func(method, path string) string
 	// NoShapes turns off the JSON shape of responses (Result.Shape), which
 	// costs a decode of every JSON body up to 64 KiB.
@@ -75,11 +70,16 @@ type Config struct {
 	// Results receives every result; it is called from many goroutines.
 	Results func(traffic.Result)
 	// Correlator adapts requests to values the live run returned; nil
-	// replays recorded values as they are.
+	// replays recorded values as they are. A lane owns its Correlator:
+	// two lanes never share one.
 	Correlator correlate.Planner
 	// Identities gives each copy and round of the traffic values of its
-	// own (and pool tokens); nil sends the recorded values.
+	// own (and pool tokens); nil sends the recorded values. Owned by the
+	// lane, like the Correlator.
 	Identities *correlate.Identities
+	// Profile knows the conventions of the API's WebSocket messages
+	// (replies to calls, pushes caused by HTTP requests); nil is Generic.
+	Profile Profile
 	// Logger gets warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -106,12 +106,7 @@ func (c *Config) validate() error {
 		return errors.New("timeout, max in flight, max lag and duration must be positive")
 	}
 	if c.Endpoint == nil {
-		c.Endpoint = func(method, target string) string {
-			if i := strings.IndexAny(target, "?#"); i >= 0 {
-				target = target[:i]
-			}
-			return method + " " + target
-		}
+		c.Endpoint = analysis.DefaultRoute
 	}
 	if c.Results == nil {
 		c.Results = func(traffic.Result) {}
@@ -119,10 +114,13 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Profile == nil {
+		c.Profile = Generic{}
+	}
 	return nil
 }
 
-// Stats summarises a run.
+// Stats summarises one lane of a run.
 type Stats struct {
 	// Scheduled counts actionable events: each yields one result.
 	Scheduled int64
@@ -156,293 +154,41 @@ type Stats struct {
 // Timeout). Per-event failures are results, not errors: Run fails only on
 // bad configuration or an unreadable schedule.
 func Run(ctx context.Context, cfg Config, events Events) (Stats, error) {
-	if err := cfg.validate(); err != nil {
+	st, err := RunLanes(ctx, []Config{cfg}, events)
+	if len(st) == 0 {
 		return Stats{}, err
 	}
-	r := newRunner(cfg)
-	defer r.client.CloseIdleConnections()
-	return r.run(ctx, events)
+	return st[0], err
 }
 
-type runner struct {
-	cfg    Config
-	client *http.Client
-	dialer *net.Dialer
-	tlsCfg *tls.Config
-	start  time.Time
-	slots  chan struct{}
-
-	scheduled   atomic.Int64
-	skipMu      sync.Mutex
-	skipped     map[string]int64
-	byKind      [8]atomic.Int64 // by traffic.ResultKind
-	results     atomic.Int64
-	ignored     atomic.Int64
-	inFlight    atomic.Int64
-	maxInFlight atomic.Int64
-	wg          sync.WaitGroup
-
-	// flowLast is the last dispatched exchange of each flow.
-	flowLast map[string]*flowStep
-
-	ws *wsState
-}
-
-func newRunner(cfg Config) *runner {
-	r := &runner{
-		cfg:      cfg,
-		slots:    make(chan struct{}, cfg.MaxInFlight),
-		flowLast: map[string]*flowStep{},
-		skipped:  map[string]int64{},
-		dialer:   &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second},
-		tlsCfg:   &tls.Config{InsecureSkipVerify: cfg.Insecure},
+// RunLanes replays events against every lane's target at once: one
+// dispatcher owns the clock and hands each event, at its intended time,
+// to every lane, which sends it to its own target with its own
+// connections, identities, correlation and results. The stats are in the
+// order of cfgs.
+func RunLanes(ctx context.Context, cfgs []Config, events Events) ([]Stats, error) {
+	if len(cfgs) == 0 {
+		return nil, errors.New("no target to replay against")
 	}
-	tr := cfg.Transport
-	if tr == nil {
-		t := &http.Transport{
-			DialContext:         r.dialer.DialContext,
-			MaxIdleConns:        0,
-			MaxIdleConnsPerHost: cfg.MaxInFlight,
-			IdleConnTimeout:     90 * time.Second,
-			TLSClientConfig:     r.tlsCfg.Clone(),
-			TLSHandshakeTimeout: min(cfg.Timeout, 10*time.Second),
-			ForceAttemptHTTP2:   !cfg.HTTP1,
-			DisableCompression:  true,
+	d := &dispatcher{duration: cfgs[0].Duration}
+	for i := range cfgs {
+		cfg := cfgs[i]
+		if err := cfg.validate(); err != nil {
+			return nil, err
 		}
-		if cfg.HTTP1 {
-			t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		}
-		tr = t
+		d.lanes = append(d.lanes, newLane(cfg, &d.clock))
 	}
-	r.client = &http.Client{Transport: tr, CheckRedirect: r.checkRedirect}
-	r.ws = newWSState(r)
-	return r
+	defer func() {
+		for _, l := range d.lanes {
+			l.client.CloseIdleConnections()
+		}
+	}()
+	return d.run(ctx, events)
 }
 
-func (r *runner) checkRedirect(req *http.Request, via []*http.Request) error {
-	if !r.cfg.FollowRedirects || req.URL.Host != r.cfg.Target.Host || len(via) >= 10 {
-		return http.ErrUseLastResponse
-	}
-	return nil
-}
+// clock is the run's time: offsets from one monotonic start, set by the
+// dispatcher before the first event and read-only afterwards.
+type clock struct{ start time.Time }
 
 // now is the offset from the run's start on the monotonic clock.
-func (r *runner) now() time.Duration { return time.Since(r.start) }
-
-// schedule counts one actionable event that will yield a result of kind.
-func (r *runner) schedule(kind traffic.ResultKind) {
-	r.scheduled.Add(1)
-	r.byKind[kind].Add(1)
-}
-
-func (r *runner) emit(res traffic.Result) {
-	r.results.Add(1)
-	r.cfg.Results(res)
-}
-
-// tick is how close to its deadline the dispatcher wakes: everything due
-// within it goes out together.
-const tick = 500 * time.Microsecond
-
-func (r *runner) run(ctx context.Context, events Events) (Stats, error) {
-	var st Stats
-	r.start = time.Now()
-	st.Start = r.start
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	defer cancelRun()
-	// In-flight work ends when the caller's context ends, or after the
-	// run's grace period.
-	stopOnCtx := context.AfterFunc(ctx, cancelRun)
-	defer stopOnCtx()
-
-	var readErr error
-dispatch:
-	for {
-		ev, err := events.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				st.Interrupted = true
-				break
-			}
-			readErr = fmt.Errorf("read schedule: %w", err)
-			break
-		}
-		if r.cfg.Duration > 0 && ev.At > r.cfg.Duration {
-			break
-		}
-		if wait := ev.At - r.now(); wait > tick {
-			timer.Reset(wait - tick/2)
-			select {
-			case <-ctx.Done():
-				st.Interrupted = true
-				break dispatch
-			case <-timer.C:
-			}
-		}
-		if lag := r.now() - ev.At; lag > st.MaxLag {
-			st.MaxLag = lag
-		}
-		st.LastIntended = ev.At
-		r.dispatch(runCtx, ev)
-	}
-	if ctx.Err() != nil {
-		st.Interrupted = true
-	}
-	// Close what the corpus left open, then wait for everything in flight.
-	r.ws.finish(runCtx, st.LastIntended)
-	r.wg.Wait()
-	st.Scheduled = r.scheduled.Load()
-	st.ScheduledByKind = map[string]int64{}
-	for k := range r.byKind {
-		if n := r.byKind[k].Load(); n > 0 {
-			st.ScheduledByKind[traffic.ResultKind(k).String()] = n
-		}
-	}
-	st.Results = r.results.Load()
-	st.Ignored = r.ignored.Load()
-	st.Skipped = r.skipped
-	st.MaxInFlight = r.maxInFlight.Load()
-	st.Elapsed = r.now()
-	return st, readErr
-}
-
-func (r *runner) dispatch(ctx context.Context, ev schedule.Event) {
-	switch ev.Record.Kind {
-	case traffic.KindExchange:
-		if ev.Facts == nil {
-			ev.Facts = analysis.Of(ev.Record, analysis.Options{Route: r.cfg.Endpoint})
-		}
-		var plan correlate.Plan
-		if r.cfg.Correlator != nil {
-			plan = r.cfg.Correlator.Plan(ev)
-		}
-		if plan != nil {
-			if reason := plan.Skip(); reason != "" {
-				plan.Done(0, nil, nil, errSkipped)
-				r.skipMu.Lock()
-				r.skipped[reason]++
-				r.skipMu.Unlock()
-				return
-			}
-		}
-		r.schedule(traffic.ResultHTTP)
-		x := ev.Record.Exchange
-		mine := &flowStep{written: make(chan struct{}), done: make(chan struct{})}
-		if x.Timing.Total > 0 {
-			mine.recordedEnd = x.Start + x.Timing.Total
-		}
-		// Keep the recorded order of the flow: a request goes on the wire
-		// after the previous one of its flow (open model). With
-		// WaitForAnswers it also waits for the previous answer when the
-		// recording had that answer before this request started.
-		var prev <-chan struct{}
-		if p := r.flowLast[x.Flow]; p != nil {
-			prev = p.written
-			if r.cfg.WaitForAnswers && p.recordedEnd > 0 && p.recordedEnd <= x.Start {
-				prev = p.done
-			}
-		}
-		r.flowLast[x.Flow] = mine
-		rw := r.rewrite(ev)
-		r.wg.Add(1)
-		go r.doHTTP(ctx, ev, prev, mine, plan, rw)
-	case traffic.KindWSOpen, traffic.KindWSMessage, traffic.KindWSClose:
-		r.ws.dispatch(ctx, ev)
-	default:
-		r.ignored.Add(1)
-	}
-}
-
-// rewrite is what ev's copy sends instead of the recorded values.
-func (r *runner) rewrite(ev schedule.Event) correlate.Rewrite {
-	if r.cfg.Identities == nil {
-		return correlate.Rewrite{}
-	}
-	return r.cfg.Identities.Rewrite(ev)
-}
-
-// flowStep tracks one exchange for the order of its flow.
-type flowStep struct {
-	written     chan struct{} // closed once the request is on the wire
-	done        chan struct{} // closed once the response ended
-	recordedEnd time.Duration // recorded end of the exchange, 0 if unknown
-}
-
-// acquire takes an in-flight slot, giving up at the event's deadline.
-func (r *runner) acquire(ctx context.Context, deadline time.Duration) bool {
-	select {
-	case r.slots <- struct{}{}:
-	default:
-		t := time.NewTimer(max(deadline-r.now(), 0))
-		defer t.Stop()
-		select {
-		case r.slots <- struct{}{}:
-		case <-t.C:
-			return false
-		case <-ctx.Done():
-			return false
-		}
-	}
-	n := r.inFlight.Add(1)
-	for {
-		m := r.maxInFlight.Load()
-		if n <= m || r.maxInFlight.CompareAndSwap(m, n) {
-			break
-		}
-	}
-	return true
-}
-
-func (r *runner) release() {
-	r.inFlight.Add(-1)
-	<-r.slots
-}
-
-// waitFor waits for ch (nil is ready) until the deadline.
-func (r *runner) waitFor(ctx context.Context, ch <-chan struct{}, deadline time.Duration) bool {
-	if ch == nil {
-		return true
-	}
-	select {
-	case <-ch:
-		return true
-	default:
-	}
-	t := time.NewTimer(max(deadline-r.now(), 0))
-	defer t.Stop()
-	select {
-	case <-ch:
-		return true
-	case <-t.C:
-		return false
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// targetURL joins the target with a recorded request target.
-func (r *runner) targetURL(recorded string, scheme string) (*url.URL, error) {
-	u, err := url.Parse(recorded)
-	if err != nil {
-		return nil, fmt.Errorf("recorded URL %q: %w", recorded, err)
-	}
-	t := *r.cfg.Target
-	t.Scheme = scheme
-	path := u.Path
-	raw := u.RawPath
-	if base := strings.TrimSuffix(t.Path, "/"); base != "" {
-		path = base + path
-		if raw != "" {
-			raw = strings.TrimSuffix(t.RawPath, "/") + raw
-		}
-	}
-	t.Path, t.RawPath = path, raw
-	t.RawQuery = u.RawQuery
-	t.Fragment = ""
-	return &t, nil
-}
+func (c *clock) now() time.Duration { return time.Since(c.start) }

@@ -251,7 +251,7 @@ func TestWebSocketReplay(t *testing.T) {
 		{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "u", ConnID: 1, Start: 45 * ms, Opcode: traffic.OpText, Payload: []byte(`{"ackId":"a1"}`)}},
 		{Kind: traffic.KindWSClose, WSClose: &traffic.WSClose{Flow: "u", ConnID: 1, Start: 100 * ms, FromClient: true, Code: 1000}},
 	}
-	st, col := runRecords(t, Config{Target: mustURL(srv.URL), AuthToken: "live"}, recs, 1)
+	st, col := runRecords(t, Config{Target: mustURL(srv.URL), AuthToken: "live", Profile: testProfile{}}, recs, 1)
 	if st.Scheduled != 4 {
 		t.Fatalf("scheduled %d, want open + 2 sends + close", st.Scheduled)
 	}

@@ -5,15 +5,16 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/reprise/reprise/internal/analysis"
 	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/jsonshape"
 	"github.com/reprise/reprise/internal/schedule"
@@ -39,115 +40,73 @@ var skipHeaders = map[string]bool{
 	"transfer-encoding": true, "upgrade": true,
 }
 
-func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan struct{}, mine *flowStep, plan correlate.Plan, rw correlate.Rewrite) {
-	defer r.wg.Done()
-	var once sync.Once
-	written := func() { once.Do(func() { close(mine.written) }) }
-	defer close(mine.done)
-	defer written()
+// exchange sends one recorded exchange and settles its ticket. It runs on
+// a goroutine of its own.
+func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step *flowStep, rw correlate.Rewrite) {
+	defer l.wg.Done()
+	defer close(step.done)
+	defer step.markWritten()
 
 	x := ev.Record.Exchange
 	fx := ev.Facts
-	res := traffic.Result{
-		Kind:     traffic.ResultHTTP,
-		Endpoint: fx.Endpoint.Name,
-		Flow:     x.Flow,
-		Copy:     ev.Copy,
-		Intended: ev.At,
-	}
-	if x.Response != nil {
-		res.Expected = x.Response.Status
-	}
-	deadline := ev.At + r.cfg.MaxLag
-	notSent := func(reason string) {
-		if ctx.Err() != nil {
-			reason = traffic.NotSentRunEnded
-		}
-		res.NotSent = reason
-		if plan != nil {
-			plan.Done(0, nil, nil, errNotSent)
-		}
-		r.emit(res)
-	}
+	deadline := ev.At + l.cfg.MaxLag
 	// A predecessor stuck past the deadline does not hold the flow
 	// hostage: the request goes anyway, late, and its latency says so.
-	r.waitFor(ctx, prev, deadline)
-	var live []string
-	if plan != nil {
-		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		err := plan.Wait(wctx)
-		cancel()
-		if err != nil {
-			notSent(traffic.NotSentDependency)
-			return
-		}
-		live = plan.Live()
+	l.waitFor(ctx, step.prev, deadline)
+	live, ok := l.dependencies(ctx, t.plan)
+	if !ok {
+		t.notSent(ctx, traffic.NotSentDependency)
+		return
 	}
 	q := rw.Request(x.Request, live)
-	if !r.acquire(ctx, deadline) {
-		notSent(traffic.NotSentInFlight)
+	if !l.acquire(ctx, deadline) {
+		t.notSent(ctx, traffic.NotSentInFlight)
 		return
 	}
-	defer r.release()
+	defer l.release()
+	res := t.res
 
-	req, err := r.buildRequest(ctx, &q)
-	if err != nil {
-		res.Error = ErrOther
-		res.Sent = r.now()
-		res.Latency = res.Sent - ev.At
-		if plan != nil {
-			plan.Done(0, nil, nil, err)
-		}
-		r.emit(res)
-		r.cfg.Logger.Warn("cannot build request", "url", q.URL, "err", err)
-		return
-	}
 	// The trace runs on the transport's goroutines: its times are atomics.
 	var ph phases
-	trace := ph.trace(r.now, written)
-	reqCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, trace), r.cfg.Timeout)
+	trace := ph.trace(l.now, step.markWritten)
+	reqCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, trace), l.cfg.Timeout)
 	defer cancel()
-	req = req.WithContext(reqCtx)
+	req, err := l.buildRequest(reqCtx, &q, l.parsed(x.Request.URL, q.URL, fx))
+	if err != nil {
+		res.Error = ErrOther
+		res.Sent = l.now()
+		res.Latency = res.Sent - ev.At
+		t.settle(res)
+		l.cfg.Logger.Warn("cannot build request", "url", q.URL, "err", err)
+		return
+	}
 	res.BytesSent = requestSize(req, len(q.Body.Data))
 
-	res.Sent = r.now()
+	res.Sent = l.now()
 	// A mutation of a flow with open WebSockets may cause pushes: it is
 	// known to the push matcher from the moment it is sent.
 	var mut *mutation
-	if isMutation(q.Method) && r.ws.flowHasOpen(x.Flow) {
-		mut = r.ws.sendMutation(x.Flow, req.URL.Path, q.Body.Data, res.Sent)
+	if isMutation(q.Method) {
+		mut = l.ws.sendMutation(x.Flow, req.URL.Path, q.Body.Data, res.Sent)
 	}
-	resp, err := r.client.Do(req)
+	resp, err := l.client.Do(req)
 	var body []byte
 	wantShape := false
 	if err == nil {
-		written()
+		step.markWritten()
 		res.Status = resp.StatusCode
 		res.BytesReceived = responseHeadSize(resp)
+		wantShape = !l.cfg.NoShapes && isJSON(resp.Header.Get("Content-Type")) && resp.ContentLength <= maxShapeBody
 		var n int64
-		watchPush := mut != nil
-		wantShape = !r.cfg.NoShapes && isJSON(resp.Header.Get("Content-Type")) && resp.ContentLength <= maxShapeBody
-		if (plan != nil && plan.NeedBody()) || watchPush || wantShape {
-			var buf bytes.Buffer
-			n, err = io.Copy(&buf, io.LimitReader(resp.Body, maxKeptBody))
-			if err == nil {
-				var m int64
-				m, err = io.Copy(io.Discard, resp.Body)
-				n += m
-			}
-			body = buf.Bytes()
-		} else {
-			n, err = io.Copy(io.Discard, resp.Body)
-		}
-		resp.Body.Close()
+		body, n, err = readBody(resp, (t.plan != nil && t.plan.NeedBody()) || mut != nil || wantShape)
 		res.BytesReceived += n
 		if err != nil {
 			// The status arrived but the body did not: a failure.
 			res.Status = 0
 		}
 	}
-	done := r.now()
-	written()
+	done := l.now()
+	step.markWritten()
 	// Shapes of JSON responses only, whether or not the body was also
 	// kept for correlation or push matching.
 	if wantShape && res.Status > 0 && len(body) > 0 && len(body) <= maxShapeBody {
@@ -163,16 +122,49 @@ func (r *runner) doHTTP(ctx context.Context, ev schedule.Event, prev <-chan stru
 		res.Error = classify(err)
 	}
 	if mut != nil {
-		r.ws.answerMutation(x.Flow, mut, err == nil && res.Status < 300, body)
+		l.ws.answerMutation(x.Flow, mut, err == nil && res.Status < 300, body)
 	}
-	if plan != nil {
+	if t.plan != nil {
 		var h http.Header
 		if resp != nil {
 			h = resp.Header
 		}
-		plan.Done(res.Status, h, body, err)
+		t.plan.Done(res.Status, h, body, err)
 	}
-	r.emit(res)
+	t.settle(res)
+}
+
+// dependencies waits for the responses a plan depends on and returns the
+// live values to send; false when a producer failed (or the wait ended).
+func (l *lane) dependencies(ctx context.Context, plan correlate.Plan) ([]string, bool) {
+	if plan == nil {
+		return nil, true
+	}
+	wctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	err := plan.Wait(wctx)
+	cancel()
+	if err != nil {
+		return nil, false
+	}
+	return plan.Live(), true
+}
+
+// readBody reads a response to its end; keep keeps up to maxKeptBody of
+// it. It returns the kept bytes and how many were read.
+func readBody(resp *http.Response, keep bool) ([]byte, int64, error) {
+	defer resp.Body.Close()
+	if !keep {
+		n, err := io.Copy(io.Discard, resp.Body)
+		return nil, n, err
+	}
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(resp.Body, maxKeptBody))
+	if err == nil {
+		var m int64
+		m, err = io.Copy(io.Discard, resp.Body)
+		n += m
+	}
+	return buf.Bytes(), n, err
 }
 
 type notSentError struct{}
@@ -183,12 +175,26 @@ var errNotSent error = notSentError{}
 
 var errSkipped = errors.New("request skipped")
 
-// buildRequest makes the live request for a recorded one.
-func (r *runner) buildRequest(ctx context.Context, q *traffic.Request) (*http.Request, error) {
-	u, err := r.targetURL(q.URL, r.cfg.Target.Scheme)
-	if err != nil {
-		return nil, err
+// parsed returns the parsed request target sent: the record's, parsed
+// once by analysis, unless the event's rewrite changed it.
+func (l *lane) parsed(recorded, sent string, fx *analysis.Facts) *url.URL {
+	if sent == recorded && fx != nil && fx.URL != nil {
+		return fx.URL
 	}
+	u, err := url.Parse(sent)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+// buildRequest makes the live request for a recorded one whose request
+// target parses to target (nil when it does not parse).
+func (l *lane) buildRequest(ctx context.Context, q *traffic.Request, target *url.URL) (*http.Request, error) {
+	if target == nil {
+		return nil, fmt.Errorf("recorded URL %q does not parse", q.URL)
+	}
+	u := l.join(target, l.cfg.Target.Scheme)
 	var body io.Reader = http.NoBody
 	if len(q.Body.Data) > 0 {
 		body = bytes.NewReader(q.Body.Data)
@@ -197,37 +203,41 @@ func (r *runner) buildRequest(ctx context.Context, q *traffic.Request) (*http.Re
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	// The URL is set as a value, never printed and parsed again.
+	req, err := http.NewRequestWithContext(ctx, method, "", body)
 	if err != nil {
 		return nil, err
 	}
-	req.Header = r.header(q.Header)
-	r.reorigin(req.Header, q.Host)
+	req.URL, req.Host = u, u.Host
+	req.Header = l.header(q.Header)
+	l.reorigin(req.Header, q.Host)
 	return req, nil
 }
 
 // header builds live headers from recorded ones: hop-by-hop fields
 // dropped, auth and user rules applied.
-func (r *runner) header(recorded traffic.Fields) http.Header {
-	h := make(http.Header, len(recorded)+len(r.cfg.SetHeaders))
+func (l *lane) header(recorded traffic.Fields) http.Header {
+	h := make(http.Header, len(recorded)+len(l.cfg.SetHeaders))
 	for _, f := range recorded {
 		lname := strings.ToLower(f.Name)
 		if skipHeaders[lname] || strings.HasPrefix(lname, ":") {
 			continue
 		}
 		v := f.Value
-		if r.cfg.AuthToken != "" && lname == "authorization" && len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-			v = "Bearer " + r.cfg.AuthToken
+		if l.cfg.AuthToken != "" && lname == "authorization" {
+			if _, ok := traffic.Bearer(v); ok {
+				v = "Bearer " + l.cfg.AuthToken
+			}
 		}
 		name := http.CanonicalHeaderKey(f.Name)
 		h[name] = append(h[name], v)
 	}
 	// Every key of h is canonical: a rule's name finds its header by the
 	// canonical form, whatever its case.
-	for _, name := range r.cfg.DropHeaders {
+	for _, name := range l.cfg.DropHeaders {
 		delete(h, http.CanonicalHeaderKey(name))
 	}
-	for _, f := range r.cfg.SetHeaders {
+	for _, f := range l.cfg.SetHeaders {
 		h[http.CanonicalHeaderKey(f.Name)] = []string{f.Value}
 	}
 	return h
@@ -236,8 +246,8 @@ func (r *runner) header(recorded traffic.Fields) http.Header {
 // reorigin points Origin and Referer headers that named the recorded host
 // at the target instead, as a browser of the new deployment would send
 // them (servers check Origin on WebSocket upgrades and CORS requests).
-func (r *runner) reorigin(h http.Header, recordedHost string) {
-	t := r.cfg.Target
+func (l *lane) reorigin(h http.Header, recordedHost string) {
+	t := l.cfg.Target
 	for _, name := range []string{"Origin", "Referer"} {
 		v := h.Get(name)
 		if v == "" {
@@ -339,4 +349,32 @@ func (p *phases) fill(res *traffic.Result, done time.Duration) {
 	if first != 0 {
 		res.Receiving = span(first, int64(done))
 	}
+}
+
+// targetURL joins the target with a recorded request target.
+func (l *lane) targetURL(recorded string, scheme string) (*url.URL, error) {
+	u, err := url.Parse(recorded)
+	if err != nil {
+		return nil, fmt.Errorf("recorded URL %q: %w", recorded, err)
+	}
+	return l.join(u, scheme), nil
+}
+
+// join puts a parsed recorded request target on the target, under its
+// path, with scheme.
+func (l *lane) join(u *url.URL, scheme string) *url.URL {
+	t := *l.cfg.Target
+	t.Scheme = scheme
+	path := u.Path
+	raw := u.RawPath
+	if base := strings.TrimSuffix(t.Path, "/"); base != "" {
+		path = base + path
+		if raw != "" {
+			raw = strings.TrimSuffix(t.RawPath, "/") + raw
+		}
+	}
+	t.Path, t.RawPath = path, raw
+	t.RawQuery = u.RawQuery
+	t.Fragment = ""
+	return &t
 }

@@ -55,7 +55,7 @@ func TestPushDeliveryMatchesItsMutation(t *testing.T) {
 			Request: traffic.Request{Method: "POST", URL: fmt.Sprintf("/msgs/message-%04d", i)}, Response: &traffic.Response{Status: 200}}})
 	}
 	recs = append(recs, traffic.Record{Kind: traffic.KindWSClose, WSClose: &traffic.WSClose{Flow: "u", ConnID: 1, Start: 1200 * ms, FromClient: true, Code: 1000}})
-	_, col := runRecords(t, Config{Target: mustURL(srv.URL)}, recs, 1)
+	_, col := runRecords(t, Config{Target: mustURL(srv.URL), Profile: testProfile{}}, recs, 1)
 	pushes := col.byKind(traffic.ResultWSPush)
 	if len(pushes) != 10 {
 		t.Fatalf("%d pushes timed, want 10", len(pushes))

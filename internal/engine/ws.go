@@ -1,12 +1,8 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,19 +17,28 @@ import (
 	"github.com/reprise/reprise/internal/traffic"
 )
 
-// wsState tracks the run's WebSocket connections by recorded ConnID.
+const (
+	maxWSMessage = 64 << 20
+	// wsQueue bounds the client messages waiting for one connection; more
+	// are not sent (in-flight limit).
+	wsQueue    = 4096
+	closeGrace = time.Second
+)
+
+// wsState holds a lane's WebSocket connections by recorded ConnID, and
+// the push matching of their flows.
+//
+// Ownership: dispatch and finish run on the dispatcher's goroutine; mu
+// guards conns (connections not closed yet: a close removes its
+// connection) and open. Each connection's own goroutine owns its socket's
+// writes; its reader goroutine owns reads. pushes has a mutex of its own.
 type wsState struct {
-	r     *runner
+	l     *lane
 	mu    sync.Mutex
 	conns map[uint64]*wsConn
 	// open counts each flow's connections not closed yet.
-	open map[string]int
-	// pushes holds recent HTTP mutations per flow, to time the server
-	// pushes they cause.
-	pushes map[string][]*mutation
-	// early holds, per flow, pushes that arrived before any mutation they
-	// could belong to had answered.
-	early map[string][]*earlyPush
+	open   map[string]int
+	pushes *pushes
 }
 
 type wsConn struct {
@@ -44,13 +49,11 @@ type wsConn struct {
 	intended time.Duration
 	extended bool // recorded with permessage-deflate
 
-	ready chan struct{} // closed when the handshake ended
-	conn  *websocket.Conn
-	open  time.Duration // when the handshake completed
+	conn *websocket.Conn
+	open time.Duration // when the handshake completed
 
-	queue    chan wsOut
-	closed   bool // a close (recorded or synthesized) is queued
-	recorded atomic.Int64
+	queue    outQueue
+	recorded atomic.Int64 // server messages the corpus held
 	sent     atomic.Int64
 	received atomic.Int64
 	bytesIn  atomic.Int64
@@ -61,75 +64,61 @@ type wsConn struct {
 	// closes.
 	endErr error
 
-	ackMu   sync.Mutex
-	pending map[string]time.Duration // ackId -> send offset
+	callMu  sync.Mutex
+	pending map[string]time.Duration // call id -> send offset
 }
 
+// wsOut is one thing a connection's goroutine has to do: send a client
+// message, or close (end set).
 type wsOut struct {
 	ev   schedule.Event
+	t    *ticket
 	end  *traffic.WSClose  // set for the close
 	plan correlate.Plan    // values of earlier responses the message sends back
 	rw   correlate.Rewrite // the copy's own values
 }
 
-// mutation is an HTTP request that changed state and may cause a push.
-type mutation struct {
-	sent    time.Duration
-	keys    []string
-	matched map[uint64]bool
-	failed  bool
+func newWSState(l *lane) *wsState {
+	return &wsState{l: l, conns: map[uint64]*wsConn{}, open: map[string]int{}, pushes: newPushes(l.cfg.Profile)}
 }
 
-const (
-	maxWSMessage = 64 << 20
-	wsQueue      = 4096
-	pushWindow   = 5 * time.Second
-	closeGrace   = time.Second
-	minKeyBytes  = 8
-)
-
-func newWSState(r *runner) *wsState {
-	return &wsState{r: r, conns: map[uint64]*wsConn{}, open: map[string]int{}, pushes: map[string][]*mutation{}, early: map[string][]*earlyPush{}}
-}
-
+// dispatch takes a WebSocket event; it runs on the dispatcher's goroutine.
 func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
-	r := s.r
+	l := s.l
 	switch ev.Record.Kind {
 	case traffic.KindWSOpen:
 		o := ev.Record.WSOpen
 		if ev.Facts == nil {
-			ev.Facts = analysis.Of(ev.Record, analysis.Options{Route: r.cfg.Endpoint, Label: clientTypeLabel})
+			ev.Facts = analysis.Of(ev.Record, analysis.Options{Route: l.cfg.Endpoint, Label: l.cfg.Profile.SocketLabel})
 		}
-		r.schedule(traffic.ResultWSConnect)
 		c := &wsConn{
 			id: o.ConnID, flow: o.Flow, copy: ev.Copy, intended: ev.At,
 			endpoint: joinLabel(ev.Facts.Endpoint),
 			extended: strings.Contains(o.Extensions, "permessage-deflate"),
-			ready:    make(chan struct{}), queue: make(chan wsOut, wsQueue),
 			readDone: make(chan struct{}), pending: map[string]time.Duration{},
 		}
+		c.queue.init()
+		plan := l.plan(ev)
+		t := l.owe(traffic.ResultWSConnect, ev, c.endpoint, c.flow, plan)
+		t.res.Expected = 101
 		s.mu.Lock()
-		if old := s.conns[o.ConnID]; old != nil && !old.closed {
+		if old := s.conns[o.ConnID]; old != nil {
 			// A reused id: end the old connection first.
 			s.closeLocked(old, ev, &traffic.WSClose{FromClient: true, Code: traffic.CloseNormal})
 		}
 		s.conns[o.ConnID] = c
 		s.open[c.flow]++
 		s.mu.Unlock()
-		var plan correlate.Plan
-		if r.cfg.Correlator != nil {
-			plan = r.cfg.Correlator.Plan(ev)
-		}
-		rw := r.rewrite(ev)
-		r.wg.Add(1)
-		go s.run(ctx, c, ev, plan, rw)
+		rw := l.rewrite(ev)
+		l.wg.Add(1)
+		go s.run(ctx, c, ev, t, rw)
 	case traffic.KindWSMessage:
 		m := ev.Record.WSMessage
 		s.mu.Lock()
 		c := s.conns[m.ConnID]
 		s.mu.Unlock()
 		if !m.FromClient {
-			r.ignored.Add(1)
+			l.ignored.Add(1)
 			if c != nil && !m.Opcode.IsControl() {
 				c.recorded.Add(1)
 			}
@@ -137,71 +126,78 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 		}
 		if m.Opcode == traffic.OpPong {
 			// The WebSocket library answers pings itself.
-			r.ignored.Add(1)
+			l.ignored.Add(1)
 			return
 		}
-		r.schedule(traffic.ResultWSSend)
-		if c == nil || c.closed {
-			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Flow: m.Flow, Copy: ev.Copy, Intended: ev.At, NotSent: traffic.NotSentNoConn,
-				Endpoint: "WS (connection not in corpus)"})
+		if c == nil {
+			t := l.owe(traffic.ResultWSSend, ev, "WS (connection not in corpus)", m.Flow, nil)
+			t.notSent(ctx, traffic.NotSentNoConn)
 			return
 		}
-		var plan correlate.Plan
-		if r.cfg.Correlator != nil {
-			plan = r.cfg.Correlator.Plan(ev)
-		}
-		select {
-		case c.queue <- wsOut{ev: ev, plan: plan, rw: r.rewrite(ev)}:
-		default:
-			r.emit(traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: m.Flow, Copy: ev.Copy, Intended: ev.At, NotSent: traffic.NotSentInFlight})
+		plan := l.plan(ev)
+		t := l.owe(traffic.ResultWSSend, ev, c.endpoint, m.Flow, plan)
+		if !c.queue.put(wsOut{ev: ev, t: t, plan: plan, rw: l.rewrite(ev)}) {
+			t.notSent(ctx, traffic.NotSentInFlight)
 		}
 	case traffic.KindWSClose:
 		cl := ev.Record.WSClose
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		c := s.conns[cl.ConnID]
-		if c == nil || c.closed {
-			r.ignored.Add(1)
+		if c == nil {
+			l.ignored.Add(1)
 			return
 		}
 		s.closeLocked(c, ev, cl)
 	}
 }
 
-// closeLocked queues the end of c; its session result follows.
+// closeLocked queues the end of c, which owes its session result from
+// now on, and forgets it: later records of its id are of a new
+// connection, or of none.
 func (s *wsState) closeLocked(c *wsConn, ev schedule.Event, cl *traffic.WSClose) {
-	s.r.schedule(traffic.ResultWSSession) // the session result is now owed
-	c.closed = true
-	if s.open[c.flow]--; s.open[c.flow] == 0 {
-		delete(s.open, c.flow)
+	t := s.l.owe(traffic.ResultWSSession, ev, c.endpoint, c.flow, nil)
+	// A session is timed from its open, so it spans open to close.
+	t.res.Intended = c.intended
+	if s.conns[c.id] == c {
+		delete(s.conns, c.id)
 	}
-	c.queue <- wsOut{ev: ev, end: cl}
-	close(c.queue)
+	if s.open[c.flow]--; s.open[c.flow] <= 0 {
+		delete(s.open, c.flow)
+		s.pushes.forget(c.flow)
+	}
+	c.queue.close(wsOut{ev: ev, t: t, end: cl})
 }
 
 // finish closes every connection the corpus left open, as if the client
 // closed it normally at the end of the schedule.
-func (s *wsState) finish(ctx context.Context, last time.Duration) {
+func (s *wsState) finish(last time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.conns {
-		if c.closed {
-			continue
-		}
 		s.closeLocked(c, schedule.Event{At: last}, &traffic.WSClose{FromClient: true, Code: traffic.CloseNormal, Reason: "end of corpus"})
 	}
 }
 
+// flowHasOpen reports whether flow has an open WebSocket connection.
+func (s *wsState) flowHasOpen(flow string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open[flow] > 0
+}
+
 // run dials c, then sends its queued messages in order until its close.
-func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan correlate.Plan, rw correlate.Rewrite) {
-	r := s.r
-	defer r.wg.Done()
-	connected := s.dial(ctx, c, ev, plan, rw)
-	close(c.ready)
+func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, t *ticket, rw correlate.Rewrite) {
+	defer s.l.wg.Done()
+	connected := s.dial(ctx, c, ev, t, rw)
 	if connected {
 		go s.read(c)
 	}
-	for out := range c.queue {
+	for {
+		out, ok := c.queue.get()
+		if !ok {
+			return
+		}
 		if out.end != nil {
 			s.end(ctx, c, out, connected)
 			return
@@ -210,50 +206,35 @@ func (s *wsState) run(ctx context.Context, c *wsConn, ev schedule.Event, plan co
 	}
 }
 
-func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan correlate.Plan, rw correlate.Rewrite) bool {
-	r := s.r
+func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, t *ticket, rw correlate.Rewrite) bool {
+	l := s.l
 	o := ev.Record.WSOpen
-	res := traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: ev.At, Expected: 101}
-	fail := func(reason string) bool {
-		if ctx.Err() != nil {
-			reason = traffic.NotSentRunEnded
-		}
-		res.NotSent = reason
-		if plan != nil {
-			plan.Done(0, nil, nil, errNotSent)
-		}
-		r.emit(res)
+	live, ok := l.dependencies(ctx, t.plan)
+	if !ok {
+		t.notSent(ctx, traffic.NotSentDependency)
 		return false
 	}
-	var live []string
-	if plan != nil {
-		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		err := plan.Wait(wctx)
-		cancel()
-		if err != nil {
-			return fail(traffic.NotSentDependency)
-		}
-		live = plan.Live()
-	}
 	q := rw.Request(o.Upgrade.Request, live)
-	if !r.acquire(ctx, ev.At+r.cfg.MaxLag) {
-		return fail(traffic.NotSentInFlight)
+	if !l.acquire(ctx, ev.At+l.cfg.MaxLag) {
+		t.notSent(ctx, traffic.NotSentInFlight)
+		return false
 	}
-	defer r.release()
+	defer l.release()
 	scheme := "ws"
-	if r.cfg.Target.Scheme == "https" {
+	if l.cfg.Target.Scheme == "https" {
 		scheme = "wss"
 	}
-	u, err := r.targetURL(q.URL, scheme)
+	u, err := l.targetURL(q.URL, scheme)
 	if err != nil {
-		return fail(traffic.NotSentNoConn)
+		t.notSent(ctx, traffic.NotSentNoConn)
+		return false
 	}
-	if r.cfg.AuthToken != "" {
+	if l.cfg.AuthToken != "" {
 		qs := u.Query()
 		changed := false
-		for _, k := range []string{"token", "access_token"} {
+		for _, k := range traffic.TokenParams {
 			if qs.Has(k) {
-				qs.Set(k, r.cfg.AuthToken)
+				qs.Set(k, l.cfg.AuthToken)
 				changed = true
 			}
 		}
@@ -261,8 +242,8 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan c
 			u.RawQuery = qs.Encode()
 		}
 	}
-	h := r.header(q.Header)
-	r.reorigin(h, q.Host)
+	h := l.header(q.Header)
+	l.reorigin(h, q.Host)
 	for _, k := range []string{"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Accept"} {
 		h.Del(k)
 	}
@@ -274,18 +255,19 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan c
 		}
 	}
 	dialer := websocket.Dialer{
-		NetDialContext:    r.dialer.DialContext,
-		TLSClientConfig:   r.tlsCfg.Clone(),
-		HandshakeTimeout:  r.cfg.Timeout,
+		NetDialContext:    l.dialer.DialContext,
+		TLSClientConfig:   l.tlsCfg.Clone(),
+		HandshakeTimeout:  l.cfg.Timeout,
 		EnableCompression: c.extended,
 		Subprotocols:      subprotocols,
 	}
-	dctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	dctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
-	res.Sent = r.now()
+	res := t.res
+	res.Sent = l.now()
 	res.BytesSent = int64(len(u.String()))
 	conn, resp, err := dialer.DialContext(dctx, u.String(), h)
-	done := r.now()
+	done := l.now()
 	res.Service = done - res.Sent
 	res.Latency = max(done-ev.At, res.Service)
 	res.Connecting = res.Service
@@ -298,84 +280,61 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan c
 		if errors.Is(err, websocket.ErrBadHandshake) {
 			res.Error = ErrHandshake
 		}
-		if plan != nil {
-			plan.Done(res.Status, nil, nil, err)
+		if t.plan != nil {
+			t.plan.Done(res.Status, nil, nil, err)
 		}
-		r.emit(res)
+		t.settle(res)
 		return false
 	}
 	c.conn = conn
 	c.open = done
-	if plan != nil {
-		plan.Done(res.Status, resp.Header, nil, nil)
+	if t.plan != nil {
+		t.plan.Done(res.Status, resp.Header, nil, nil)
 	}
-	r.emit(res)
+	t.settle(res)
 	return true
 }
 
 func (s *wsState) send(ctx context.Context, c *wsConn, out wsOut, connected bool) {
-	r := s.r
-	ev := out.ev
+	l := s.l
+	ev, t := out.ev, out.t
 	m := ev.Record.WSMessage
-	payload := m.Payload
-	res := traffic.Result{Kind: traffic.ResultWSSend, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: ev.At}
-	reason := traffic.NotSentNoConn
-	notSent := func() {
-		res.NotSent = reason
-		if ctx.Err() != nil {
-			res.NotSent = traffic.NotSentRunEnded
-		}
-		r.emit(res)
-	}
 	if !connected {
-		notSent()
+		t.notSent(ctx, traffic.NotSentNoConn)
 		return
 	}
-	if wait := ev.At - r.now(); wait > 0 {
-		// Queued ahead of time only when the dispatcher ran early; keep
-		// the schedule.
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
+	// Queued ahead of time only when the dispatcher ran early; keep the
+	// schedule.
+	l.sleepUntil(ctx, ev.At)
+	// The message may send back values of earlier responses: it waits
+	// for them, as a request would, and carries the live ones.
+	live, ok := l.dependencies(ctx, out.plan)
+	if !ok {
+		t.notSent(ctx, traffic.NotSentDependency)
+		return
 	}
-	var live []string
-	if out.plan != nil {
-		// The message sends back values of earlier responses: it waits
-		// for them, as a request would, and carries the live ones.
-		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		err := out.plan.Wait(wctx)
-		cancel()
-		if err != nil {
-			reason = traffic.NotSentDependency
-			notSent()
-			return
-		}
-		live = out.plan.Live()
-	}
+	payload := m.Payload
 	if m.Opcode == traffic.OpText {
 		payload = out.rw.Text(payload, live)
 	}
 	if c.ended() {
 		// The server ended the connection (its session result says how):
 		// what the client had left to say cannot go out.
-		notSent()
+		t.notSent(ctx, traffic.NotSentNoConn)
 		return
 	}
-	res.Sent = r.now()
-	deadline := time.Now().Add(r.cfg.Timeout)
+	res := t.res
+	res.Sent = l.now()
+	deadline := time.Now().Add(l.cfg.Timeout)
 	var err error
 	switch m.Opcode {
 	case traffic.OpPing:
 		err = c.conn.WriteControl(websocket.PingMessage, payload, deadline)
 	case traffic.OpClose:
 		// Close frames come through the close record.
-		err = nil
 	default:
 		if m.Opcode == traffic.OpText {
-			s.noteAck(c, payload, res.Sent)
+			c.noteCall(l.cfg.Profile, payload, res.Sent)
 		}
 		c.conn.SetWriteDeadline(deadline)
 		op := websocket.TextMessage
@@ -384,56 +343,44 @@ func (s *wsState) send(ctx context.Context, c *wsConn, out wsOut, connected bool
 		}
 		err = c.conn.WriteMessage(op, payload)
 	}
-	done := r.now()
-	res.Service = done - res.Sent
-	res.Latency = max(done-ev.At, res.Service)
-	res.BytesSent = int64(len(payload))
+	done := l.now()
 	if errors.Is(err, websocket.ErrCloseSent) {
 		// The library failed the connection (a protocol error) while the
 		// message waited.
-		res = traffic.Result{Kind: res.Kind, Endpoint: res.Endpoint, Flow: res.Flow, Copy: res.Copy, Intended: res.Intended}
-		notSent()
+		t.notSent(ctx, traffic.NotSentNoConn)
 		return
 	}
+	res.Service = done - res.Sent
+	res.Latency = max(done-ev.At, res.Service)
+	res.BytesSent = int64(len(payload))
 	if err != nil {
 		res.Error = classify(err)
 	} else {
 		c.sent.Add(1)
 		c.bytesOut.Add(int64(len(payload)))
 	}
-	r.emit(res)
+	t.settle(res)
 }
 
 // end closes c as recorded and reports its session.
 func (s *wsState) end(ctx context.Context, c *wsConn, out wsOut, connected bool) {
-	r := s.r
-	// A session is timed from its open, so it spans open to close.
-	res := traffic.Result{Kind: traffic.ResultWSSession, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: c.intended, Sent: c.open}
+	l := s.l
+	t := out.t
+	res := t.res
+	res.Sent = c.open
 	if !connected {
+		res.MsgsRecorded = int(c.recorded.Load())
 		res.NotSent = traffic.NotSentNoConn
 		if ctx.Err() != nil {
 			res.NotSent = traffic.NotSentRunEnded
 		}
-		res.MsgsRecorded = int(c.recorded.Load())
-		r.emit(res)
+		t.settle(res)
 		return
 	}
-	if wait := out.ev.At - r.now(); wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-	}
+	l.sleepUntil(ctx, out.ev.At)
 	cl := out.end
-	res.Sent = r.now()
-	serverEnded := false
-	select {
-	case <-c.readDone:
-		serverEnded = true
-	default:
-	}
+	res.Sent = l.now()
+	serverEnded := c.ended()
 	if cl.FromClient || !serverEnded {
 		code := cl.Code
 		if code == 0 || code == traffic.CloseNoStatus || code == traffic.CloseAbnormal {
@@ -441,15 +388,15 @@ func (s *wsState) end(ctx context.Context, c *wsConn, out wsOut, connected bool)
 		}
 		c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, cl.Reason), time.Now().Add(closeGrace))
 	}
-	t := time.NewTimer(closeGrace)
+	timer := time.NewTimer(closeGrace)
 	select {
 	case <-c.readDone:
-	case <-t.C:
+	case <-timer.C:
 	}
-	t.Stop()
+	timer.Stop()
 	c.conn.Close()
 	<-c.readDone
-	done := r.now()
+	done := l.now()
 	res.Latency = done - c.open
 	res.Service = res.Latency
 	res.MsgsSent = int(c.sent.Load())
@@ -471,7 +418,7 @@ func (s *wsState) end(ctx context.Context, c *wsConn, out wsOut, connected bool)
 			res.Error = ErrServerClosed
 		}
 	}
-	r.emit(res)
+	t.settle(res)
 }
 
 // ended reports whether the server side of c has ended.
@@ -485,14 +432,15 @@ func (c *wsConn) ended() bool {
 }
 
 // read counts server messages until the connection ends, timing replies
-// to acked client messages and pushes that follow mutations.
+// to calls and pushes that follow mutations.
 func (s *wsState) read(c *wsConn) {
 	defer close(c.readDone)
 	c.conn.SetPongHandler(func(string) error { return nil })
-	// Messages are read whole (to match acks and pushes): a server that
-	// sends more than this in one message ends the session as a protocol
-	// error instead of exhausting memory.
+	// Messages are read whole (to match replies and pushes): a server
+	// that sends more than this in one message ends the session as a
+	// protocol error instead of exhausting memory.
 	c.conn.SetReadLimit(maxWSMessage)
+	prof := s.l.cfg.Profile
 	for {
 		op, msg, err := c.conn.ReadMessage()
 		if err == nil && op == websocket.TextMessage && !utf8.Valid(msg) {
@@ -504,325 +452,59 @@ func (s *wsState) read(c *wsConn) {
 			c.endErr = err
 			return
 		}
-		at := s.r.now()
+		at := s.l.now()
 		c.received.Add(1)
 		c.bytesIn.Add(int64(len(msg)))
 		if op == websocket.TextMessage {
-			s.matchAck(c, msg, at)
-			s.matchPush(c, msg, at)
+			if sent, ok := c.reply(prof, msg); ok {
+				s.l.cfg.Results(traffic.Result{Kind: traffic.ResultWSRoundTrip, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: sent, Sent: sent, Latency: at - sent, Service: at - sent})
+			}
+			s.pushes.received(c, msg, at, s.l.cfg.Results)
 		}
 	}
 }
 
-// noteAck remembers when a client message carrying an ackId left.
-func (s *wsState) noteAck(c *wsConn, payload []byte, at time.Duration) {
-	if !bytes.Contains(payload, []byte(`"ackId"`)) {
-		return
-	}
-	id := ackID(payload)
+// noteCall remembers when a client message that expects a reply left.
+func (c *wsConn) noteCall(p Profile, payload []byte, at time.Duration) {
+	id := p.CallID(payload)
 	if id == "" {
 		return
 	}
-	c.ackMu.Lock()
+	c.callMu.Lock()
 	c.pending[id] = at
-	c.ackMu.Unlock()
+	c.callMu.Unlock()
 }
 
-func (s *wsState) matchAck(c *wsConn, msg []byte, at time.Duration) {
-	if !bytes.Contains(msg, []byte(`"ackId"`)) {
-		return
-	}
-	id := ackID(msg)
+// reply matches a server message to the call it answers: when the call
+// was sent.
+func (c *wsConn) reply(p Profile, msg []byte) (time.Duration, bool) {
+	id := p.CallID(msg)
 	if id == "" {
-		return
+		return 0, false
 	}
-	c.ackMu.Lock()
+	c.callMu.Lock()
 	sent, ok := c.pending[id]
 	delete(c.pending, id)
-	c.ackMu.Unlock()
-	if ok {
-		s.r.cfg.Results(traffic.Result{Kind: traffic.ResultWSRoundTrip, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: sent, Sent: sent, Latency: at - sent, Service: at - sent})
-	}
+	c.callMu.Unlock()
+	return sent, ok
 }
 
-// ackID finds an "ackId" at the top level of a JSON object or one level
-// down (inside data or payload).
-func ackID(msg []byte) string {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(msg, &top) != nil {
-		return ""
-	}
-	if id := rawString(top["ackId"]); id != "" {
-		return id
-	}
-	for _, k := range []string{"data", "payload"} {
-		var inner map[string]json.RawMessage
-		if json.Unmarshal(top[k], &inner) == nil {
-			if id := rawString(inner["ackId"]); id != "" {
-				return id
-			}
-		}
-	}
-	return ""
-}
-
-func rawString(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
-	}
-	return ""
-}
-
-// sendMutation registers an HTTP mutation of flow as it is sent, with the
-// values of its path and request body; answerMutation adds those of its
-// response (a created id), or withdraws it when it failed.
+// sendMutation registers an HTTP mutation of flow as it is sent when the
+// flow has a WebSocket open that a push could reach (nil otherwise).
 func (s *wsState) sendMutation(flow, path string, reqBody []byte, sent time.Duration) *mutation {
-	keys := map[string]bool{}
-	for _, seg := range strings.Split(path, "/") {
-		if len(seg) >= minKeyBytes {
-			keys[seg] = true
-		}
+	if !s.flowHasOpen(flow) {
+		return nil
 	}
-	collectStrings(reqBody, keys)
-	m := &mutation{sent: sent, matched: map[uint64]bool{}}
-	for k := range keys {
-		m.keys = append(m.keys, k)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list := s.pushes[flow]
-	// Drop what is too old to be matched.
-	i := 0
-	for i < len(list) && sent-list[i].sent > pushWindow {
-		i++
-	}
-	s.pushes[flow] = append(list[i:], m)
-	return m
+	return s.pushes.send(flow, path, reqBody, sent)
 }
 
-// answerMutation completes m. A push often reaches its socket before the
-// response: pushes that matched nothing when they arrived are matched
-// again now that the response's values are known.
+// answerMutation completes m with its response.
 func (s *wsState) answerMutation(flow string, m *mutation, ok bool, respBody []byte) {
-	var found []traffic.Result
-	s.mu.Lock()
-	defer func() {
-		s.mu.Unlock()
-		for _, r := range found {
-			s.r.cfg.Results(r)
-		}
-	}()
-	if !ok {
-		m.failed = true
-		return
-	}
-	keys := map[string]bool{}
-	for _, k := range m.keys {
-		keys[k] = true
-	}
-	collectStrings(respBody, keys)
-	m.keys = m.keys[:0]
-	for k := range keys {
-		m.keys = append(m.keys, k)
-	}
-	// Per connection, the earliest unmatched push since the send that
-	// shares the most values with this mutation is its push.
-	best := map[uint64]*earlyPush{}
-	bestN := map[uint64]int{}
-	for _, e := range s.early[flow] {
-		if e.matched || e.at < m.sent || m.matched[e.conn.id] || m.sent < e.conn.open {
-			continue
-		}
-		n := 0
-		for k := range e.keys {
-			if keys[k] {
-				n++
-			}
-		}
-		if n > bestN[e.conn.id] {
-			best[e.conn.id], bestN[e.conn.id] = e, n
-		}
-	}
-	for id, e := range best {
-		e.matched = true
-		m.matched[id] = true
-		found = append(found, pushResult(e.conn, m, e.at))
-	}
-}
-
-// earlyPush is a push candidate that matched no mutation when it arrived.
-type earlyPush struct {
-	conn    *wsConn
-	keys    map[string]bool
-	at      time.Duration
-	matched bool
-}
-
-func pushResult(c *wsConn, m *mutation, at time.Duration) traffic.Result {
-	return traffic.Result{Kind: traffic.ResultWSPush, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy,
-		Intended: m.sent, Sent: m.sent, Latency: at - m.sent, Service: at - m.sent}
-}
-
-func (s *wsState) matchPush(c *wsConn, msg []byte, at time.Duration) {
-	keys, ok := pushKeys(msg)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	list := s.pushes[c.flow]
-	// The push belongs to the mutation it shares the most telling values
-	// with: a value weighs less the more pending mutations carry it (a
-	// user id in every response tells little, the message id one POST
-	// returned tells much). Among equals, the oldest, since a connection
-	// delivers in order. Mutations sent before the connection opened
-	// cannot have pushed to it.
-	var hit *mutation
-	best := 0.0
-	for _, m := range list {
-		if m.failed || at-m.sent > pushWindow || m.matched[c.id] || at < m.sent || m.sent < c.open {
-			continue
-		}
-		score := 0.0
-		for _, k := range m.keys {
-			if keys[k] {
-				score += 1 / float64(carriers(list, k))
-			}
-		}
-		if score > best {
-			hit, best = m, score
-		}
-	}
-	if hit != nil {
-		hit.matched[c.id] = true
-		// Older mutations on the same values whose push has not come by
-		// now never will on this connection: drop them for it.
-		for _, m := range list {
-			if m.sent < hit.sent && !m.matched[c.id] && sharesKey(m, hit) {
-				m.matched[c.id] = true
-			}
-		}
-	}
-	if hit == nil {
-		// Its mutation may not have answered yet: keep it for a while.
-		early := s.early[c.flow]
-		i := 0
-		for i < len(early) && at-early[i].at > pushWindow {
-			i++
-		}
-		s.early[c.flow] = append(early[i:], &earlyPush{conn: c, keys: keys, at: at})
-	}
-	s.mu.Unlock()
-	if hit != nil {
-		s.r.cfg.Results(pushResult(c, hit, at))
-	}
-}
-
-// carriers counts the mutations of list whose values include k.
-func carriers(list []*mutation, k string) int {
-	n := 0
-	for _, m := range list {
-		for _, x := range m.keys {
-			if x == k {
-				n++
-				break
-			}
-		}
-	}
-	return max(n, 1)
-}
-
-func sharesKey(a, b *mutation) bool {
-	for _, x := range a.keys {
-		for _, y := range b.keys {
-			if x == y {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// pushKeys decodes a server message once: it may be the push of an HTTP
-// mutation when it is a JSON object whose "type" is "update", or that has
-// neither a "type" nor an "event" (replies, pongs, acknowledgements,
-// broadcasts, presence and connection events name kinds of their own).
-// Its string values are what matches it to its mutation.
-func pushKeys(msg []byte) (map[string]bool, bool) {
-	var top map[string]any
-	if json.Unmarshal(msg, &top) != nil {
-		return nil, false
-	}
-	if t, has := top["type"]; has {
-		if t != "update" {
-			return nil, false
-		}
-	} else if _, has := top["event"]; has {
-		return nil, false
-	}
-	keys := map[string]bool{}
-	addStrings(top, keys)
-	return keys, true
-}
-
-// collectStrings adds the JSON string values (not keys) of at least
-// minKeyBytes found in body to keys.
-func collectStrings(body []byte, keys map[string]bool) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || (body[0] != '{' && body[0] != '[') {
-		return
-	}
-	var v any
-	if json.Unmarshal(body, &v) != nil {
-		return
-	}
-	addStrings(v, keys)
-}
-
-// addStrings adds the string values of at least minKeyBytes in a decoded
-// JSON value to keys.
-func addStrings(v any, keys map[string]bool) {
-	switch t := v.(type) {
-	case string:
-		if len(t) >= minKeyBytes && len(t) <= 256 {
-			keys[t] = true
-		}
-	case map[string]any:
-		for _, x := range t {
-			addStrings(x, keys)
-		}
-	case []any:
-		for _, x := range t {
-			addStrings(x, keys)
-		}
-	}
-}
-
-// flowHasOpen reports whether flow has an open WebSocket connection.
-func (s *wsState) flowHasOpen(flow string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.open[flow] > 0
-}
-
-// isMutation reports whether method changes state.
-func isMutation(method string) bool {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, "":
-		return false
-	}
-	return true
+	s.pushes.answer(flow, m, ok, respBody, s.l.cfg.Results)
 }
 
 // joinLabel names a WebSocket connection's endpoint with its label:
-// "WS /v1/updates [session-scoped]".
+// "WS /socket [label]".
 func joinLabel(e analysis.Endpoint) string {
 	if e.Label == "" {
 		return e.Name
@@ -830,6 +512,65 @@ func joinLabel(e analysis.Endpoint) string {
 	return e.Name + " [" + e.Label + "]"
 }
 
-// clientTypeLabel labels a WebSocket endpoint with its clientType query
-// parameter.
-func clientTypeLabel(u *url.URL) string { return u.Query().Get("clientType") }
+// outQueue is a connection's queue of things to do: client messages in
+// order, then its close. The dispatcher puts; the connection's goroutine
+// gets. It holds at most wsQueue messages, and no memory once drained.
+type outQueue struct {
+	mu     sync.Mutex
+	items  []wsOut
+	closed bool
+	ready  chan struct{} // a token when items or closed changed
+}
+
+func (q *outQueue) init() { q.ready = make(chan struct{}, 1) }
+
+func (q *outQueue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// put queues a message; false when the queue is full.
+func (q *outQueue) put(o wsOut) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || len(q.items) >= wsQueue {
+		return false
+	}
+	q.items = append(q.items, o)
+	q.signal()
+	return true
+}
+
+// close queues the close, the last item.
+func (q *outQueue) close(o wsOut) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.items = append(q.items, o)
+	q.closed = true
+	q.signal()
+}
+
+// get waits for the next item; false once the close was taken.
+func (q *outQueue) get() (wsOut, bool) {
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			o := q.items[0]
+			q.items[0] = wsOut{}
+			q.items = q.items[1:]
+			if len(q.items) == 0 {
+				q.items = nil
+			}
+			q.mu.Unlock()
+			return o, true
+		}
+		closed := q.closed
+		q.mu.Unlock()
+		if closed {
+			return wsOut{}, false
+		}
+		<-q.ready
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/reprise/reprise/internal/corpus"
 	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/engine"
+	"github.com/reprise/reprise/internal/happyapi"
 	"github.com/reprise/reprise/internal/metrics"
 	"github.com/reprise/reprise/internal/routes"
 	"github.com/reprise/reprise/internal/schedule"
@@ -75,6 +76,9 @@ type Options struct {
 	// with Outcome.Aborted set.
 	Abort      func(s *metrics.Snapshot) string
 	AbortGrace time.Duration
+	// Profile knows the API's WebSocket conventions; nil picks one by the
+	// corpus's endpoints (DetectProfile).
+	Profile engine.Profile
 	// Logger gets warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -142,7 +146,11 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	an := analysis.NewAnalyzer(analysis.Options{Route: router.Route, Label: clientTypeLabel, NoShapes: opts.Engine.NoShapes})
+	prof := opts.Profile
+	if prof == nil {
+		prof = DetectProfile(router.Templates())
+	}
+	an := analysis.NewAnalyzer(analysis.Options{Route: router.Route, Label: prof.SocketLabel, NoShapes: opts.Engine.NoShapes})
 	sopts.Analyzer = an
 	sched, err := schedule.New(r, sopts)
 	if err != nil {
@@ -164,6 +172,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	cfg.Results = col.Add
 	cfg.Logger = opts.Logger
 	cfg.Identities = ids
+	cfg.Profile = prof
 	var corr *correlate.Correlator
 	if !opts.NoCorrelate {
 		corr = correlate.New()
@@ -354,9 +363,14 @@ func sameHost(origin string, target *url.URL) bool {
 	return norm(o) == norm(target)
 }
 
-// clientTypeLabel labels a WebSocket endpoint with its clientType query
-// parameter ("WS /v1/updates [session-scoped]").
-func clientTypeLabel(u *url.URL) string { return u.Query().Get("clientType") }
+// DetectProfile picks the WebSocket conventions of the API a corpus was
+// recorded from, by its endpoints: the Happy API's, or generic ones.
+func DetectProfile(endpoints []string) engine.Profile {
+	if happyapi.IsHappy(endpoints) {
+		return happyapi.Profile{}
+	}
+	return engine.Generic{}
+}
 
 // every calls fn each interval on its own goroutine until stopped.
 func every(interval time.Duration, fn func()) (stop func()) {
