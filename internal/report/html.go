@@ -395,9 +395,10 @@ func wsRows(s *metrics.Snapshot, vs Verdicts) []wsRow {
 		for _, l := range e.ByLabel {
 			if l.WS != nil {
 				full := metrics.JoinLabel(e.Endpoint, l.Label)
+				_, tmpl, _ := strings.Cut(e.Endpoint, " ")
 				var lv Verdicts
 				for _, v := range vs {
-					if v.Endpoint == full {
+					if v.Endpoint == full || v.Endpoint == metrics.JoinLabel(tmpl, l.Label) {
 						lv = append(lv, v)
 					}
 				}

@@ -259,12 +259,12 @@ func rows(t *testing.T, table *html.Node) map[string][]string {
 
 func TestHTMLWebSocketRows(t *testing.T) {
 	s := htmlRun{length: 5 * time.Second, rate: 20, endpoints: 2, ws: true}.snapshot(t)
-	out, doc := renderHTML(t, s, "WS /v1/updates [session-scoped]: ws_roundtrip.p95<1ms")
+	out, doc := renderHTML(t, s, "WS /v1/updates [session-scoped]: ws_roundtrip.p95<1ms", "/v1/updates [session-scoped]: ws_connecting.p95<1s")
 	ws := rows(t, byID(doc, "websocket-table"))
 	// 12 handshakes, one refused; 4 of them session-scoped
 	want := map[string][]string{
 		"WS /v1/updates":   {"12", "11", "1", "12", "36", "108", "120", "90.00%", ""},
-		"[session-scoped]": {"4", "4", "0", "4", "12", "36", "40", "90.00%", "✗ ws_roundtrip.p95<1ms"},
+		"[session-scoped]": {"4", "4", "0", "4", "12", "36", "40", "90.00%", "✗ ws_roundtrip.p95<1ms ✓ ws_connecting.p95<1s"},
 	}
 	for name, cells := range want {
 		if got := ws[name]; strings.Join(got, "|") != strings.Join(cells, "|") {
@@ -495,5 +495,37 @@ func TestTickLabel(t *testing.T) {
 		if got := tickLabel(sec); got != want {
 			t.Errorf("tickLabel(%v) = %q, want %q", sec, got, want)
 		}
+	}
+}
+
+func TestHTMLEmptyAndWebSocketOnly(t *testing.T) {
+	out, doc := renderHTML(t, &metrics.Snapshot{})
+	if byID(doc, "verdict") == nil || len(find(doc, tagged("svg"))) != 0 {
+		t.Errorf("report of an empty run: want a banner and no chart:\n%s", out)
+	}
+	c := metrics.NewCollector()
+	for i := 0; i < 3; i++ {
+		at := time.Duration(i) * time.Second
+		c.Add(traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: "WS /v1/updates", Flow: "w", Intended: at, Sent: at, Connecting: time.Millisecond, Status: 101})
+		c.Add(traffic.Result{Kind: traffic.ResultWSSession, Endpoint: "WS /v1/updates", Flow: "w", Intended: at, Sent: at, Latency: 500 * time.Millisecond,
+			MsgsReceived: 4, MsgsRecorded: 4})
+	}
+	s := c.Snapshot()
+	s.SetMeta(metrics.Meta{Duration: 3 * time.Second, Scheduled: 3, ScheduledByKind: map[string]int64{"ws-connect": 3}})
+	_, doc = renderHTML(t, s, "ws_msgs_received>=99%")
+	banner := text(byID(doc, "verdict"))
+	for _, want := range []string{"PASSED: 1 threshold met", "WebSockets opened 3 of 3 attempted", "WS messages received 12 of 12 recorded (100.00%)"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q: %s", want, banner)
+		}
+	}
+	if strings.Contains(banner, "HTTP requests") || byID(doc, "endpoint-table") != nil || byID(doc, "chart-requests") != nil || byID(doc, "chart-failures") != nil {
+		t.Errorf("a run without HTTP shows HTTP numbers or charts: %s", banner)
+	}
+	if byID(doc, "chart-flows") == nil {
+		t.Error("a run without HTTP has no chart of its flows")
+	}
+	if got := rows(t, byID(doc, "websocket-table"))["WS /v1/updates"]; strings.Join(got[:8], " ") != "3 3 0 3 0 12 12 100.00%" {
+		t.Errorf("websocket row %q", got)
 	}
 }

@@ -288,22 +288,23 @@ func timeCharts(s *metrics.Snapshot) ([]chart, string) {
 		per = fmt.Sprintf("per second, in %d-second buckets", tl.step)
 	}
 	rate := func(v float64) string { return trimFloat(v, 3) + "/s" }
-	out := []chart{{
-		ID: "requests", Title: "HTTP requests completed " + per,
-		Legend: []legendItem{{reqs.name, reqs.color}},
-		SVG:    lineChart(tl, []series{reqs}, rate),
-	}}
-	fc := chart{ID: "failures", Title: "Failed HTTP requests " + per + " (own scale)"}
+	var out []chart
 	if o := s.Overall; o != nil && o.HTTPScheduled() > 0 {
-		fc.Title += fmt.Sprintf(": %d of %d, %s", o.Failed, o.HTTPScheduled(), formatPercent(o.ErrorRate()))
+		out = append(out, chart{
+			ID: "requests", Title: "HTTP requests completed " + per,
+			Legend: []legendItem{{reqs.name, reqs.color}},
+			SVG:    lineChart(tl, []series{reqs}, rate),
+		})
+		fc := chart{ID: "failures", Title: fmt.Sprintf("Failed HTTP requests %s (own scale): %d of %d, %s",
+			per, o.Failed, o.HTTPScheduled(), formatPercent(o.ErrorRate()))}
+		if anyFailed {
+			fc.Legend = []legendItem{{"failed/s", colorFail}}
+			fc.SVG = barsOverTime(tl, failed, tips, colorFail, rate)
+		} else {
+			fc.Note = "No HTTP request failed."
+		}
+		out = append(out, fc)
 	}
-	if anyFailed {
-		fc.Legend = []legendItem{{"failed/s", colorFail}}
-		fc.SVG = barsOverTime(tl, failed, tips, colorFail, rate)
-	} else {
-		fc.Note = "No HTTP request failed."
-	}
-	out = append(out, fc)
 	if anyLatency {
 		out = append(out, chart{
 			ID: "latency", Title: "HTTP latency from the intended send time, percentiles of the requests completed in each " + strings.TrimPrefix(per, "per "),
