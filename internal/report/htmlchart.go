@@ -107,7 +107,8 @@ func makeTimeline(s *metrics.Snapshot) timeline {
 	return tl
 }
 
-// formatSeconds formats a length in seconds: "0.4 s", "1.5 ms".
+// formatSeconds formats a length in seconds as a duration, to a tenth
+// of a millisecond: "400ms", "1.5ms".
 func formatSeconds(s float64) string {
 	return formatDuration(time.Duration(s * float64(time.Second)).Round(100 * time.Microsecond))
 }
