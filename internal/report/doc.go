@@ -107,6 +107,33 @@
 // corpus lacks the endpoint. Resolve accepts set names and expressions
 // mixed, as --threshold flags give them.
 //
+// # HTML
+//
+// WriteHTML writes the report as one self-contained page: no script,
+// font, stylesheet or image from elsewhere, charts as inline SVG, every
+// table readable without JavaScript. It opens with the verdict banner:
+// PASSED, BREACHED, PARTIAL RUN (no breach, but the run stopped early) or
+// NOT JUDGED (no thresholds), the breached thresholds with their
+// observed values (the first six, then how many more), why a run stopped
+// early, and the headline numbers (HTTP requests and rate, failed share,
+// latency p95 and p99, WebSockets opened of attempted, WebSocket messages
+// received of recorded, duration). Then the charts over the run's time,
+// full width: HTTP requests completed per second; failed requests per
+// second on a scale of their own, so that 2 % of failures fills half the
+// chart; p50, p95 and p99 latency of the requests completed in each
+// second; active flows. A run of more than 600 seconds is drawn in
+// buckets of several seconds (rates over the bucket, percentiles of the
+// bucket's merged histogram). A last second the run ended in is drawn as
+// a rate over the part that elapsed, or, under a quarter of a second,
+// left out with a note saying how many requests it held; a second with
+// no completed request breaks the latency lines rather than drawing
+// zero. Then the HTTP endpoint table (requests, not sent, rate, err%,
+// percentiles, threshold marks; a dash where nothing was sent), the
+// WebSocket tables and charts per endpoint and label (attempted, opened,
+// failed, sessions, messages sent, received and recorded; p50, p95 and
+// p99 of connecting, round trip and push delivery), every threshold with
+// its measured value, and the text summary.
+//
 // # JSON
 //
 // WriteJSON writes the metrics results document (see package metrics)
