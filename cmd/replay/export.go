@@ -45,7 +45,7 @@ field for (flows, flags, errors) rides in "_reprise" fields, so
 func runExport(c *cli.Context, in, out string) error {
 	r, err := corpus.Open(in)
 	if err != nil {
-		return err
+		return corpusHint(err, in)
 	}
 	defer r.Close()
 	opts := har.ExportOptions{Version: version.Number, Comment: "exported from " + filepath.Base(in)}

@@ -35,7 +35,7 @@ func TestSummarize(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := s.WriteText(&b); err != nil {
+	if err := s.WriteText(&b, TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
