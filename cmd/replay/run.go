@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -401,9 +400,7 @@ func checkOut(path string) error {
 			}
 			break
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
+		// not there (or under a file): look above
 		up := filepath.Dir(dir)
 		if up == dir {
 			break
