@@ -65,6 +65,9 @@ func TestUnknownCommandIsUsage(t *testing.T) {
 	if code, _, _ := runReplay(t); code != exitOK {
 		t.Errorf("replay alone (help): exit %d", code)
 	}
+	if code, out, _ := runReplay(t, "help", "merge"); code != exitOK || !strings.Contains(out, "replay merge - ") {
+		t.Errorf("replay help merge: exit %d\n%s", code, out)
+	}
 }
 
 // --version prints the one version string the results documents and

@@ -76,6 +76,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			case c.Bool("version"):
 				fmt.Fprintln(c.App.Writer, version.Tool)
 				return nil
+			case c.Args().First() == "help" && c.NArg() <= 2:
+				if name := c.Args().Get(1); name != "" && c.App.Command(name) != nil {
+					return cli.ShowCommandHelp(c, name)
+				}
+				return cli.ShowAppHelp(c)
 			case c.NArg() > 0:
 				return usageError{fmt.Errorf("unknown command %q: the commands are %s (replay --help describes them)", c.Args().First(), commandNames(c.App))}
 			}
