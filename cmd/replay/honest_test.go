@@ -18,6 +18,7 @@ import (
 	"github.com/reprise/reprise/corpora"
 	"github.com/reprise/reprise/internal/cliargs"
 	"github.com/reprise/reprise/internal/corpus"
+	"github.com/reprise/reprise/internal/replay"
 	"github.com/reprise/reprise/internal/traffic"
 	"github.com/reprise/reprise/internal/version"
 )
@@ -81,6 +82,9 @@ func TestVersionEverywhere(t *testing.T) {
 	results := filepath.Join(dir, "r.json")
 	if code, o, e := runReplay(t, "run", smallCorpus(t, dir, 3), "--target", okServer(t), "-q", "--out", "json="+results); code != exitOK {
 		t.Fatalf("run: exit %d\n%s%s", code, o, e)
+	}
+	if replay.Version != version.Tool {
+		t.Errorf("replay.Version %q and version.Tool %q differ", replay.Version, version.Tool)
 	}
 	if tool := readResultsT(t, results).Meta.Tool; tool+"\n" != stdout {
 		t.Errorf("results say tool %q, --version %q", tool, stdout)
