@@ -10,11 +10,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/reprise/reprise/internal/cliargs"
+	"github.com/reprise/reprise/internal/version"
 )
 
 // Exit codes.
@@ -23,6 +25,14 @@ const (
 	exitError = 1
 	exitUsage = 2
 )
+
+// examples are shown under EXAMPLE in each command's help.
+var examples = map[string]string{
+	"proxy": "record proxy --listen 127.0.0.1:8080 --upstream http://localhost:8787 --out dev.rpz",
+	"sniff": "record sniff --interface lo --port 8787 --out dev.rpz --duration 10m",
+	"pcap":  "record pcap trace.pcapng --server-port 8787 --out dev.rpz",
+	"har":   "record har session.har --out dev.rpz",
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -44,13 +54,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			pcapCommand(),
 			harCommand(),
 		},
+		Description: "Exit codes: 0 ok, 1 error, 2 bad usage.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "version", Usage: "print the version (" + version.Tool + ", as in replay's results and HAR files) and exit"},
+		},
+		Action: func(c *cli.Context) error {
+			switch {
+			case c.Bool("version"):
+				fmt.Fprintln(c.App.Writer, version.Tool)
+				return nil
+			case c.Args().First() == "help" && c.NArg() <= 2:
+				if name := c.Args().Get(1); name != "" && c.App.Command(name) != nil {
+					return cli.ShowCommandHelp(c, name)
+				}
+				return cli.ShowAppHelp(c)
+			case c.NArg() > 0:
+				var names []string
+				for _, cmd := range c.App.Commands {
+					names = append(names, cmd.Name)
+				}
+				return usageError{fmt.Errorf("unknown command %q: the commands are %s (record --help describes them)", c.Args().First(), strings.Join(names, ", "))}
+			}
+			return cli.ShowAppHelp(c)
+		},
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
+		HideVersion:     true,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
 	}
 	cliargs.OnUsageError(app.Commands, app.OnUsageError)
+	cliargs.SetHelp(app, examples)
 	err := app.RunContext(ctx, cliargs.Permute(app.Commands, args))
 	if err == nil {
 		return exitOK

@@ -108,7 +108,7 @@ Exit codes: 0 no regression, 1 error, 2 bad usage, 3 regression found (--fail-on
 					return fmt.Errorf("--out %s: %w", o.path, err)
 				}
 			}
-			if n := len(rep.Regressions()); n > 0 && failOn == "regression" {
+			if n := len(rep.Rows(compare.Regression)); n > 0 && failOn == "regression" {
 				return regressionError{n, rep.Tally()}
 			}
 			return nil

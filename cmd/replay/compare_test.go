@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,9 +35,22 @@ func TestCompareReleases(t *testing.T) {
 		t.Fatalf("exit %d, want %d\n%s%s", code, exitRegression, stdout, stderr)
 	}
 	oneLine(t, stderr, "regression")
-	regressions := stdout[strings.Index(stdout, "regressions\n"):]
+	regressions := stdout[strings.Index(stdout, "regressions ("):]
 	if i := strings.Index(regressions, "\n\n"); i > 0 {
 		regressions = regressions[:i]
+	}
+	// the count said at the end is the number of rows shown
+	rows := 0
+	for _, l := range strings.Split(regressions, "\n")[2:] {
+		if strings.HasSuffix(l, "<0.0001") || regexp.MustCompile(`\d\.\d{4}$`).MatchString(l) {
+			rows++
+		}
+	}
+	if want := fmt.Sprintf("replay: %d regressions found", rows); rows < 2 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("the table shows %d rows, stderr says %q", rows, stderr)
+	}
+	if !strings.HasPrefix(regressions, fmt.Sprintf("regressions (%d)\n", rows)) {
+		t.Errorf("the section title does not count its %d rows:\n%s", rows, regressions)
 	}
 	if !strings.Contains(regressions, "GET /v1/sessions  ") || !strings.Contains(regressions, "latency p50") {
 		t.Errorf("regressions do not name GET /v1/sessions latency:\n%s", stdout)

@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/reprise/reprise/har"
 	"github.com/reprise/reprise/internal/corpus"
+	"github.com/reprise/reprise/internal/version"
 )
 
 func exportCommand() *cli.Command {
@@ -45,10 +45,10 @@ field for (flows, flags, errors) rides in "_reprise" fields, so
 func runExport(c *cli.Context, in, out string) error {
 	r, err := corpus.Open(in)
 	if err != nil {
-		return err
+		return corpusHint(err, in)
 	}
 	defer r.Close()
-	opts := har.ExportOptions{Version: buildVersion(), Comment: "exported from " + filepath.Base(in)}
+	opts := har.ExportOptions{Version: version.Number, Comment: "exported from " + filepath.Base(in)}
 	if out == "-" {
 		_, err := har.Export(c.Context, r, r.Header(), c.App.Writer, opts)
 		return err
@@ -73,13 +73,4 @@ func runExport(c *cli.Context, in, out string) error {
 		fmt.Fprintf(w, "note: %s was cut short (recorder stopped); exported up to its last whole block\n", in)
 	}
 	return nil
-}
-
-// buildVersion is the module version of this binary, "dev" for a work
-// tree build.
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }

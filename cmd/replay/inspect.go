@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -18,6 +20,7 @@ func inspectCommand() *cli.Command {
 		ArgsUsage: "CORPUS",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "jsonl", Usage: "print every record as one JSON object per line instead"},
+			&cli.BoolFlag{Name: "ws-connections", Usage: fmt.Sprintf("list every WebSocket connection (by default the first %d, after their summary)", inspect.DefaultConnections)},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -26,7 +29,7 @@ func inspectCommand() *cli.Command {
 			path := c.Args().First()
 			r, err := corpus.Open(path)
 			if err != nil {
-				return err
+				return corpusHint(err, path)
 			}
 			defer r.Close()
 			if c.Bool("jsonl") {
@@ -43,7 +46,7 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			if err := s.WriteText(c.App.Writer); err != nil {
+			if err := s.WriteText(c.App.Writer, inspect.TextOptions{AllConnections: c.Bool("ws-connections")}); err != nil {
 				return err
 			}
 			if st := r.Stats(); st.Truncated {
@@ -53,4 +56,19 @@ func inspectCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// corpusHint explains a corpus that is not there when its recorder's
+// file is: NAME.partial is what a recorder still running, or killed,
+// leaves.
+func corpusHint(err error, path string) error {
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	partial := path + ".partial"
+	if _, serr := os.Stat(partial); serr != nil {
+		return err
+	}
+	return fmt.Errorf("%s does not exist, but %s does: its recorder is still running (stop it with Ctrl-C to close the corpus) or was killed; "+
+		"replay inspect %s reads what it holds (replay run takes it with --allow-truncated)", path, partial, partial)
 }

@@ -9,20 +9,40 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/reprise/reprise/internal/cliargs"
+	"github.com/reprise/reprise/internal/version"
 )
 
-// Exit codes.
+// Exit codes (exitRegression, 3, is replay compare's).
 const (
-	exitOK     = 0
-	exitError  = 1
-	exitUsage  = 2
-	exitBreach = 99 // thresholds breached (the code k6 uses)
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitBreach      = 99  // thresholds breached (the code k6 uses)
+	exitInterrupted = 130 // SIGINT or SIGTERM ended the run: partial report and results written (130 as shells give for SIGINT)
 )
+
+// exitCodes is the table the help and the README give.
+const exitCodes = `Exit codes: 0 ok, 1 error, 2 bad usage, 3 replay compare found a regression,
+99 thresholds breached, 130 interrupted (SIGINT or SIGTERM: the report and
+--out results cover what was sent, marked "interrupted").`
+
+// examples are shown under EXAMPLE in each command's help.
+var examples = map[string]string{
+	"run":      "replay run dev.rpz --target https://staging.example.com --speed 10 --threshold hap-19 --out json=run.json",
+	"demo":     "replay demo --speed 20 --out html=demo.html",
+	"inspect":  "replay inspect dev.rpz --ws-connections",
+	"export":   "replay export dev.rpz --har dev.har",
+	"serve":    "replay serve --listen 127.0.0.1:8787 --any-token --latency lognormal:median=5ms,sigma=0.5",
+	"workload": "replay workload --target http://127.0.0.1:8787 --users 6 --duration 2m",
+	"compare":  "replay compare a.json b.json --threshold-delta 'p95>+10%' --out json=cmp.json",
+	"merge":    "replay merge shard-0.json shard-1.json shard-2.json --out json=run.json --threshold hap-19",
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -48,13 +68,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			compareCommand(),
 			mergeCommand(),
 		},
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "version", Usage: "print the version (" + version.Tool + ", as in results and HAR files) and exit"},
+		},
+		Action: func(c *cli.Context) error {
+			switch {
+			case c.Bool("version"):
+				fmt.Fprintln(c.App.Writer, version.Tool)
+				return nil
+			case c.Args().First() == "help" && c.NArg() <= 2:
+				if name := c.Args().Get(1); name != "" && c.App.Command(name) != nil {
+					return cli.ShowCommandHelp(c, name)
+				}
+				return cli.ShowAppHelp(c)
+			case c.NArg() > 0:
+				return usageError{fmt.Errorf("unknown command %q: the commands are %s (replay --help describes them)", c.Args().First(), commandNames(c.App))}
+			}
+			return cli.ShowAppHelp(c)
+		},
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
+		HideVersion:     true,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
 	}
 	cliargs.OnUsageError(app.Commands, app.OnUsageError)
+	cliargs.SetHelp(app, examples)
 	err := app.RunContext(ctx, cliargs.Permute(app.Commands, args))
 	return exitCode(err, stderr)
 }
@@ -77,6 +117,35 @@ func (b breachError) Error() string {
 		return fmt.Sprintf("%d threshold(s) breached; %s", b.n, b.about)
 	}
 	return fmt.Sprintf("%d threshold(s) breached", b.n)
+}
+
+// interruptedError marks a run a signal ended: the report and results of
+// what was sent are already written.
+type interruptedError struct {
+	what string // "after 4.1s (interrupt signal received)"
+	more string // what else the run found (breached thresholds)
+}
+
+func (i interruptedError) Error() string {
+	msg := "interrupted " + i.what
+	if i.more != "" {
+		msg += "; " + i.more
+	}
+	return msg
+}
+
+// ExitCode makes the interrupted exit code reach the process.
+func (i interruptedError) ExitCode() int { return exitInterrupted }
+
+// commandNames lists the app's commands, "run, demo, ...".
+func commandNames(app *cli.App) string {
+	var names []string
+	for _, c := range app.Commands {
+		if !c.Hidden {
+			names = append(names, c.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func exitCode(err error, stderr io.Writer) int {

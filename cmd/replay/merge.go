@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,11 +28,17 @@ merge bucket by bucket (percentiles of the merged run are those of a single run,
 response shapes and time series add. Prints the merged summary, evaluates --threshold on it
 (exit 99 on a breach, as replay run) and writes it with --out json=FILE for replay compare.
 
-Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
+Refused, with one line naming the files: a file or a run given twice, a whole run (not a
+shard; replay compare sets two runs side by side), two results of one shard, shards of
+differently sharded runs, and shards of different corpora (unless --force). Missing shards,
+and shards interrupted or stopped early, are noted; the merged run is then marked partial.
+
+` + exitCodes,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "out", Usage: "write the merged results: json=FILE, html=FILE (repeatable)"},
 			&cli.StringSliceFlag{Name: "threshold", Usage: "pass/fail criterion or named set such as hap-19 (repeatable)"},
 			&cli.IntFlag{Name: "max-endpoints", Value: 40, Usage: "rows of the endpoint table (busiest first), 0 for all"},
+			&cli.BoolFlag{Name: "force", Usage: "merge shards that replayed different corpora (their counts then add up runs of several corpora)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
@@ -44,13 +53,16 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 				return usageError{err}
 			}
 			paths := c.Args().Slice()
+			if err := distinctFiles(paths); err != nil {
+				return err
+			}
 			snaps := make([]*metrics.Snapshot, len(paths))
 			for i, p := range paths {
 				if snaps[i], err = readResults(p); err != nil {
 					return err
 				}
 			}
-			notes, err := checkShards(paths, snaps)
+			notes, err := checkShards(paths, snaps, c.Bool("force"))
 			if err != nil {
 				return err
 			}
@@ -58,6 +70,7 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 			for _, s := range snaps[1:] {
 				merged.Merge(s)
 			}
+			merged.Meta.RunID = rand.Text() // the merge is a run of its own
 			if err := ths.Check(merged.EndpointNames()); err != nil {
 				return usageError{fmt.Errorf("--threshold: %w", err)}
 			}
@@ -80,24 +93,60 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 	}
 }
 
-// checkShards refuses a shard given twice or shards of differently
-// sharded runs, and notes what looks amiss: missing shards, whole runs
-// merged with shards, other corpora or targets.
-func checkShards(paths []string, snaps []*metrics.Snapshot) ([]string, error) {
-	var notes []string
-	seen := map[string]string{} // shard -> file
-	total := 0
-	var whole []string
-	for i, s := range snaps {
-		sh := s.Meta.Shard
-		if sh == "" {
-			if s.Meta.Shards > 1 {
-				whole = append(whole, fmt.Sprintf("%s (already %d merged shards)", paths[i], s.Meta.Shards))
-			} else {
-				whole = append(whole, paths[i])
+// distinctFiles refuses a results file given twice, under one name or
+// two (a link).
+func distinctFiles(paths []string) error {
+	infos := make([]os.FileInfo, len(paths))
+	for i, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		for j := range i {
+			if os.SameFile(infos[j], fi) {
+				if paths[j] == p {
+					return fmt.Errorf("%s is given twice: give each shard's results once", p)
+				}
+				return fmt.Errorf("%s and %s are the same file: give each shard's results once", paths[j], p)
 			}
+		}
+		infos[i] = fi
+	}
+	return nil
+}
+
+// checkShards refuses what is not the shards of one run: a run given
+// twice (the same run id), a whole run, two results of one shard, shards
+// of differently sharded runs, and shards of different corpora unless
+// force. It notes what is amiss but mergeable: missing shards, shards
+// interrupted or stopped early, other targets or speeds.
+func checkShards(paths []string, snaps []*metrics.Snapshot, force bool) ([]string, error) {
+	var notes []string
+	runs := map[string]string{} // run id -> file
+	for i, s := range snaps {
+		id := s.Meta.RunID
+		if id == "" {
+			continue // written before run ids
+		}
+		if prev, dup := runs[id]; dup {
+			return nil, fmt.Errorf("%s and %s hold the same run (run id %s): give each shard's results once", prev, paths[i], id)
+		}
+		runs[id] = paths[i]
+	}
+	for i, s := range snaps {
+		if s.Meta.Shard != "" {
 			continue
 		}
+		what := "a whole run"
+		if s.Meta.Shards > 1 {
+			what = fmt.Sprintf("a merge of %d shards", s.Meta.Shards)
+		}
+		return nil, fmt.Errorf("%s is %s, not a shard: merge takes the shards of one run (replay run --shard i/N --out json=FILE); to set two runs side by side, use replay compare A.json B.json", paths[i], what)
+	}
+	seen := map[string]string{} // shard -> file
+	total := 0
+	for i, s := range snaps {
+		sh := s.Meta.Shard
 		if prev, dup := seen[sh]; dup {
 			return nil, fmt.Errorf("shard %s is in both %s and %s: give each shard once", sh, prev, paths[i])
 		}
@@ -112,39 +161,52 @@ func checkShards(paths []string, snaps []*metrics.Snapshot) ([]string, error) {
 		}
 		total = count
 	}
-	if total > 0 {
-		var missing []string
-		for i := 0; i < total; i++ {
-			if _, ok := seen[fmt.Sprintf("%d/%d", i, total)]; !ok {
-				missing = append(missing, fmt.Sprintf("%d/%d", i, total))
-			}
+	for i, s := range snaps[1:] {
+		a, b := snaps[0].Meta, s.Meta
+		if a.CorpusID == "" || b.CorpusID == "" || a.CorpusID == b.CorpusID {
+			continue
 		}
-		if len(missing) > 0 {
-			notes = append(notes, fmt.Sprintf("merged %d of %d shards: %s missing, so the totals cover part of the run", len(seen), total, strings.Join(missing, ", ")))
+		what := fmt.Sprintf("%s and %s replayed different corpora (%s %s, %s %s)", paths[0], paths[i+1], a.Corpus, a.CorpusID, b.Corpus, b.CorpusID)
+		if !force {
+			return nil, errors.New(what + ": merge the shards of one run, or pass --force to add them up anyway")
 		}
-		if len(whole) > 0 {
-			notes = append(notes, "not shards, added as further runs: "+strings.Join(whole, ", "))
+		notes = append(notes, what+": added up as --force asked")
+	}
+	var missing []string
+	for i := 0; i < total; i++ {
+		if _, ok := seen[fmt.Sprintf("%d/%d", i, total)]; !ok {
+			missing = append(missing, fmt.Sprintf("%d/%d", i, total))
+		}
+	}
+	if len(missing) > 0 {
+		notes = append(notes, fmt.Sprintf("merged %d of %d shards: %s missing, so the totals cover part of the run", len(seen), total, strings.Join(missing, ", ")))
+	}
+	for i, s := range snaps {
+		if what, partial := s.Meta.Partial(); partial {
+			notes = append(notes, fmt.Sprintf("%s (shard %s) is partial: %s; the merged run is partial too", paths[i], s.Meta.Shard, what))
 		}
 	}
 	for _, field := range []struct {
 		name string
 		get  func(metrics.Meta) string
 	}{
-		{"corpora", func(m metrics.Meta) string { return m.Corpus }},
+		{"corpora", func(m metrics.Meta) string {
+			if m.CorpusID != "" {
+				return "" // told apart by identity above
+			}
+			return m.Corpus
+		}},
 		{"targets", func(m metrics.Meta) string { return m.Target }},
 		{"speeds", func(m metrics.Meta) string { return strconv.FormatFloat(m.Speed, 'g', -1, 64) }},
 	} {
 		vals := map[string]bool{}
 		for _, s := range snaps {
-			vals[field.get(s.Meta)] = true
+			if v := field.get(s.Meta); v != "" {
+				vals[v] = true
+			}
 		}
 		if len(vals) > 1 {
-			var list []string
-			for v := range vals {
-				list = append(list, v)
-			}
-			sort.Strings(list)
-			notes = append(notes, fmt.Sprintf("the results come from different %s (%s): are they shards of one run?", field.name, strings.Join(list, ", ")))
+			notes = append(notes, fmt.Sprintf("the shards come from different %s (%s): are they shards of one run?", field.name, strings.Join(slices.Sorted(maps.Keys(vals)), ", ")))
 		}
 	}
 	return notes, nil

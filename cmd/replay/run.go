@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -35,7 +36,8 @@ the earlier responses do (open model), measures latency from the intended send t
 
 Thresholds: --threshold 'p95<500ms' --threshold 'error_rate<1%' --threshold 'rate>=1000/min'
   --threshold 'GET /v1/sessions: p95<200ms, p99<400ms' --threshold hap-19 (a named set).
-Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
+
+` + exitCodes,
 		Flags: append(replayFlags(),
 			&cli.StringSliceFlag{Name: "out", Usage: "write results: json=FILE (full results, histograms included), html=FILE (self-contained report with charts); repeatable"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no live progress line"},
@@ -82,7 +84,7 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 99 thresholds breached.`,
 func replayFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "target", Usage: "base URL to replay against, http:// or https:// (required)"},
-		&cli.StringFlag{Name: "speed", Value: "1", Usage: "time compression: 10 (or 10x) replays ten times faster"},
+		&cli.StringFlag{Name: "speed", Value: "1", Usage: "time compression from 0.001 to 1000000: 10 (or 10x) replays ten times faster"},
 		&cli.StringFlag{Name: "auth-token", EnvVars: []string{"AUTH_TOKEN"}, Usage: "bearer token replacing recorded ones (headers and token query parameters)"},
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "'Name: value' set on every request (repeatable)"},
 		&cli.StringSliceFlag{Name: "drop-header", Usage: "header removed from every request (repeatable)"},
@@ -255,11 +257,17 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 		if err := ths.Check(known); err != nil {
 			return usageError{fmt.Errorf("--threshold: %w", err)}
 		}
-		return nil
+		// The target answered and the corpus is read: the run starts,
+		// so the directories of its results are made now (or refused
+		// before anything is sent).
+		return makeOutDirs(outs)
 	}
 	out, err := replay.Run(c.Context, opts)
 	if out == nil {
-		return err
+		if c.Context.Err() != nil {
+			return interruptedError{what: "before the run started (" + context.Cause(c.Context).Error() + "): nothing was sent, no report written"}
+		}
+		return corpusHint(err, opts.Corpus)
 	}
 	snap := out.Snapshot
 	verdicts := report.Evaluate(snap, ths)
@@ -282,8 +290,15 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 	if out.Aborted != "" {
 		return breachError{max(verdicts.Failed(), 1), fmt.Sprintf("run stopped after %s: %s", out.AbortedAt.Round(time.Second), out.Aborted)}
 	}
-	if out.Engine.Interrupted {
-		return errors.New("interrupted: the report covers the part of the corpus replayed before the signal")
+	if i := snap.Meta.Interrupted; i != nil {
+		ie := interruptedError{what: fmt.Sprintf("after %s (%s): the report covers what was sent before it", i.At.Round(time.Millisecond), i.Reason)}
+		if len(outs) > 0 {
+			ie.what += ", and so do the --out results (marked \"interrupted\")"
+		}
+		if n := verdicts.Failed(); n > 0 {
+			ie.more = fmt.Sprintf("%d threshold(s) breached", n)
+		}
+		return ie
 	}
 	a, aerr := snap.Accounting()
 	if aerr == nil && a.Scheduled == 0 && out.LeftOut > 0 {
@@ -346,7 +361,13 @@ type output struct {
 	format, path string
 }
 
-// parseOuts reads --out FORMAT=FILE values, FORMAT one of formats.
+// parseOuts reads --out FORMAT=FILE values, FORMAT one of formats, and
+// checks that each FILE can be written, so that the results of a long
+// run are not lost at its end: it must not be a directory, and the
+// nearest directory above it that exists must take files. Nothing is
+// created here: makeOutDirs makes the missing directories when the run
+// starts (a run refused before, a target that does not answer, leaves
+// none behind).
 func parseOuts(specs []string, formats ...string) ([]output, error) {
 	var outs []output
 	for _, s := range specs {
@@ -357,17 +378,58 @@ func parseOuts(specs []string, formats ...string) ([]output, error) {
 		if !slices.Contains(formats, format) {
 			return nil, fmt.Errorf("--out %q: unknown format %q (known: %s)", s, format, strings.Join(formats, ", "))
 		}
-		// The results of a long run must not be lost to a missing
-		// directory at its end: it is made (or refused) now.
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, fmt.Errorf("--out %q: %v", s, err)
+		if err := checkOut(path); err != nil {
+			return nil, fmt.Errorf("--out %s: %w", s, err)
 		}
 		outs = append(outs, output{format, path})
 	}
 	return outs, nil
 }
 
+// checkOut checks that a file can be written at path (see parseOuts).
+func checkOut(path string) error {
+	if fi, err := os.Stat(path); (err == nil && fi.IsDir()) || strings.HasSuffix(path, string(filepath.Separator)) {
+		return fmt.Errorf("%s is a directory: give a file in it, such as %s", path, filepath.Join(path, "results.json"))
+	}
+	dir := filepath.Dir(path)
+	for {
+		fi, err := os.Stat(dir)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory, so %s cannot be made", dir, filepath.Dir(path))
+			}
+			break
+		}
+		// not there (or under a file): look above
+		up := filepath.Dir(dir)
+		if up == dir {
+			break
+		}
+		dir = up
+	}
+	// Permissions alone do not say it (root, read-only mounts): try.
+	probe, err := os.CreateTemp(dir, ".reprise-out-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in %s: %w", dir, errors.Unwrap(err))
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// makeOutDirs makes the directories the outputs go in.
+func makeOutDirs(outs []output) error {
+	for _, o := range outs {
+		if err := os.MkdirAll(filepath.Dir(o.path), 0o755); err != nil {
+			return fmt.Errorf("--out %s=%s: %w", o.format, o.path, err)
+		}
+	}
+	return nil
+}
+
 func writeOutput(o output, snap *metrics.Snapshot, vs report.Verdicts) error {
+	if err := makeOutDirs([]output{o}); err != nil {
+		return err
+	}
 	write := report.WriteJSON
 	if o.format == "html" {
 		write = report.WriteHTML
@@ -380,10 +442,25 @@ func writeOutput(o output, snap *metrics.Snapshot, vs report.Verdicts) error {
 	return nil
 }
 
+// The range of --speed: from a thousand times slower than recorded to a
+// million times faster.
+const (
+	minSpeed = 0.001
+	maxSpeed = 1e6
+)
+
+// parseSpeed reads --speed: a factor such as 10, 10x or 0.5.
 func parseSpeed(s string) (float64, error) {
-	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "x"), 64)
-	if err != nil || v <= 0 || v > 1e6 {
-		return 0, fmt.Errorf("--speed %q: want a positive number such as 10 or 0.5", s)
+	raw := strings.TrimSpace(s)
+	if strings.EqualFold(raw, "max") {
+		return 0, fmt.Errorf("--speed max: no max-rate mode in this build (it is reserved for one); give a factor from %g to %.0f, such as 10", minSpeed, maxSpeed)
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSuffix(raw, "x"), "X"), 64)
+	if err != nil {
+		return 0, fmt.Errorf("--speed %q: want a factor from %g to %.0f, such as 10 (ten times faster) or 0.5", s, minSpeed, maxSpeed)
+	}
+	if !(v >= minSpeed && v <= maxSpeed) { // NaN too
+		return 0, fmt.Errorf("--speed %q: out of range: want a factor from %g to %.0f, such as 10 (ten times faster) or 0.5", s, minSpeed, maxSpeed)
 	}
 	return v, nil
 }

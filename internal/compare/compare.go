@@ -207,6 +207,11 @@ type Report struct {
 	// Notes say what makes the runs hard to compare (other corpora,
 	// speeds, a lone shard).
 	Notes []string
+	// Partial names each run that covers only part of its corpus
+	// (interrupted by a signal, or stopped by an abort threshold): "B
+	// interrupted after 5s (interrupt signal received)". The verdict is
+	// then about that part only, and says so.
+	Partial []string
 	// Overall compares the whole runs; Endpoints each endpoint, sorted by
 	// name.
 	Overall   *Endpoint
@@ -223,6 +228,14 @@ func Compare(a, b *metrics.Snapshot, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("alpha %v out of range: want a level between 0 and 1, such as 0.01", opts.Alpha)
 	}
 	r := &Report{A: runOf(a), B: runOf(b), Options: opts, Notes: notes(a, b)}
+	for _, x := range []struct {
+		name string
+		m    metrics.Meta
+	}{{"A", a.Meta}, {"B", b.Meta}} {
+		if what, partial := x.m.Partial(); partial {
+			r.Partial = append(r.Partial, x.name+" "+what)
+		}
+	}
 	c := comparer{opts: opts, a: a, b: b}
 	r.Overall = c.endpoint("", orEmpty(a.Overall), orEmpty(b.Overall))
 	names := map[string]bool{}
@@ -302,6 +315,18 @@ func (r *Report) Verdict() Class {
 	return v
 }
 
+// Rows lists the comparisons of class c that the text shows, in its
+// order: every one of the class except a service-time row that says what
+// the latency row of the same statistic says. Its length is the count
+// the text and the exit message give.
+func (r *Report) Rows(c Class) []*Comparison {
+	var out []*Comparison
+	for _, g := range r.sectionGroups(c) {
+		out = append(out, g.rows...)
+	}
+	return out
+}
+
 // Regressions lists the comparisons classed as regressions.
 func (r *Report) Regressions() []*Comparison {
 	var out []*Comparison
@@ -317,7 +342,14 @@ func (r *Report) Regressions() []*Comparison {
 func notes(a, b *metrics.Snapshot) []string {
 	var out []string
 	ma, mb := a.Meta, b.Meta
-	if ma.Corpus != "" && mb.Corpus != "" && ma.Corpus != mb.Corpus {
+	switch {
+	case ma.CorpusID != "" && mb.CorpusID != "":
+		// the identities say it, whatever the files are called
+		if ma.CorpusID != mb.CorpusID {
+			out = append(out, fmt.Sprintf("the runs replayed different corpora (%s %s, %s %s): endpoints and counts may not correspond",
+				ma.Corpus, ma.CorpusID, mb.Corpus, mb.CorpusID))
+		}
+	case ma.Corpus != "" && mb.Corpus != "" && ma.Corpus != mb.Corpus:
 		out = append(out, fmt.Sprintf("the runs replayed different corpora (%s, %s): endpoints and counts may not correspond", ma.Corpus, mb.Corpus))
 	}
 	if ma.Speed > 0 && mb.Speed > 0 && ma.Speed != mb.Speed || max(ma.Multiply, 1) != max(mb.Multiply, 1) {
@@ -330,9 +362,6 @@ func notes(a, b *metrics.Snapshot) []string {
 	}{{"A", ma}, {"B", mb}} {
 		if x.m.Shard != "" {
 			out = append(out, fmt.Sprintf("%s is shard %s of a sharded run: merge its shards first (replay merge) to compare whole runs", x.name, x.m.Shard))
-		}
-		if x.m.Aborted != "" {
-			out = append(out, fmt.Sprintf("%s was stopped early by an abort threshold (%s): it covers only part of the corpus", x.name, x.m.Aborted))
 		}
 	}
 	shapes := func(s *metrics.Snapshot) bool { return s.Overall != nil && s.Overall.Shapes != nil }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -367,10 +369,13 @@ func TestCompareNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	joined := strings.Join(rep.Notes, "\n")
-	for _, want := range []string{"different corpora", "different loads", "B is shard 1/4", "replay merge", "A was stopped early", "error_rate<10%"} {
+	for _, want := range []string{"different corpora", "different loads", "B is shard 1/4", "replay merge"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("notes lack %q:\n%s", want, joined)
 		}
+	}
+	if p := strings.Join(rep.Partial, "\n"); !strings.Contains(p, "A stopped early by an abort threshold: error_rate<10%") {
+		t.Errorf("partial runs %q do not name A's abort", p)
 	}
 	if _, err := Compare(a, b, Options{Alpha: 2}); err == nil {
 		t.Error("alpha 2 accepted")
@@ -437,5 +442,102 @@ func BenchmarkCompare(b *testing.B) {
 		if _, err := Compare(a, bb, Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+var pColumn = regexp.MustCompile(`(<0\.0001|[01]\.\d{4}|  -)$`)
+
+// The count of a section is the number of rows it shows, service-time
+// rows that repeat their latency row included in neither.
+func TestCompareCountEqualsRows(t *testing.T) {
+	a, b := releases()
+	rep, err := Compare(a, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, section := 0, false
+	for _, l := range strings.Split(buf.String(), "\n") {
+		switch {
+		case strings.HasPrefix(strings.TrimSpace(l), "regressions"):
+			section = true
+		case strings.TrimSpace(l) == "":
+			section = false
+		case section && pColumn.MatchString(l) && !strings.HasPrefix(strings.TrimSpace(l), "endpoint "):
+			rows++ // a row ends with its adjusted p-value; detail lines do not
+		}
+	}
+	if rows == 0 {
+		t.Fatalf("no regression rows:\n%s", buf.String())
+	}
+	n := len(rep.Rows(Regression))
+	if n != rows || !strings.Contains(buf.String(), fmt.Sprintf("regressions (%d)", rows)) {
+		t.Errorf("Rows(Regression) = %d, the text shows %d rows:\n%s", n, rows, buf.String())
+	}
+	if len(rep.Regressions()) <= n {
+		t.Errorf("the synthetic releases should have service-time regressions the text folds into latency rows")
+	}
+}
+
+// A run that covers only part of its corpus is named in a warning and
+// in the verdict: an UNCHANGED verdict never passes for a whole one.
+func TestComparePartialRun(t *testing.T) {
+	a, _ := releases()
+	b, _ := releases()
+	b.Meta.Interrupted = &metrics.Interruption{At: 5 * time.Second, Reason: "interrupt signal received"}
+	rep, err := Compare(a, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict() != Unchanged {
+		t.Fatalf("verdict %s, want unchanged (same runs)", rep.Verdict())
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"warning: partial run: B interrupted after 5s (interrupt signal received)",
+		"verdict: UNCHANGED (PARTIAL: B interrupted after 5s (interrupt signal received))",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, out)
+		}
+	}
+	var doc struct {
+		Partial []string `json:"partial"`
+	}
+	buf.Reset()
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil || len(doc.Partial) != 1 {
+		t.Errorf("JSON partial %v (%v)", doc.Partial, err)
+	}
+	// whole runs say nothing of the kind
+	b.Meta.Interrupted = nil
+	if rep, _ := Compare(a, b, Options{}); len(rep.Partial) != 0 {
+		t.Errorf("whole runs called partial: %v", rep.Partial)
+	}
+}
+
+// Corpus identities decide whether two runs replayed one corpus, not
+// the files' names.
+func TestCompareCorpusIdentity(t *testing.T) {
+	a, b := releases()
+	a.Meta.Corpus, b.Meta.Corpus = "/data/dev.rpz", "./dev.rpz"
+	a.Meta.CorpusID, b.Meta.CorpusID = "sha256:1111", "sha256:1111"
+	rep, _ := Compare(a, b, Options{})
+	if joined := strings.Join(rep.Notes, "\n"); strings.Contains(joined, "different corpora") {
+		t.Errorf("one corpus under two names called different: %s", joined)
+	}
+	b.Meta.Corpus, b.Meta.CorpusID = a.Meta.Corpus, "sha256:2222"
+	rep, _ = Compare(a, b, Options{})
+	if joined := strings.Join(rep.Notes, "\n"); !strings.Contains(joined, "different corpora") || !strings.Contains(joined, "sha256:2222") {
+		t.Errorf("two corpora under one name not told apart: %s", joined)
 	}
 }

@@ -86,12 +86,18 @@
 //
 // Report.WriteText prints the two runs, notes on what makes them hard to
 // compare (other corpora, speeds or copies, a lone shard, shapes missing
-// from one side, accounting that does not add up), the verdict, then the
-// regressions, improvements and changes as tables grouped by endpoint
-// (the whole run first, then failures, shapes, latency), each row with A,
-// B, the change and the adjusted p-value, shape rows followed by their
-// diff; service-time rows only where they disagree with latency; and one
-// line counting the rest. Report.WriteJSON writes every comparison:
+// from one side, accounting that does not add up), a warning for each
+// run that is partial (interrupted by a signal, or stopped by an abort
+// threshold: metrics.Meta.Partial), the verdict (followed by "(PARTIAL:
+// ...)" when a run is partial, since it then judges only the part that
+// ran), then the regressions, improvements and changes as tables grouped
+// by endpoint (the whole run first, then failures, shapes, latency), each
+// titled with its number of rows, each row with A, B, the change and the
+// adjusted p-value, shape rows followed by their diff; service-time rows
+// only where they disagree with latency (Report.Rows lists the rows
+// shown: their count is the one given, the JSON "counts" count every
+// comparison); and one line counting the rest. Report.WriteJSON writes
+// every comparison:
 //
 //	{
 //	  "format": "reprise-compare", "version": 1,
@@ -100,7 +106,7 @@
 //	  "a": {"file", "meta", "requests", "duration_s"}, "b": {...},
 //	  "options": {"alpha", "min_change", "min_latency_change_ms",
 //	              "min_error_change", "min_effect", "rules": [Rule]},
-//	  "notes": [string],
+//	  "notes": [string], "partial": [string],
 //	  "overall": Endpoint, "endpoints": [Endpoint]
 //	}
 //

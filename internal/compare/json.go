@@ -24,6 +24,7 @@ type document struct {
 	B         Run            `json:"b"`
 	Options   Options        `json:"options"`
 	Notes     []string       `json:"notes,omitempty"`
+	Partial   []string       `json:"partial,omitempty"`
 	Overall   *Endpoint      `json:"overall"`
 	Endpoints []*Endpoint    `json:"endpoints"`
 }
@@ -34,7 +35,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	doc := document{
 		Format: DocFormat, Version: DocVersion, Verdict: r.Verdict(),
 		Counts: map[string]int{}, Tests: r.Tests,
-		A: r.A, B: r.B, Options: r.Options, Notes: r.Notes,
+		A: r.A, B: r.B, Options: r.Options, Notes: r.Notes, Partial: r.Partial,
 		Overall: r.Overall, Endpoints: r.Endpoints,
 	}
 	for _, c := range []Class{Unchanged, Change, Improvement, Regression} {

@@ -39,7 +39,14 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(bw, "%snote: %s\n", indent, n)
 	}
-	fmt.Fprintf(bw, "\n%sverdict: %s  %s\n", indent, strings.ToUpper(r.Verdict().String()), r.Tally())
+	for _, p := range r.Partial {
+		fmt.Fprintf(bw, "%swarning: partial run: %s; it covers only part of its corpus, and the verdict only that part\n", indent, p)
+	}
+	verdict := strings.ToUpper(r.Verdict().String())
+	if len(r.Partial) > 0 {
+		verdict += " (PARTIAL: " + strings.Join(r.Partial, "; ") + ")"
+	}
+	fmt.Fprintf(bw, "\n%sverdict: %s  %s\n", indent, verdict, r.Tally())
 	fmt.Fprintf(bw, "%sflagged when significant (p adj <= %s, p-values adjusted over %d tests by Benjamini-Hochberg) and beyond %s and %s\n",
 		indent, trim(r.Options.Alpha), r.Tests, report.FormatPercent(r.Options.MinChange), report.FormatDuration(r.Options.MinLatencyChange))
 	if len(r.Options.Rules) > 0 {
@@ -258,7 +265,11 @@ func (r *Report) writeSection(w *bufio.Writer, c Class) {
 	if len(gs) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\n%s%s\n", indent, sectionTitles[c])
+	n := 0
+	for _, g := range gs {
+		n += len(g.rows)
+	}
+	fmt.Fprintf(w, "\n%s%s (%d)\n", indent, sectionTitles[c], n)
 	t := table{{"endpoint", "metric", "A", "B", "change", "", "p adj"}}
 	for _, g := range gs {
 		lastLatency, queued := -1, true

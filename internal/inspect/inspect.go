@@ -39,9 +39,11 @@ type Summary struct {
 
 // WSSummary describes one WebSocket connection.
 type WSSummary struct {
-	ConnID     uint64
-	Flow       string
-	URL        string
+	ConnID uint64
+	Flow   string
+	URL    string
+	// Endpoint names the connection's route ("WS /v1/updates").
+	Endpoint   string
 	Extensions string
 	Start      time.Duration
 	End        time.Duration // zero when the corpus holds no close
@@ -116,7 +118,8 @@ func Summarize(ctx context.Context, src traffic.Source, header traffic.Header, o
 			o := rec.WSOpen
 			ws[o.ConnID] = len(s.WS)
 			s.WS = append(s.WS, WSSummary{ConnID: o.ConnID, Flow: o.Flow, URL: o.Upgrade.Request.URL, Extensions: o.Extensions,
-				Start: o.Start, Messages: map[string]map[string]int64{}})
+				Endpoint: opts.Endpoint(wsMethod, o.Upgrade.Request.Path()),
+				Start:    o.Start, Messages: map[string]map[string]int64{}})
 		case traffic.KindWSMessage:
 			m := rec.WSMessage
 			i, ok := ws[m.ConnID]
@@ -151,8 +154,26 @@ func Summarize(ctx context.Context, src traffic.Source, header traffic.Header, o
 	return s, nil
 }
 
-// WriteText prints s for people.
-func (s *Summary) WriteText(w io.Writer) error {
+// wsMethod is the pseudo-method naming WebSocket endpoints, as the
+// replay report does ("WS /v1/updates").
+const wsMethod = "WS"
+
+// DefaultConnections is how many WebSocket connections WriteText lists
+// unless told to list them all.
+const DefaultConnections = 10
+
+// TextOptions tune WriteText. The zero value lists the first
+// DefaultConnections WebSocket connections after their summary.
+type TextOptions struct {
+	// AllConnections lists every WebSocket connection.
+	AllConnections bool
+}
+
+// WriteText prints s for people: the corpus, its exchanges, endpoints,
+// and its WebSocket connections summed up (by endpoint, messages by
+// direction and type, how they ended), then the connections one by one,
+// the first DefaultConnections unless o.AllConnections.
+func (s *Summary) WriteText(w io.Writer, o TextOptions) error {
 	h := s.Header
 	p := &printer{w: w}
 	p.f("source        %s\n", orDash(h.Source))
@@ -199,33 +220,101 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 	}
 	if len(s.WS) > 0 {
-		var totals [2]int64
-		for _, c := range s.WS {
-			for _, n := range c.Messages["client"] {
-				totals[0] += n
-			}
-			for _, n := range c.Messages["server"] {
-				totals[1] += n
-			}
-		}
-		p.f("\nwebsocket     %d connections, %d client messages, %d server messages\n", len(s.WS), totals[0], totals[1])
-		for _, c := range s.WS {
-			end := "open at end"
-			if c.Closed {
-				end = fmt.Sprintf("closed %d by %s after %s", c.CloseCode, c.CloseBy, (c.End - c.Start).Round(time.Millisecond))
-			}
-			p.f("  #%-4d %-14s %s\n", c.ConnID, flowLabel(c.Flow), c.URL)
-			p.f("        client %s; server %s; %s", counts(c.Messages["client"]), counts(c.Messages["server"]), end)
-			if c.Extensions != "" {
-				p.f("; %s", c.Extensions)
-			}
-			p.f("\n")
-		}
+		s.writeWS(p, o)
 	}
 	if s.Orphans > 0 {
 		p.f("\n%d WebSocket records belong to connections not opened in this corpus\n", s.Orphans)
 	}
 	return p.err
+}
+
+// wsGroup sums up the connections of one endpoint.
+type wsGroup struct {
+	name                          string
+	conns, client, server         int64
+	byClient, byServer, openAtEnd int64
+}
+
+func (s *Summary) writeWS(p *printer, o TextOptions) {
+	all := map[string]map[string]int64{"client": {}, "server": {}}
+	groups := map[string]*wsGroup{}
+	var order []string
+	for _, c := range s.WS {
+		name := c.Endpoint
+		if name == "" {
+			name = "WS " + c.URL
+		}
+		g := groups[name]
+		if g == nil {
+			g = &wsGroup{name: name}
+			groups[name] = g
+			order = append(order, name)
+		}
+		g.conns++
+		for dir, byType := range c.Messages {
+			for typ, n := range byType {
+				all[dir][typ] += n
+				if dir == "client" {
+					g.client += n
+				} else {
+					g.server += n
+				}
+			}
+		}
+		switch {
+		case !c.Closed:
+			g.openAtEnd++
+		case c.CloseBy == "client":
+			g.byClient++
+		default:
+			g.byServer++
+		}
+	}
+	var total wsGroup
+	for _, g := range groups {
+		total.client += g.client
+		total.server += g.server
+		total.byClient += g.byClient
+		total.byServer += g.byServer
+		total.openAtEnd += g.openAtEnd
+	}
+	p.f("\nwebsocket     %d connections, %d client messages, %d server messages\n", len(s.WS), total.client, total.server)
+	p.f("  messages    client %s; server %s\n", counts(all["client"]), counts(all["server"]))
+	p.f("  ended       %d closed by the client, %d by the server, %d open at the corpus's end\n", total.byClient, total.byServer, total.openAtEnd)
+	sort.SliceStable(order, func(i, j int) bool {
+		if groups[order[i]].conns != groups[order[j]].conns {
+			return groups[order[i]].conns > groups[order[j]].conns
+		}
+		return order[i] < order[j]
+	})
+	nameW := len("endpoint")
+	for _, n := range order {
+		nameW = max(nameW, utf8.RuneCountInString(n))
+	}
+	p.f("  %-*s  %11s  %11s  %11s\n", nameW, "endpoint", "connections", "client msgs", "server msgs")
+	for _, n := range order {
+		g := groups[n]
+		p.f("  %-*s  %11d  %11d  %11d\n", nameW, n, g.conns, g.client, g.server)
+	}
+	list := s.WS
+	if !o.AllConnections && len(list) > DefaultConnections {
+		list = list[:DefaultConnections]
+		p.f("\n  connections: the first %d of %d (--ws-connections lists them all)\n", len(list), len(s.WS))
+	} else {
+		p.f("\n  connections\n")
+	}
+	for _, c := range list {
+		end := "open at end"
+		if c.Closed {
+			end = fmt.Sprintf("closed %d by %s after %s", c.CloseCode, c.CloseBy, (c.End - c.Start).Round(time.Millisecond))
+		}
+		p.f("  #%-4d %-14s %s\n", c.ConnID, flowLabel(c.Flow), c.URL)
+		p.f("        client %s; server %s; %s", counts(c.Messages["client"]), counts(c.Messages["server"]), end)
+		if c.Extensions != "" {
+			p.f("; %s", c.Extensions)
+		}
+		p.f("\n")
+	}
 }
 
 func flowLabel(f string) string {

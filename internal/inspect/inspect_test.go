@@ -35,7 +35,7 @@ func TestSummarize(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := s.WriteText(&b); err != nil {
+	if err := s.WriteText(&b, TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -73,5 +73,60 @@ func TestWriteJSONL(t *testing.T) {
 	// A body that is not UTF-8 is base64.
 	if !strings.Contains(lines[3], `"body_b64":"//4="`) {
 		t.Fatalf("binary body not base64: %s", lines[3])
+	}
+}
+
+// WebSocket connections are summed up (by endpoint, messages by direction
+// and type, how they ended); the list of connections stops at
+// DefaultConnections unless all are asked for.
+func TestSummarizeWebSocketSummary(t *testing.T) {
+	var recs []traffic.Record
+	n := DefaultConnections + 2
+	for i := 0; i < n; i++ {
+		id := uint64(100 + i)
+		path := "/v1/updates?clientType=user-scoped"
+		if i%4 == 3 {
+			path = "/v1/websocket"
+		}
+		up := traffic.Exchange{Request: traffic.Request{Method: "GET", URL: path}, Response: &traffic.Response{Status: 101}}
+		at := time.Duration(i) * time.Millisecond
+		recs = append(recs,
+			traffic.Record{Kind: traffic.KindWSOpen, WSOpen: &traffic.WSOpen{Flow: "u", ConnID: id, Start: at, Upgrade: up}},
+			traffic.Record{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "u", ConnID: id, Start: at + 1, Opcode: traffic.OpText}},
+			traffic.Record{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "u", ConnID: id, Start: at + 2, Opcode: traffic.OpText}},
+			traffic.Record{Kind: traffic.KindWSMessage, WSMessage: &traffic.WSMessage{Flow: "u", ConnID: id, Start: at + 3, FromClient: true, Opcode: traffic.OpPong}},
+		)
+		if i != 0 {
+			recs = append(recs, traffic.Record{Kind: traffic.KindWSClose, WSClose: &traffic.WSClose{Flow: "u", ConnID: id, Start: at + 4, FromClient: i%2 == 0, Code: 1000}})
+		}
+	}
+	s, err := Summarize(context.Background(), traffic.SliceSource(recs), traffic.Header{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := s.WriteText(&b, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"websocket     12 connections, 12 client messages, 24 server messages",
+		"messages    client 12 pong; server 24 text",
+		"ended       5 closed by the client, 6 by the server, 1 open at the corpus's end",
+		"WS /v1/updates            9            9           18",
+		"WS /v1/websocket          3            3            6",
+		"connections: the first 10 of 12 (--ws-connections lists them all)",
+	} {
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " ")) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if got := strings.Count(out, "  #1"); got != DefaultConnections {
+		t.Errorf("%d connections listed, want %d", got, DefaultConnections)
+	}
+	b.Reset()
+	s.WriteText(&b, TextOptions{AllConnections: true})
+	if got := strings.Count(b.String(), "  #1"); got != n {
+		t.Errorf("%d connections listed with AllConnections, want %d", got, n)
 	}
 }

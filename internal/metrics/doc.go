@@ -33,8 +33,10 @@
 //	                                                      receiving (Result.Blocked, ...)
 //	ws-connect    ws connects, checks, outcome            ws connecting (Result.Connecting,
 //	                                                      or Service when zero), lag
-//	ws-session    ws sessions, msgs sent/received/        ws session duration (Service, or
-//	              recorded                                Latency when zero)
+//	ws-session    ws sessions (sockets that opened: a     ws session duration (Service, or
+//	              not-sent session result is a socket     Latency when zero)
+//	              that never did), msgs sent/received/
+//	              recorded
 //	ws-roundtrip  -                                       ws round trip (Latency, or Service)
 //	ws-push       -                                       ws push delivery (Latency, or Service)
 //	ws-send       ws sends, outcome                       schedule lag
@@ -99,7 +101,15 @@
 //	    "start": RFC 3339, "end": ...,   multiply, shard, shards,
 //	    "duration_ns": int,              scheduled, scheduled_by_kind,
 //	    "scheduled": int, ...            aborted (why an abort threshold
-//	                                     stopped the run, when one did)
+//	                                     stopped the run, when one did),
+//	                                     interrupted ({"at_ns", "reason",
+//	                                     "shards"}: a signal ended the run
+//	                                     at_ns from its start; in a merge,
+//	                                     the earliest, and which shards),
+//	                                     run_id (random, one per run or
+//	                                     merge), corpus_id (hash of the
+//	                                     corpus header: runs of one corpus
+//	                                     share it)
 //	  },
 //	  "accounting": {                    derived: the Accounting breakdown,
 //	    "scheduled", "completed",        "ok" and the "error" text when it

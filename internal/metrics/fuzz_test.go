@@ -20,6 +20,14 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
+	partial := c.Snapshot()
+	partial.Meta = Meta{Shard: "1/2", RunID: "R", CorpusID: "sha256:0011223344556677",
+		Interrupted: &Interruption{At: 5 * time.Second, Reason: "interrupt signal received", Shards: []string{"1/2"}}}
+	buf.Reset()
+	if err := Encode(&buf, partial); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
 	f.Add([]byte(`{"format":"reprise-results","version":1,"overall":{},"endpoints":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Decode(bytes.NewReader(data))

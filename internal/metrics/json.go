@@ -169,6 +169,9 @@ func validMeta(m *Meta) error {
 	if m.Duration < 0 || m.Scheduled < 0 || m.Shards < 0 || m.Multiply < 0 || m.Speed < 0 {
 		return errors.New("negative duration, count or speed")
 	}
+	if m.Interrupted != nil && m.Interrupted.At < 0 {
+		return errors.New("negative interruption time")
+	}
 	for k, v := range m.ScheduledByKind {
 		if v < 0 {
 			return fmt.Errorf("negative scheduled count for %q", k)

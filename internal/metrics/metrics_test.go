@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -651,5 +652,73 @@ func TestMergeKeepsAborted(t *testing.T) {
 	m.Merge(b)
 	if m.Meta.Aborted != b.Meta.Aborted || m.Meta.Scheduled != 5 {
 		t.Fatalf("merged meta %+v", m.Meta)
+	}
+}
+
+// A socket whose handshake failed is an attempt, not a session: the
+// engine's not-sent session result for it counts no session, while the
+// messages recorded for it still count against what was received.
+func TestWSSessionsCountOpenedSockets(t *testing.T) {
+	c := NewCollector()
+	ms := time.Millisecond
+	ep := "WS /v1/updates"
+	c.Add(traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: ep, Flow: "a", Latency: 2 * ms, Status: 101, Expected: 101})
+	c.Add(traffic.Result{Kind: traffic.ResultWSSession, Endpoint: ep, Flow: "a", Service: time.Second, MsgsReceived: 3, MsgsRecorded: 3})
+	for _, f := range []string{"b", "c"} {
+		c.Add(traffic.Result{Kind: traffic.ResultWSConnect, Endpoint: ep, Flow: f, Latency: ms, Status: 401, Expected: 101, Error: "ws handshake"})
+		c.Add(traffic.Result{Kind: traffic.ResultWSSession, Endpoint: ep, Flow: f, NotSent: traffic.NotSentNoConn, MsgsRecorded: 5})
+	}
+	w := c.Snapshot().Overall.WS
+	if w.Connects != 3 || w.Sessions != 1 || w.MsgsRecorded != 13 || w.SessionDuration.Count() != 1 {
+		t.Fatalf("connects %d sessions %d recorded %d durations %d; want 3 attempts, 1 opened, 13 recorded, 1 duration",
+			w.Connects, w.Sessions, w.MsgsRecorded, w.SessionDuration.Count())
+	}
+}
+
+// Merging keeps what tells runs apart and what made a part of one
+// partial: the corpus identity when the parts share it, the earliest
+// interruption with the shards it hit; the merge gets no part's run id.
+func TestMergeIdentityAndInterruption(t *testing.T) {
+	part := func(shard, corpus string, in *Interruption) *Snapshot {
+		s := NewCollector().Snapshot()
+		s.Meta = Meta{Scheduled: 1, Shard: shard, CorpusID: corpus, RunID: "run-" + shard, Interrupted: in}
+		return s
+	}
+	a := part("0/3", "c1", nil)
+	a.Merge(part("1/3", "c1", &Interruption{At: 5 * time.Second, Reason: "interrupt signal received"}))
+	a.Merge(part("2/3", "c1", &Interruption{At: 3 * time.Second, Reason: "interrupt signal received"}))
+	m := a.Meta
+	if m.RunID != "" || m.CorpusID != "c1" {
+		t.Errorf("merged run id %q corpus id %q; want none and c1", m.RunID, m.CorpusID)
+	}
+	if m.Interrupted == nil || m.Interrupted.At != 3*time.Second || !slices.Equal(m.Interrupted.Shards, []string{"1/3", "2/3"}) {
+		t.Fatalf("merged interruption %+v, want at 3s in shards 1/3 and 2/3", m.Interrupted)
+	}
+	what, partial := m.Partial()
+	if !partial || what != "shard 1/3, 2/3 interrupted after 3s (interrupt signal received)" {
+		t.Errorf("Partial() = %q, %v", what, partial)
+	}
+	b := part("0/2", "c1", nil)
+	b.Merge(part("1/2", "c2", nil))
+	if b.Meta.CorpusID != "" || b.Meta.Interrupted != nil {
+		t.Errorf("runs of two corpora merged keep corpus id %q, interruption %+v", b.Meta.CorpusID, b.Meta.Interrupted)
+	}
+	if _, partial := b.Meta.Partial(); partial {
+		t.Error("a whole merged run says it is partial")
+	}
+	// the marks survive the results document
+	var buf bytes.Buffer
+	if err := Encode(&buf, a); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"interrupted": {`) {
+		t.Errorf("document lacks the interrupted member")
+	}
+	back, err := Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Meta.Interrupted, m.Interrupted) || back.Meta.CorpusID != "c1" {
+		t.Errorf("decoded meta %+v", back.Meta)
 	}
 }

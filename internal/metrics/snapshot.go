@@ -42,6 +42,50 @@ type Meta struct {
 	// Aborted says why an abort threshold stopped the run early (empty
 	// for a run that went to its end).
 	Aborted string `json:"aborted,omitempty"`
+	// Interrupted is set when a signal (or the caller) ended the run
+	// before its end: the results cover what was sent until then.
+	Interrupted *Interruption `json:"interrupted,omitempty"`
+	// RunID identifies one run (random, set by the engine's caller), so
+	// that a results document given twice is recognised; a merge has an
+	// id of its own.
+	RunID string `json:"run_id,omitempty"`
+	// CorpusID identifies the corpus replayed (a hash of its header,
+	// which holds its creation time to the nanosecond): runs of one
+	// corpus share it whatever the file is called.
+	CorpusID string `json:"corpus_id,omitempty"`
+}
+
+// Interruption says when and why a run was ended early by a signal.
+type Interruption struct {
+	// At is when the run stopped, from its start.
+	At time.Duration `json:"at_ns"`
+	// Reason is what ended it ("interrupt signal received", "terminated
+	// signal received").
+	Reason string `json:"reason,omitempty"`
+	// Shards lists the shards ("1/3") that were interrupted, in a
+	// merged run.
+	Shards []string `json:"shards,omitempty"`
+}
+
+// Partial reports whether the run covers only part of what it was to
+// replay (interrupted, or stopped by an abort threshold), and says how in
+// a few words ("interrupted after 5s (interrupt signal received)").
+func (m Meta) Partial() (string, bool) {
+	var parts []string
+	if i := m.Interrupted; i != nil {
+		what := "interrupted after " + i.At.Round(time.Millisecond).String()
+		if len(i.Shards) > 0 {
+			what = "shard " + strings.Join(i.Shards, ", ") + " " + what
+		}
+		if i.Reason != "" {
+			what += " (" + i.Reason + ")"
+		}
+		parts = append(parts, what)
+	}
+	if m.Aborted != "" {
+		parts = append(parts, "stopped early by an abort threshold: "+m.Aborted)
+	}
+	return strings.Join(parts, "; "), len(parts) > 0
 }
 
 // Second is one second of the time series: the HTTP results that
@@ -187,8 +231,20 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	wasEmpty := len(s.Overall.Outcomes) == 0
 	m := &s.Meta
 	n := shards(*m) + shards(o.Meta)
-	if wasEmpty && m.Scheduled == 0 && m.Start.IsZero() && m.Shards == 0 {
+	zero := wasEmpty && m.Scheduled == 0 && m.Start.IsZero() && m.Shards == 0
+	if zero {
 		n = shards(o.Meta) // a zero Snapshot is no run: merging into it copies
+	}
+	// Identities and interruptions first, while the shard labels are there.
+	if zero {
+		m.CorpusID, m.RunID = o.Meta.CorpusID, o.Meta.RunID
+		m.Interrupted = labelled(o.Meta.Interrupted, o.Meta.Shard)
+	} else {
+		if m.CorpusID != o.Meta.CorpusID {
+			m.CorpusID = "" // runs of several corpora: no one identity
+		}
+		m.RunID = "" // a merge is a run of its own: its maker gives the id
+		m.Interrupted = mergeInterruptions(labelled(m.Interrupted, m.Shard), labelled(o.Meta.Interrupted, o.Meta.Shard))
 	}
 	if m.Tool == "" {
 		m.Tool = o.Meta.Tool
@@ -261,6 +317,48 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	s.Flows += o.Flows
 	s.Thresholds = nil
 	s.finalize()
+}
+
+// labelled returns a copy of i naming shard among the interrupted shards
+// (nil for nil).
+func labelled(i *Interruption, shard string) *Interruption {
+	if i == nil {
+		return nil
+	}
+	c := *i
+	c.Shards = slices.Clone(i.Shards)
+	if shard != "" && !slices.Contains(c.Shards, shard) {
+		c.Shards = append(c.Shards, shard)
+		slices.Sort(c.Shards)
+	}
+	return &c
+}
+
+// mergeInterruptions combines the interruptions of two merged runs: the
+// merged run is partial from the earliest one on.
+func mergeInterruptions(a, b *Interruption) *Interruption {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	c := *a
+	c.At = min(a.At, b.At)
+	if b.Reason != "" && !strings.Contains(c.Reason, b.Reason) {
+		if c.Reason != "" {
+			c.Reason += "; "
+		}
+		c.Reason += b.Reason
+	}
+	c.Shards = slices.Clone(a.Shards)
+	for _, sh := range b.Shards {
+		if !slices.Contains(c.Shards, sh) {
+			c.Shards = append(c.Shards, sh)
+		}
+	}
+	slices.Sort(c.Shards)
+	return &c
 }
 
 // Accounting is the breakdown of scheduled events: scheduled = completed +

@@ -36,7 +36,9 @@ func (o *Outcome) merge(p *Outcome) {
 type WS struct {
 	// Connects counts handshakes attempted (ws-connect results sent).
 	Connects int64 `json:"connects"`
-	// Sessions counts connections that ended (ws-session results).
+	// Sessions counts connections that opened (ws-session results of
+	// sockets whose handshake succeeded); a socket that never opened
+	// counts in Connects and its ws-connect outcome only.
 	Sessions int64 `json:"sessions"`
 	// MsgsSent and MsgsReceived count messages over all sessions;
 	// MsgsRecorded counts the server messages the corpus held for them.
@@ -293,7 +295,9 @@ func (s *Stats) add(r *traffic.Result, overall bool) {
 		}
 	case traffic.ResultWSSession:
 		w := s.ws()
-		w.Sessions++
+		if sent {
+			w.Sessions++ // a socket that never opened has its session result not sent
+		}
 		w.MsgsSent += int64(r.MsgsSent)
 		w.MsgsReceived += int64(r.MsgsReceived)
 		w.MsgsRecorded += int64(r.MsgsRecorded)

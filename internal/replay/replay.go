@@ -6,11 +6,14 @@ package replay
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/reprise/reprise/internal/routes"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
+	"github.com/reprise/reprise/internal/version"
 )
 
 // Version names this build in results documents.
@@ -219,7 +223,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	snap := col.Snapshot()
 	meta := metrics.Meta{
-		Tool:     Version,
+		Tool:     version.Tool,
 		Target:   opts.Engine.Target.String(),
 		Corpus:   opts.Corpus,
 		Speed:    sched.Speed(),
@@ -228,6 +232,13 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		End:      st.Start.Add(st.Elapsed),
 		Duration: st.Elapsed,
 		Aborted:  aborted,
+		RunID:    rand.Text(),
+		CorpusID: CorpusID(h),
+	}
+	if st.Interrupted {
+		// In-flight work ends with the context: the run's end is the
+		// signal's time, to a few milliseconds.
+		meta.Interrupted = &metrics.Interruption{At: st.Elapsed, Reason: context.Cause(ctx).Error()}
 	}
 	if opts.Schedule.Shards > 1 {
 		meta.Shard = fmt.Sprintf("%d/%d", opts.Schedule.Shard, opts.Schedule.Shards)
@@ -340,7 +351,11 @@ func Routes(ctx context.Context, path string) (*routes.Router, error) {
 }
 
 // sameHost reports whether origin (a recorded URL) names target's host
-// and port.
+// and port: the ports (the scheme's default when none) must be equal, and
+// the hosts either equal as names or resolve to a common address; every
+// loopback name or address (localhost, 127.0.0.0/8, ::1) is one host.
+// Names are resolved only when the ports match, with a short bound: a
+// name that does not resolve is compared as a name.
 func sameHost(origin string, target *url.URL) bool {
 	if origin == "" {
 		return false
@@ -349,18 +364,67 @@ func sameHost(origin string, target *url.URL) bool {
 	if err != nil || o.Host == "" {
 		return false
 	}
-	norm := func(u *url.URL) string {
-		host, port, err := net.SplitHostPort(u.Host)
-		if err != nil {
-			host = u.Host
-			port = map[string]string{"https": "443", "wss": "443"}[u.Scheme]
-			if port == "" {
-				port = "80"
+	split := func(u *url.URL) (string, string) {
+		port := u.Port()
+		if port == "" {
+			port = "80"
+			if u.Scheme == "https" || u.Scheme == "wss" {
+				port = "443"
 			}
 		}
-		return strings.ToLower(host) + ":" + port
+		return strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port
 	}
-	return norm(o) == norm(target)
+	oh, op := split(o)
+	th, tp := split(target)
+	if op != tp {
+		return false
+	}
+	if oh == th {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	// The addresses of a host: itself when it is one, the loopback for
+	// localhost and its subdomains (RFC 6761), else what the resolver
+	// says (nothing when it fails).
+	addrs := func(host string) []netip.Addr {
+		if a, err := netip.ParseAddr(host); err == nil {
+			return []netip.Addr{a.Unmap()}
+		}
+		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}
+		}
+		var r net.Resolver
+		ips, err := r.LookupNetIP(ctx, "ip", host)
+		if err != nil {
+			return nil
+		}
+		for i, a := range ips {
+			ips[i] = a.Unmap()
+		}
+		return ips
+	}
+	oa, ta := addrs(oh), addrs(th)
+	if len(oa) == 0 || len(ta) == 0 {
+		return false
+	}
+	loopback := func(as []netip.Addr) bool {
+		for _, a := range as {
+			if !a.IsLoopback() {
+				return false
+			}
+		}
+		return true
+	}
+	if loopback(oa) && loopback(ta) {
+		return true
+	}
+	for _, a := range oa {
+		if slices.Contains(ta, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // DetectProfile picks the WebSocket conventions of the API a corpus was

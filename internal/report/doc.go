@@ -36,14 +36,21 @@
 //	ws_push_delivery     HTTP mutation to the matching server push
 //	ws_roundtrip         client message to its matching reply
 //	ws_session_duration  open to close
-//	ws_sessions          connections and their rate
+//	ws_sessions          sockets that opened and their rate; "opened, of N attempted"
+//	                     when some handshakes did not succeed
 //	ws_failed            WebSocket connections that failed to connect or in session, by kind
+//
+// A run that covers only part of its corpus says so on the first line:
+// "INTERRUPTED after 5.2s (interrupt signal received): partial results
+// ..." (metrics.Meta.Interrupted) or "STOPPED EARLY by an abort
+// threshold: ..." (Meta.Aborted).
 //
 // Trend lines show avg, min, med, max, p(90), p(95) and p(99), durations
 // as k6 writes them (µs, ms, s, at most two decimals). Then one row per
 // endpoint (reqs, rate, err%, p50, p95, p99, max of the latency, and the
-// marks of its thresholds), one row per WebSocket endpoint and label
-// (sessions, messages sent, received against recorded, p95 of connecting,
+// marks of its thresholds; — where nothing was sent, so nothing measured),
+// one row per WebSocket endpoint and label (handshakes attempted, sockets
+// opened, failed, messages sent, received against recorded, p95 of connecting,
 // round trip and push delivery), the endpoints whose JSON responses
 // differ in shape from the recorded ones (how many, and the most frequent
 // differences as metrics.ShapeDiff lines: "-session.seq: num

@@ -28,6 +28,9 @@ type SummaryOptions struct {
 
 const indent = "     "
 
+// none fills a cell that has no value: nothing was measured there.
+const none = "—"
+
 // line is one metric line: name and value cells.
 type line struct {
 	name  string
@@ -78,10 +81,22 @@ func writeHeader(w *bufio.Writer, s *metrics.Snapshot) {
 		parts = append(parts, "shards merged: "+strconv.Itoa(m.Shards))
 	}
 	parts = append(parts, "duration: "+formatDuration(s.Duration().Round(time.Millisecond)))
-	fmt.Fprintf(w, "\n%s%s\n", indent, strings.Join(parts, "  "))
+	fmt.Fprintln(w)
+	// A partial run says so first: its numbers are not the corpus's.
+	if i := m.Interrupted; i != nil {
+		what := "after " + formatDuration(i.At.Round(time.Millisecond))
+		if len(i.Shards) > 0 {
+			what = "(shard " + strings.Join(i.Shards, ", ") + ") " + what
+		}
+		if i.Reason != "" {
+			what += " (" + i.Reason + ")"
+		}
+		fmt.Fprintf(w, "%sINTERRUPTED %s: partial results, for what was sent before; the rest of the corpus was not replayed\n", indent, what)
+	}
 	if m.Aborted != "" {
 		fmt.Fprintf(w, "%sSTOPPED EARLY by an abort threshold: %s\n", indent, m.Aborted)
 	}
+	fmt.Fprintf(w, "%s%s\n", indent, strings.Join(parts, "  "))
 	fmt.Fprintln(w)
 }
 
@@ -160,7 +175,12 @@ func metricLines(s *metrics.Snapshot) []line {
 		trend("ws_push_delivery", w.Push)
 		trend("ws_roundtrip", w.RoundTrip)
 		trend("ws_session_duration", w.SessionDuration)
-		add("ws_sessions", itoa(w.Sessions), formatRate(s.PerSecond(w.Sessions)))
+		sessions := []string{itoa(w.Sessions), formatRate(s.PerSecond(w.Sessions))}
+		if w.Connects != w.Sessions {
+			// sockets that opened, apart from handshakes attempted
+			sessions = append(sessions, "opened, of "+itoa(w.Connects)+" attempted")
+		}
+		add("ws_sessions", sessions...)
 		if cells := wsFailures(o); len(cells) > 0 {
 			add("ws_failed", cells...)
 		}
@@ -326,9 +346,16 @@ func writeEndpointTable(w *bufio.Writer, s *metrics.Snapshot, opts SummaryOption
 	}
 	rows := [][]string{header}
 	for _, e := range eps {
-		p := e.Latency.Percentiles(50, 95, 99)
-		r := []string{e.Endpoint, itoa(e.Requests), formatRate(s.PerSecond(e.Requests)), formatPercent(e.ErrorRate()),
-			formatDuration(p[0]), formatDuration(p[1]), formatDuration(p[2]), formatDuration(e.Latency.Max())}
+		var r []string
+		if e.Requests == 0 {
+			// Nothing sent: no error rate or latency to speak of (the
+			// accounting line says why the requests were not sent).
+			r = []string{e.Endpoint, "0", formatRate(0), none, none, none, none, none}
+		} else {
+			p := e.Latency.Percentiles(50, 95, 99)
+			r = []string{e.Endpoint, itoa(e.Requests), formatRate(s.PerSecond(e.Requests)), formatPercent(e.ErrorRate()),
+				formatDuration(p[0]), formatDuration(p[1]), formatDuration(p[2]), formatDuration(e.Latency.Max())}
+		}
 		if withMarks {
 			r = append(r, marks(opts.Verdicts.ForEndpoint(e.Endpoint)))
 		}
@@ -368,7 +395,7 @@ func p95(d *metrics.Dist) string {
 }
 
 func writeWSTable(w *bufio.Writer, s *metrics.Snapshot) {
-	rows := [][]string{{"websocket", "sessions", "failed", "sent", "received", "recorded", "recv%", "connect p95", "roundtrip p95", "push p95"}}
+	rows := [][]string{{"websocket", "attempts", "opened", "failed", "sent", "received", "recorded", "recv%", "connect p95", "roundtrip p95", "push p95"}}
 	row := func(name string, st *metrics.Stats) []string {
 		ws := st.WS
 		pct := "-"
@@ -379,7 +406,7 @@ func writeWSTable(w *bufio.Writer, s *metrics.Snapshot) {
 		if f := wsFailures(st); f != nil {
 			failed = f[0]
 		}
-		return []string{name, itoa(ws.Sessions), failed, itoa(ws.MsgsSent), itoa(ws.MsgsReceived), itoa(ws.MsgsRecorded), pct,
+		return []string{name, itoa(ws.Connects), itoa(ws.Sessions), failed, itoa(ws.MsgsSent), itoa(ws.MsgsReceived), itoa(ws.MsgsRecorded), pct,
 			p95(ws.Connecting), p95(ws.RoundTrip), p95(ws.Push)}
 	}
 	for _, e := range s.Endpoints {
