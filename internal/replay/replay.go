@@ -30,7 +30,7 @@ import (
 )
 
 // Version names this build in results documents.
-const Version = "reprise 0.1.0"
+const Version = version.Tool
 
 // Options configures a replay. Corpus and Engine.Target are required.
 type Options struct {

@@ -108,8 +108,8 @@ const maxBannerBreaches = 6
 // the run); the marker of an interrupted run (SIGINT or SIGTERM) belongs
 // here too once metrics.Meta carries one.
 func partialRun(m metrics.Meta) string {
-	if m.Aborted != "" {
-		return "stopped early by an abort threshold (" + m.Aborted + "): the rest of the corpus was not replayed, the numbers cover only what was sent"
+	if what, partial := m.Partial(); partial {
+		return what + ": the rest of the corpus was not replayed, the numbers cover only what was sent"
 	}
 	return ""
 }

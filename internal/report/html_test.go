@@ -183,7 +183,7 @@ func TestHTMLVerdictBannerFirst(t *testing.T) {
 			[]string{"PASSED: all 2 thresholds met, 1 skipped (nothing to measure)"}, []string{"✗"}},
 		{"no thresholds", base, nil, "none", []string{"NOT JUDGED: no thresholds were set"}, nil},
 		{"aborted and passed", aborted, []string{"p95<1s"}, "partial",
-			[]string{"PARTIAL RUN: 1 threshold met", "Partial run: stopped early by an abort threshold (error_rate<1% (http_req_failed=2.00%))"}, nil},
+			[]string{"PARTIAL RUN: 1 threshold met", "Partial run: stopped early by an abort threshold: error_rate<1% (http_req_failed=2.00%)"}, nil},
 		{"aborted and breached", aborted, []string{"p95<10ms"}, "breached",
 			[]string{"BREACHED: 1 of 1 threshold breached", "Partial run: stopped early by an abort threshold"}, nil},
 	}
