@@ -139,6 +139,9 @@ type Options struct {
 	Label func(u *url.URL) string
 	// NoShapes skips the JSON shape of recorded responses.
 	NoShapes bool
+	// Users, when set, are the corpus's recorded users (Facts.User is
+	// the flow's user ID, else the flow itself).
+	Users *Users
 }
 
 // DefaultRoute names an endpoint by its method and path.
@@ -160,7 +163,7 @@ func Of(rec traffic.Record, opts Options) *Facts {
 }
 
 func derive(pos uint64, rec traffic.Record, o *Options) *Facts {
-	f := &Facts{Pos: pos, Kind: rec.Kind, User: rec.Flow()}
+	f := &Facts{Pos: pos, Kind: rec.Kind, User: o.Users.ID(rec.Flow())}
 	switch rec.Kind {
 	case traffic.KindExchange:
 		f.exchange(rec.Exchange, rec.Exchange.Request.Method, o)

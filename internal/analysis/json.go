@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+	"unicode/utf8"
 )
 
 // WalkJSON calls fn for every string value of a JSON object or array
@@ -75,4 +76,47 @@ func Lookup(doc any, path []any) (string, bool) {
 	}
 	s, ok := cur.(string)
 	return s, ok && s != ""
+}
+
+// ScanStrings calls fn for every JSON string value (not object key) of at
+// least min bytes in data, unescaped, without decoding the document: a
+// fast pass for callers that want only long strings (ids, tokens). Data
+// that is not JSON yields whatever quoted strings it holds.
+func ScanStrings(data []byte, min int, fn func(v string)) {
+	for i := 0; i < len(data); i++ {
+		if data[i] != '"' {
+			continue
+		}
+		// find the closing quote, noting escapes
+		j := i + 1
+		escaped := false
+		for j < len(data) && data[j] != '"' {
+			if data[j] == '\\' {
+				escaped = true
+				j++
+			}
+			j++
+		}
+		if j >= len(data) {
+			return
+		}
+		raw := data[i+1 : j]
+		// a key is followed by a colon
+		k := j + 1
+		for k < len(data) && (data[k] == ' ' || data[k] == '\t' || data[k] == '\n' || data[k] == '\r') {
+			k++
+		}
+		isKey := k < len(data) && data[k] == ':'
+		if !isKey && len(raw) >= min {
+			if escaped || !utf8.Valid(raw) {
+				var s string
+				if json.Unmarshal(data[i:j+1], &s) == nil && len(s) >= min {
+					fn(s)
+				}
+			} else {
+				fn(string(raw))
+			}
+		}
+		i = j
+	}
 }

@@ -106,7 +106,7 @@ func (l *lane) accept(ctx context.Context, ev schedule.Event) {
 			}
 		}
 		x := ev.Record.Exchange
-		t := l.owe(traffic.ResultHTTP, ev, ev.Facts.Endpoint.Name, x.Flow, plan)
+		t := l.owe(traffic.ResultHTTP, ev, ev.Facts.Endpoint.Name, "", x.Flow, plan)
 		if x.Response != nil {
 			t.res.Expected = x.Response.Status
 		}
@@ -290,10 +290,10 @@ type ticket struct {
 }
 
 // owe counts one actionable event that will yield a result of kind.
-func (l *lane) owe(kind traffic.ResultKind, ev schedule.Event, endpoint, flow string, plan correlate.Plan) *ticket {
+func (l *lane) owe(kind traffic.ResultKind, ev schedule.Event, endpoint, label, flow string, plan correlate.Plan) *ticket {
 	l.scheduled.Add(1)
 	l.byKind[kind].Add(1)
-	return &ticket{l: l, plan: plan, res: traffic.Result{Kind: kind, Endpoint: endpoint, Flow: flow, Copy: ev.Copy, Intended: ev.At}}
+	return &ticket{l: l, plan: plan, res: traffic.Result{Kind: kind, Endpoint: endpoint, Label: label, Flow: flow, Copy: ev.Copy, Intended: ev.At}}
 }
 
 // settle emits res as the event's result. The plan, if the exchange did

@@ -153,7 +153,7 @@ func (p *pushes) answer(flow string, m *mutation, ok bool, respBody []byte, emit
 }
 
 func pushResult(c *wsConn, m *mutation, at time.Duration) traffic.Result {
-	return traffic.Result{Kind: traffic.ResultWSPush, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy,
+	return traffic.Result{Kind: traffic.ResultWSPush, Endpoint: c.endpoint, Label: c.label, Flow: c.flow, Copy: c.copy,
 		Intended: m.sent, Sent: m.sent, Latency: at - m.sent, Service: at - m.sent}
 }
 

@@ -46,6 +46,7 @@ type wsConn struct {
 	flow     string
 	copy     int // traffic copy (schedule.Event.Copy)
 	endpoint string
+	label    string
 	intended time.Duration
 	extended bool // recorded with permessage-deflate
 
@@ -93,13 +94,14 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 		}
 		c := &wsConn{
 			id: o.ConnID, flow: o.Flow, copy: ev.Copy, intended: ev.At,
-			endpoint: joinLabel(ev.Facts.Endpoint),
+			endpoint: ev.Facts.Endpoint.Name,
+			label:    ev.Facts.Endpoint.Label,
 			extended: strings.Contains(o.Extensions, "permessage-deflate"),
 			readDone: make(chan struct{}), pending: map[string]time.Duration{},
 		}
 		c.queue.init()
 		plan := l.plan(ev)
-		t := l.owe(traffic.ResultWSConnect, ev, c.endpoint, c.flow, plan)
+		t := l.owe(traffic.ResultWSConnect, ev, c.endpoint, c.label, c.flow, plan)
 		t.res.Expected = 101
 		s.mu.Lock()
 		if old := s.conns[o.ConnID]; old != nil {
@@ -130,12 +132,12 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 			return
 		}
 		if c == nil {
-			t := l.owe(traffic.ResultWSSend, ev, "WS (connection not in corpus)", m.Flow, nil)
+			t := l.owe(traffic.ResultWSSend, ev, "WS (connection not in corpus)", "", m.Flow, nil)
 			t.notSent(ctx, traffic.NotSentNoConn)
 			return
 		}
 		plan := l.plan(ev)
-		t := l.owe(traffic.ResultWSSend, ev, c.endpoint, m.Flow, plan)
+		t := l.owe(traffic.ResultWSSend, ev, c.endpoint, c.label, m.Flow, plan)
 		if !c.queue.put(wsOut{ev: ev, t: t, plan: plan, rw: l.rewrite(ev)}) {
 			t.notSent(ctx, traffic.NotSentInFlight)
 		}
@@ -156,7 +158,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 // now on, and forgets it: later records of its id are of a new
 // connection, or of none.
 func (s *wsState) closeLocked(c *wsConn, ev schedule.Event, cl *traffic.WSClose) {
-	t := s.l.owe(traffic.ResultWSSession, ev, c.endpoint, c.flow, nil)
+	t := s.l.owe(traffic.ResultWSSession, ev, c.endpoint, c.label, c.flow, nil)
 	// A session is timed from its open, so it spans open to close.
 	t.res.Intended = c.intended
 	if s.conns[c.id] == c {
@@ -457,7 +459,7 @@ func (s *wsState) read(c *wsConn) {
 		c.bytesIn.Add(int64(len(msg)))
 		if op == websocket.TextMessage {
 			if sent, ok := c.reply(prof, msg); ok {
-				s.l.cfg.Results(traffic.Result{Kind: traffic.ResultWSRoundTrip, Endpoint: c.endpoint, Flow: c.flow, Copy: c.copy, Intended: sent, Sent: sent, Latency: at - sent, Service: at - sent})
+				s.l.cfg.Results(traffic.Result{Kind: traffic.ResultWSRoundTrip, Endpoint: c.endpoint, Label: c.label, Flow: c.flow, Copy: c.copy, Intended: sent, Sent: sent, Latency: at - sent, Service: at - sent})
 			}
 			s.pushes.received(c, msg, at, s.l.cfg.Results)
 		}
@@ -501,15 +503,6 @@ func (s *wsState) sendMutation(flow, path string, reqBody []byte, sent time.Dura
 // answerMutation completes m with its response.
 func (s *wsState) answerMutation(flow string, m *mutation, ok bool, respBody []byte) {
 	s.pushes.answer(flow, m, ok, respBody, s.l.cfg.Results)
-}
-
-// joinLabel names a WebSocket connection's endpoint with its label:
-// "WS /socket [label]".
-func joinLabel(e analysis.Endpoint) string {
-	if e.Label == "" {
-		return e.Name
-	}
-	return e.Name + " [" + e.Label + "]"
 }
 
 // outQueue is a connection's queue of things to do: client messages in

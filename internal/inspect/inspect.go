@@ -14,15 +14,20 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/reprise/reprise/internal/analysis"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
 // Summary describes a corpus.
 type Summary struct {
-	Header     traffic.Header
-	Records    int64
-	Exchanges  int64
-	Flows      int
+	Header    traffic.Header
+	Records   int64
+	Exchanges int64
+	Flows     int
+	// Users are the recorded users the flows belong to (a login on a
+	// pooled connection, the requests after it and the sockets its
+	// tickets opened are one user).
+	Users      *analysis.Users
 	First      time.Duration
 	Last       time.Duration
 	Statuses   map[int]int64
@@ -68,6 +73,7 @@ func Summarize(ctx context.Context, src traffic.Source, header traffic.Header, o
 	}
 	s := &Summary{Header: header, Statuses: map[int]int64{}, Errors: map[string]int64{}, Endpoints: map[string]int64{}}
 	flows := map[string]bool{}
+	uf := analysis.NewUserFinder()
 	ws := map[uint64]int{}
 	first := true
 	for {
@@ -91,6 +97,7 @@ func Summarize(ctx context.Context, src traffic.Source, header traffic.Header, o
 		}
 		first = false
 		flows[rec.Flow()] = true
+		uf.AddRecord(rec)
 		switch rec.Kind {
 		case traffic.KindExchange:
 			x := rec.Exchange
@@ -151,6 +158,7 @@ func Summarize(ctx context.Context, src traffic.Source, header traffic.Header, o
 		}
 	}
 	s.Flows = len(flows)
+	s.Users = uf.Users()
 	return s, nil
 }
 
@@ -187,7 +195,7 @@ func (s *Summary) WriteText(w io.Writer, o TextOptions) error {
 		p.f("redactions    none\n")
 	}
 	span := s.Last - s.First
-	p.f("records       %d over %s, %d flows\n", s.Records, span.Round(time.Millisecond), s.Flows)
+	p.f("records       %d over %s, %d users (%d flows)\n", s.Records, span.Round(time.Millisecond), s.Users.Len(), s.Flows)
 	rate := 0.0
 	if span > 0 {
 		rate = float64(s.Exchanges) / span.Seconds()

@@ -42,7 +42,7 @@ func TestSummarize(t *testing.T) {
 	for _, want := range []string{
 		"source        proxy",
 		"redactions    header:authorization",
-		"records       9 over 950ms, 3 flows",
+		"records       9 over 950ms, 3 users (3 flows)",
 		"statuses      200×1 404×1",
 		"error         upstream: connection refused ×1",
 		"websocket     1 connections, 2 client messages, 1 server messages",

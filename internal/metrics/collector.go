@@ -63,7 +63,10 @@ func NewCollector() *Collector {
 // for the endpoint and for that label of it. An empty Endpoint counts as
 // OtherEndpoint.
 func (c *Collector) Add(r traffic.Result) {
-	name, label := SplitLabel(r.Endpoint)
+	name, label := r.Endpoint, r.Label
+	if label == "" {
+		name, label = SplitLabel(r.Endpoint)
+	}
 	if name == "" {
 		name = OtherEndpoint
 	}

@@ -137,7 +137,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	router, sv, err := learn(ctx, opts)
+	router, users, sv, err := learn(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -154,8 +154,9 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if prof == nil {
 		prof = DetectProfile(router.Templates())
 	}
-	an := analysis.NewAnalyzer(analysis.Options{Route: router.Route, Label: prof.SocketLabel, NoShapes: opts.Engine.NoShapes})
+	an := analysis.NewAnalyzer(analysis.Options{Route: router.Route, Label: prof.SocketLabel, NoShapes: opts.Engine.NoShapes, Users: users})
 	sopts.Analyzer = an
+	sopts.ShardOf = users.Shard
 	sched, err := schedule.New(r, sopts)
 	if err != nil {
 		return nil, err
@@ -278,31 +279,36 @@ func needsSurvey(opts Options) bool {
 
 // learn reads the corpus once for its route templates and, when the load
 // shape needs it, its survey (flows, span).
-func learn(ctx context.Context, opts Options) (*routes.Router, *schedule.Survey, error) {
-	if !needsSurvey(opts) {
-		router, err := Routes(ctx, opts.Corpus)
-		return router, nil, err
-	}
-	if err := opts.Load.Validate(); err != nil {
-		return nil, nil, err
+func learn(ctx context.Context, opts Options) (*routes.Router, *analysis.Users, *schedule.Survey, error) {
+	if needsSurvey(opts) {
+		if err := opts.Load.Validate(); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	r, err := corpus.Open(opts.Corpus)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer r.Close()
 	l := routes.NewLearner(routes.Options{})
+	uf := analysis.NewUserFinder()
 	sv, err := schedule.SurveySource(ctx, traffic.SourceFunc(func(ctx context.Context) (traffic.Record, error) {
 		rec, err := r.Next(ctx)
 		if err == nil {
 			l.AddRecord(rec)
+			uf.AddRecord(rec)
 		}
 		return rec, err
 	}))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return l.Router(), &sv, nil
+	users := uf.Users()
+	sv.Users = users.Len()
+	if !needsSurvey(opts) {
+		return l.Router(), users, nil, nil
+	}
+	return l.Router(), users, &sv, nil
 }
 
 // plan resolves opts.Load against the corpus survey sv (nil when the run

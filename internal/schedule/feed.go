@@ -111,14 +111,15 @@ func (f *feed) rel(start time.Duration) time.Duration {
 }
 
 func (f *feed) keep(rec traffic.Record) bool {
-	if f.opts.Shards > 1 {
-		h := fnv.New32a()
-		h.Write([]byte(rec.Flow()))
-		if int(h.Sum32()%uint32(f.opts.Shards)) != f.opts.Shard {
-			return false
-		}
+	if f.opts.Shards <= 1 {
+		return true
 	}
-	return true
+	if f.opts.ShardOf != nil {
+		return f.opts.ShardOf(rec.Flow(), f.opts.Shards) == f.opts.Shard
+	}
+	h := fnv.New32a()
+	h.Write([]byte(rec.Flow()))
+	return int(h.Sum32()%uint32(f.opts.Shards)) == f.opts.Shard
 }
 
 func (f *feed) shut() {

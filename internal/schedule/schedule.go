@@ -57,10 +57,13 @@ func identity(c, round int) string {
 type Options struct {
 	// Speed compresses time: 10 fires ten times faster. Zero means 1.
 	Speed float64
-	// Shard and Shards select the flows hashed to Shard (0-based) of
-	// Shards; zero Shards means all. Every copy of a flow goes to the
-	// flow's shard.
+	// Shard and Shards select the flows of Shard (0-based) of Shards;
+	// zero Shards means all. Every copy of a flow goes to the flow's
+	// shard.
 	Shard, Shards int
+	// ShardOf gives the shard (0 to n-1) of a flow: whole recorded users
+	// to one shard (analysis.Users.Shard). Nil hashes the flow's name.
+	ShardOf func(flow string, n int) int
 	// Window is the reorder window in corpus time (default 10s).
 	Window time.Duration
 	// MaxGap cuts any gap between consecutive records longer than it down

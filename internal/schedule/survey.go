@@ -18,8 +18,11 @@ const maxSurveyFlows = 1 << 20
 type Survey struct {
 	// Records counts records other than headers.
 	Records int64
-	// Flows counts distinct recorded flows: the users a copy replays.
+	// Flows counts distinct recorded flows.
 	Flows int
+	// Users counts the recorded users those flows belong to (set by the
+	// caller that found them, analysis.UserFinder; zero when unknown).
+	Users int
 	// First and Last are the earliest and latest record starts.
 	First, Last time.Duration
 	// MeanActive and PeakActive say how many flows one pass keeps active

@@ -56,7 +56,10 @@ type Result struct {
 	Kind ResultKind
 	// Endpoint is the route template, "GET /v1/sessions/{id}".
 	Endpoint string
-	Flow     string
+	// Label splits the endpoint further ("session-scoped" for a
+	// WebSocket's client type); "" for none.
+	Label string
+	Flow  string
 	// Copy is the traffic copy (0-based) under --multiply.
 	Copy int
 	// Intended is when the event was scheduled to fire.
