@@ -38,6 +38,16 @@ type Config struct {
 	HTTP1 bool
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// TLSConfig is the client TLS configuration of HTTP and WebSocket
+	// connections (roots, client certificate; see package netconf); it is
+	// cloned, and Insecure still applies. Nil: the system's roots.
+	TLSConfig *tls.Config
+	// DialContext opens the TCP connections of HTTP and WebSocket
+	// (netconf's applies --resolve overrides); nil dials directly.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Proxy picks the proxy of a request, HTTP and WebSocket handshake
+	// alike (http.ProxyFromEnvironment semantics in netconf); nil: none.
+	Proxy func(*http.Request) (*url.URL, error)
 	// Timeout bounds one request from send to the end of its body, and
 	// one WebSocket handshake (default 30s).
 	Timeout time.Duration
@@ -164,6 +174,7 @@ type runner struct {
 	cfg    Config
 	client *http.Client
 	dialer *net.Dialer
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsCfg *tls.Config
 	start  time.Time
 	slots  chan struct{}
@@ -193,10 +204,19 @@ func newRunner(cfg Config) *runner {
 		dialer:   &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second},
 		tlsCfg:   &tls.Config{InsecureSkipVerify: cfg.Insecure},
 	}
+	r.dial = r.dialer.DialContext
+	if cfg.DialContext != nil {
+		r.dial = cfg.DialContext
+	}
+	if cfg.TLSConfig != nil {
+		r.tlsCfg = cfg.TLSConfig.Clone()
+		r.tlsCfg.InsecureSkipVerify = r.tlsCfg.InsecureSkipVerify || cfg.Insecure
+	}
 	tr := cfg.Transport
 	if tr == nil {
 		t := &http.Transport{
-			DialContext:         r.dialer.DialContext,
+			Proxy:               cfg.Proxy,
+			DialContext:         r.dial,
 			MaxIdleConns:        0,
 			MaxIdleConnsPerHost: cfg.MaxInFlight,
 			IdleConnTimeout:     90 * time.Second,

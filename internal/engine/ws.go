@@ -268,7 +268,8 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, plan c
 		}
 	}
 	dialer := websocket.Dialer{
-		NetDialContext:    r.dialer.DialContext,
+		NetDialContext:    r.dial,
+		Proxy:             r.cfg.Proxy,
 		TLSClientConfig:   r.tlsCfg.Clone(),
 		HandshakeTimeout:  r.cfg.Timeout,
 		EnableCompression: c.extended,
