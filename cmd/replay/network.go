@@ -28,13 +28,21 @@ func networkNotes(ctx context.Context, nw *netconf.Network, cfg engine.Config, s
 	}
 	o := snap.Overall
 	if n := o.Errors()[engine.ErrTLS]; n > 0 {
-		// The results keep the kind only: one more handshake tells why.
-		var te *netconf.TLSError
-		if err := nw.Check(ctx, target, cfg.Timeout); errors.As(err, &te) {
-			lines = append(lines, fmt.Sprintf("%d requests or WebSocket handshakes failed in TLS: %s", n, te.Detail()))
-		} else {
-			lines = append(lines, fmt.Sprintf("%d requests or WebSocket handshakes failed in TLS; a handshake after the run succeeded", n))
+		// The results keep the kind only: one more handshake tells why
+		// (not after an interrupt: the user is waiting to get out).
+		l := fmt.Sprintf("%d requests or WebSocket handshakes failed in TLS", n)
+		if ctx.Err() == nil {
+			var te *netconf.TLSError
+			switch err := nw.Check(ctx, target, cfg.Timeout); {
+			case errors.As(err, &te):
+				l += ": " + te.Detail()
+			case err == nil:
+				l += "; a handshake after the run succeeded"
+			default:
+				l += "; after the run: " + err.Error()
+			}
 		}
+		lines = append(lines, l)
 	}
 	var okHTTP, okWS, failedWS int64
 	okHTTP = o.HTTPScheduled() - o.Failed

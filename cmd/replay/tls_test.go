@@ -380,3 +380,40 @@ func TestRunNetworkFlagErrors(t *testing.T) {
 		oneLine(t, stderr, "HTTPS_PROXY=ftp://proxy.example:21", "not supported")
 	})
 }
+
+// TLS failures during a run (the certificate changed after the check)
+// are counted under the kind tls and explained in a note with the option
+// that would help.
+func TestRunTLSFailuresExplained(t *testing.T) {
+	clearProxyEnv(t)
+	dir := t.TempDir()
+	ca := netconftest.NewCA(t, "Staging CA")
+	rogue := netconftest.NewCA(t, "Rogue CA")
+	good := ca.Issue(t, netconftest.Leaf{Names: []string{"staging.test"}}).TLS
+	bad := rogue.Issue(t, netconftest.Leaf{Names: []string{"staging.test"}}).TLS
+	var mu sync.Mutex
+	handshakes := 0
+	srv := newStagingServer(t, good, &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		handshakes++
+		if handshakes == 1 { // the check before the run
+			return &good, nil
+		}
+		return &bad, nil
+	}}, always200)
+	// The server name (SNI) makes the server ask GetCertificate.
+	u, _ := url.Parse(srv.URL)
+	code, stdout, stderr := runReplay(t, "run", stagingCorpus(t, dir, 3), "--target", "https://staging.test:"+u.Port(),
+		"--resolve", "staging.test:"+u.Port()+":127.0.0.1", "-q", "--speed", "5", "--ca-cert", ca.WriteCA(t, dir, "ca.pem"))
+	if code != exitError {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	oneLine(t, stderr, "no request reached")
+	if !strings.Contains(stdout, "requests or WebSocket handshakes failed in TLS: certificate signed by unknown authority (issuer \"Rogue CA\"): none of the --ca-cert certificates signed it") {
+		t.Errorf("no note explaining the TLS failures:\n%s", stdout)
+	}
+	if len(srv.requests()) != 0 {
+		t.Errorf("the server answered %d requests over the rogue certificate", len(srv.requests()))
+	}
+}
