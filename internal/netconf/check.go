@@ -34,6 +34,7 @@ type TLSError struct {
 	Err error
 }
 
+// Error is one line: "target URL: problem: hint".
 func (e *TLSError) Error() string {
 	return fmt.Sprintf("target %s: %s", e.Target, e.Detail())
 }
@@ -46,6 +47,7 @@ func (e *TLSError) Detail() string {
 	return e.Problem + ": " + e.Hint
 }
 
+// Unwrap returns the handshake's error.
 func (e *TLSError) Unwrap() error { return e.Err }
 
 // clientCertWait is how long Check waits, after a handshake of duration
@@ -198,10 +200,12 @@ func (n *Network) dialVia(ctx context.Context, p *url.URL, from string, target *
 // contextDialer lends Network's dial to the SOCKS5 client.
 type contextDialer struct{ n *Network }
 
+// Dial dials without a deadline of its own (proxy.Dialer).
 func (d contextDialer) Dial(network, addr string) (net.Conn, error) {
 	return d.n.DialContext(context.Background(), network, addr)
 }
 
+// DialContext dials as Network.DialContext does.
 func (d contextDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	return d.n.DialContext(ctx, network, addr)
 }
