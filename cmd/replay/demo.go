@@ -92,7 +92,7 @@ concurrent-users criterion left out: the corpus has six users).`,
 				Engine:   engine.Config{Target: target},
 				Progress: progressPrinter(c.App.ErrWriter, 0),
 			}
-			err = replayAndReport(c, opts, ths, outs)
+			err = replayAndReport(c, opts, nil, ths, outs)
 			var b breachError
 			if errors.As(err, &b) {
 				// The demo shows verdicts; only replay run enforces them.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/reprise/reprise/internal/engine"
 	"github.com/reprise/reprise/internal/metrics"
+	"github.com/reprise/reprise/internal/netconf"
 	"github.com/reprise/reprise/internal/replay"
 	"github.com/reprise/reprise/internal/report"
 	"github.com/reprise/reprise/internal/schedule"
@@ -48,7 +49,7 @@ Thresholds: --threshold 'p95<500ms' --threshold 'error_rate<1%' --threshold 'rat
 			if c.NArg() != 1 {
 				return usageError{errors.New("run takes one corpus file: replay run CORPUS --target URL")}
 			}
-			opts, err := replayOptions(c, c.Args().First())
+			opts, nw, err := replayOptions(c, c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -75,7 +76,7 @@ Thresholds: --threshold 'p95<500ms' --threshold 'error_rate<1%' --threshold 'rat
 				opts.Abort = func(s *metrics.Snapshot) string { return report.Evaluate(s, abort).Breached() }
 				ths = append(ths, abort...)
 			}
-			return replayAndReport(c, opts, ths, outs)
+			return replayAndReport(c, opts, nw, ths, outs)
 		},
 	}
 }
@@ -95,6 +96,10 @@ func replayFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "skip", Usage: "leave out the endpoints matching `PATTERN` (as --only); repeatable"},
 		&cli.BoolFlag{Name: "http1", Usage: "force HTTP/1.1 on https:// targets (HTTP/2 is used when offered)"},
 		&cli.BoolFlag{Name: "insecure", Usage: "skip TLS certificate verification"},
+		&cli.StringSliceFlag{Name: "ca-cert", Usage: "PEM `FILE` of CA certificates to trust beside the system's (a private CA); repeatable"},
+		&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE` (PEM) for mutual TLS, with --key"},
+		&cli.StringFlag{Name: "key", Usage: "private key `FILE` (PEM, unencrypted) of --cert"},
+		&cli.StringSliceFlag{Name: "resolve", Usage: "`HOST:PORT:ADDR`: connect to ADDR for HOST:PORT, still sending HOST as Host and TLS name, as curl's --resolve (IPv6 ADDR in brackets); repeatable"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "per request and WebSocket handshake"},
 		&cli.IntFlag{Name: "max-in-flight", Value: 10000, Usage: "bound on requests in flight; requests over it are counted as not sent"},
 		&cli.DurationFlag{Name: "max-lag", Value: 5 * time.Second, Usage: "how late a request may go out before it is counted as not sent"},
@@ -118,8 +123,32 @@ func replayFlags() []cli.Flag {
 	}
 }
 
-// replayOptions reads the replay flags.
-func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
+// replayOptions reads the replay flags, and the network options into the
+// way to the target (TLS, --resolve, proxies from the environment).
+func replayOptions(c *cli.Context, corpusPath string) (replay.Options, *netconf.Network, error) {
+	o, err := readReplayFlags(c, corpusPath)
+	if err != nil {
+		return o, nil, err
+	}
+	nw, err := netconf.New(netconf.Options{
+		CACerts:     c.StringSlice("ca-cert"),
+		Cert:        c.String("cert"),
+		Key:         c.String("key"),
+		Resolve:     c.StringSlice("resolve"),
+		Insecure:    c.Bool("insecure"),
+		DialTimeout: min(o.Engine.Timeout, 10*time.Second),
+	})
+	if err != nil {
+		return o, nil, usageError{err}
+	}
+	o.Engine.TLSConfig = nw.TLS
+	o.Engine.DialContext = nw.DialContext
+	o.Engine.Proxy = nw.Proxy
+	return o, nw, nil
+}
+
+// readReplayFlags reads every replay flag but the network ones.
+func readReplayFlags(c *cli.Context, corpusPath string) (replay.Options, error) {
 	var o replay.Options
 	o.Corpus = corpusPath
 	raw := c.String("target")
@@ -250,12 +279,24 @@ func replayOptions(c *cli.Context, corpusPath string) (replay.Options, error) {
 }
 
 // replayAndReport runs the replay, prints the summary, writes outputs and
-// turns breached thresholds into the exit code.
-func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds, outs []output) error {
-	opts.Preflight = true
+// turns breached thresholds into the exit code. nw, when set, is the way
+// to the target that the engine was given (replayOptions).
+func replayAndReport(c *cli.Context, opts replay.Options, nw *netconf.Network, ths report.Thresholds, outs []output) error {
+	target := opts.Engine.Target
+	// The replay's own preflight dials the target's host directly: right
+	// unless a proxy or --resolve stands between. The full check (through
+	// them, and a TLS handshake for https://) runs once the corpus has
+	// been read, before anything is sent.
+	opts.Preflight = nw == nil || nw.Direct(target)
+	fullCheck := nw != nil && (target.Scheme == "https" || !nw.Direct(target))
 	opts.CheckEndpoints = func(known []string) error {
 		if err := ths.Check(known); err != nil {
 			return usageError{fmt.Errorf("--threshold: %w", err)}
+		}
+		if fullCheck {
+			if err := nw.Check(c.Context, target, opts.Engine.Timeout); err != nil {
+				return err
+			}
 		}
 		// The target answered and the corpus is read: the run starts,
 		// so the directories of its results are made now (or refused
@@ -267,7 +308,7 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 		if c.Context.Err() != nil {
 			return interruptedError{what: "before the run started (" + context.Cause(c.Context).Error() + "): nothing was sent, no report written"}
 		}
-		return corpusHint(err, opts.Corpus)
+		return explainDNS(corpusHint(err, opts.Corpus), target)
 	}
 	snap := out.Snapshot
 	verdicts := report.Evaluate(snap, ths)
@@ -278,7 +319,8 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 	if perr := report.Summary(c.App.Writer, snap, report.SummaryOptions{Verdicts: verdicts, MaxEndpoints: c.Int("max-endpoints")}); perr != nil {
 		return perr
 	}
-	notes(c.App.Writer, out)
+	netLines, netErr := networkNotes(c.Context, nw, opts.Engine, snap)
+	notes(c.App.Writer, out, netLines...)
 	for _, o := range outs {
 		if werr := writeOutput(o, snap, verdicts); werr != nil {
 			return werr
@@ -307,14 +349,18 @@ func replayAndReport(c *cli.Context, opts replay.Options, ths report.Thresholds,
 	if aerr == nil && a.Scheduled > 0 && a.Completed == 0 {
 		return fmt.Errorf("no request reached %s: all %d scheduled events failed or were not sent (see the report above)", opts.Engine.Target, a.Scheduled)
 	}
+	if netErr != nil {
+		return netErr
+	}
 	if n := verdicts.Failed(); n > 0 {
 		return breachError{n: n}
 	}
 	return nil
 }
 
-// notes prints what the reader needs to know beyond the numbers.
-func notes(w io.Writer, out *replay.Outcome) {
+// notes prints what the reader needs to know beyond the numbers, extra
+// lines last.
+func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 	var lines []string
 	if out.Aborted != "" {
 		lines = append(lines, fmt.Sprintf("run stopped after %s by --abort-threshold: %s (the rest of the corpus was not replayed)", out.AbortedAt.Round(time.Second), out.Aborted))
@@ -354,6 +400,7 @@ func notes(w io.Writer, out *replay.Outcome) {
 	if lag := out.Engine.MaxLag; lag > 50*time.Millisecond {
 		lines = append(lines, fmt.Sprintf("the dispatcher ran up to %s behind schedule (machine overloaded?)", lag.Round(time.Millisecond)))
 	}
+	lines = append(lines, extra...)
 	writeNotes(w, lines)
 }
 

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -34,6 +36,16 @@ type Config struct {
 	HTTP1 bool
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// TLSConfig is the client TLS configuration of HTTP and WebSocket
+	// connections (roots, client certificate; see package netconf); it is
+	// cloned, and Insecure still applies. Nil: the system's roots.
+	TLSConfig *tls.Config
+	// DialContext opens the TCP connections of HTTP and WebSocket
+	// (netconf's applies --resolve overrides); nil dials directly.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Proxy picks the proxy of a request, HTTP and WebSocket handshake
+	// alike (http.ProxyFromEnvironment semantics in netconf); nil: none.
+	Proxy func(*http.Request) (*url.URL, error)
 	// Timeout bounds one request from send to the end of its body, and
 	// one WebSocket handshake (default 30s).
 	Timeout time.Duration

@@ -30,6 +30,7 @@ type lane struct {
 	clock  *clock
 	client *http.Client
 	dialer *net.Dialer
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsCfg *tls.Config
 	slots  chan struct{} // one token per request in flight
 
@@ -56,10 +57,19 @@ func newLane(cfg Config, c *clock) *lane {
 		dialer:  &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second},
 		tlsCfg:  &tls.Config{InsecureSkipVerify: cfg.Insecure},
 	}
+	l.dial = l.dialer.DialContext
+	if cfg.DialContext != nil {
+		l.dial = cfg.DialContext
+	}
+	if cfg.TLSConfig != nil {
+		l.tlsCfg = cfg.TLSConfig.Clone()
+		l.tlsCfg.InsecureSkipVerify = l.tlsCfg.InsecureSkipVerify || cfg.Insecure
+	}
 	tr := cfg.Transport
 	if tr == nil {
 		t := &http.Transport{
-			DialContext:         l.dialer.DialContext,
+			Proxy:               cfg.Proxy,
+			DialContext:         l.dial,
 			MaxIdleConns:        0,
 			MaxIdleConnsPerHost: cfg.MaxInFlight,
 			IdleConnTimeout:     90 * time.Second,

@@ -257,7 +257,8 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, t *tic
 		}
 	}
 	dialer := websocket.Dialer{
-		NetDialContext:    l.dialer.DialContext,
+		NetDialContext:    l.dial,
+		Proxy:             l.cfg.Proxy,
 		TLSClientConfig:   l.tlsCfg.Clone(),
 		HandshakeTimeout:  l.cfg.Timeout,
 		EnableCompression: c.extended,

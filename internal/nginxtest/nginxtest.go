@@ -20,12 +20,28 @@ import (
 
 // Server is a running nginx.
 type Server struct {
-	// URL is the base URL, "http://127.0.0.1:PORT".
+	// URL is the base URL, "http://127.0.0.1:PORT" ("https://" when it
+	// listens with ssl).
 	URL  string
 	Addr string
 	dir  string
 	cmd  *exec.Cmd
 }
+
+// Options configure StartWith.
+type Options struct {
+	// Listen is added to the listen directive, for example "ssl http2"
+	// (with ssl_certificate and ssl_certificate_key in Server).
+	Listen string
+	// HTTP is inserted into the http block (log_format, map, upstream).
+	HTTP string
+	// Server is inserted into the server block (locations); by default
+	// every request gets 200 "ok".
+	Server string
+}
+
+// Dir is the server's directory: its configuration and logs.
+func (s *Server) Dir() string { return s.dir }
 
 // Entry is one access-log line.
 type Entry struct {
@@ -55,6 +71,14 @@ func Binary() string {
 // gets 200 "ok".
 func Start(t testing.TB, extra string) *Server {
 	t.Helper()
+	return StartWith(t, Options{Server: extra})
+}
+
+// StartWith runs nginx for the test as Start does, with more of the
+// configuration given.
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	extra := o.Server
 	bin := Binary()
 	if bin == "" {
 		t.Skip("nginx is not installed (apt-get install nginx-light)")
@@ -83,12 +107,13 @@ http {
   uwsgi_temp_path %[1]s/uwsgi;
   scgi_temp_path %[1]s/scgi;
   keepalive_requests 100000;
+  %[5]s
   server {
-    listen %[2]s;
+    listen %[2]s %[4]s;
     %[3]s
   }
 }
-`, dir, addr, extra)
+`, dir, addr, extra, o.Listen, o.HTTP)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +122,11 @@ http {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)
 	}
-	s := &Server{URL: "http://" + addr, Addr: addr, dir: dir, cmd: cmd}
+	scheme := "http"
+	if strings.Contains(" "+o.Listen+" ", " ssl ") {
+		scheme = "https"
+	}
+	s := &Server{URL: scheme + "://" + addr, Addr: addr, dir: dir, cmd: cmd}
 	t.Cleanup(s.stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
