@@ -19,6 +19,36 @@
 // byte; Total); Start as an offset from the corpus clock origin
 // (monotonic); the client and upstream addresses.
 //
+// The phases follow each other and none is negative. When the upstream
+// begins its answer before the transport reports the request written (it
+// answered before reading the whole body, or the transport's check that a
+// Content-Length body has ended ran late), Send ends with the last request
+// byte read before the answer began; after 1xx interim responses (100
+// Continue, 103 Early Hints) Wait runs to the head of the final response.
+//
+// # Complete exchanges
+//
+// An exchange the client completed is recorded complete: its response, no
+// error, its whole request body. Requests with a body are served in
+// net/http's full-duplex mode, so the transport forwards the body while
+// the response comes back and net/http does not consume and close the body
+// under it once the response head is written (the transport would then
+// fail with "invalid Read on closed Body"). Before the handler returns,
+// the proxy stops the transport reading the body and waits for a read in
+// progress. When the upstream answered without reading the body to its
+// end, the client gets its response first and the proxy then reads what
+// the client still sends into the record, as a server reads it to keep the
+// connection: at most max(MaxBody, 256 KiB) bytes within 5 s. A longer
+// remainder is recorded truncated with its declared size, and net/http
+// closes the connection. A client that waited for a 100 Continue that
+// never came did not send its body: none is read, nor recorded.
+//
+// Responses are recorded as they went on the wire: compressed bytes and
+// their Content-Encoding (decoding happens when the corpus is read). The
+// proxy forwards the client's Accept-Encoding untouched: its transport's
+// transparent compression is off, so it never asks the upstream for gzip
+// on its own.
+//
 // Bodies stream: they are forwarded as they arrive and only their first
 // MaxBody bytes are kept (Body.Truncated set, Body.Size the full size).
 // Server-sent events and other responses without a Content-Length are

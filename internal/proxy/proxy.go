@@ -39,6 +39,15 @@ const DefaultMaxBody = 1 << 20
 // its context ends.
 const DefaultShutdownGrace = 3 * time.Second
 
+// When the upstream answers before it has read the whole request body,
+// the proxy reads the rest the client sends into the record, as a server
+// reads it to keep the connection: at most max(MaxBody, minBodyDrain)
+// bytes, for at most bodyDrainTimeout.
+const (
+	minBodyDrain     = 256 << 10 // net/http's own limit for this
+	bodyDrainTimeout = 5 * time.Second
+)
+
 // Config configures a Proxy. Upstream and Sink are required; every other
 // field has a working zero value.
 type Config struct {
@@ -56,6 +65,11 @@ type Config struct {
 	Clock func() time.Duration
 	// Transport sends requests upstream. Nil means a clone of
 	// http.DefaultTransport with transparent decompression turned off.
+	// An *http.Transport that would decompress is cloned with
+	// DisableCompression set: it would otherwise ask the upstream for gzip
+	// when the client asked for no coding, and hand the proxy decoded
+	// bytes. Any other RoundTripper must leave Accept-Encoding and the
+	// response body as they are.
 	Transport http.RoundTripper
 	// Logger receives warnings (a failing sink, a malformed WebSocket
 	// stream). Nil discards them.
@@ -179,6 +193,11 @@ func New(cfg Config) (*Proxy, error) {
 		}
 	}
 	transport := cfg.Transport
+	if t, ok := transport.(*http.Transport); ok && !t.DisableCompression {
+		t = t.Clone()
+		t.DisableCompression = true
+		transport = t
+	}
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.DisableCompression = true
@@ -320,10 +339,14 @@ type exchangeState struct {
 	req    traffic.Request
 	reqLen int64
 	reqTee *teeBody
+	// expectContinue: the client waits for 100 Continue before it sends
+	// the body.
+	expectContinue bool
 
 	mu        sync.Mutex
 	wrote     time.Duration
 	firstByte time.Duration
+	headAt    time.Duration // the final response head arrived
 	interim   []int
 	server    string
 	resp      *traffic.Response
@@ -364,9 +387,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.req.Scheme = "https"
 	}
 	x.reqLen = r.ContentLength
-	if r.Body != nil && r.Body != http.NoBody {
-		x.reqTee = newTeeBody(r.Body, p.cfg.MaxBody, p.clock)
-		r.Body = x.reqTee
+	body := r.Body
+	if body != nil && body != http.NoBody {
+		x.reqTee = newTeeBody(body, p.cfg.MaxBody, p.clock)
+		x.expectContinue = httpguts.HeaderValuesContainsToken(r.Header.Values("Expect"), "100-continue")
+		// The transport sends the body upstream while the response comes
+		// back: without this, net/http would consume and close the body
+		// as soon as the response head is written, under the transport's
+		// feet (it would then fail reading "a closed body"), and would
+		// hold the head back while the client was still sending.
+		http.NewResponseController(w).EnableFullDuplex()
+		defer x.reqTee.seal()
 	}
 	trace := &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
@@ -393,6 +424,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := context.WithValue(r.Context(), stateKey{}, x)
 	r = r.WithContext(httptrace.WithClientTrace(ctx, trace))
+	if x.reqTee != nil {
+		// On the copy only: net/http looks at the request's own body after
+		// the handler to decide whether the connection can be kept (a
+		// client that waited in vain for 100 Continue has not sent it).
+		r.Body = x.reqTee
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			// ReverseProxy aborts the response with ErrAbortHandler when
@@ -403,7 +440,54 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	p.rp.ServeHTTP(w, r)
+	x.endRequestBody(w, r)
 	x.finish(r.Context().Err(), false)
+}
+
+// endRequestBody ends the transport's use of the request body before the
+// handler returns (net/http forbids reading it afterwards), and reads into
+// the record what is left of a body the upstream answered without reading
+// to its end. ReverseProxy refuses the transport further reads once it
+// returns, but a read may still be in progress: endRequestBody seals the
+// body and waits for that read. The client has its response first; the
+// waiting and reading are bounded in time (bodyDrainTimeout) and the
+// reading in bytes, and there is no reading when the client is gone or
+// never sent the body (it waited for a 100 Continue that did not come).
+func (x *exchangeState) endRequestBody(w http.ResponseWriter, r *http.Request) {
+	t := x.reqTee
+	if t == nil {
+		return
+	}
+	t.seal()
+	x.mu.Lock()
+	upgraded := x.ws != nil || x.upgraded
+	x.mu.Unlock()
+	if upgraded || t.atEOF() {
+		return
+	}
+	rc := http.NewResponseController(w)
+	if r.Context().Err() == nil {
+		rc.Flush()
+	}
+	// The deadline also bounds net/http's own reading of what is left
+	// (below, or when the handler returns); net/http sets the
+	// connection's deadline afresh before reading the next request.
+	rc.SetReadDeadline(time.Now().Add(bodyDrainTimeout))
+	t.readMu.Lock()
+	defer t.readMu.Unlock()
+	left, ok := t.rest(x.reqLen, x.expectContinue)
+	limit := max(x.p.cfg.MaxBody, minBodyDrain)
+	if ok && left <= limit && r.Context().Err() == nil {
+		t.drainLocked(limit)
+	}
+	if !t.atEOF() {
+		// Too much to read, or the client stopped sending: close the
+		// body now rather than when the handler returns, which in
+		// full-duplex mode can make net/http read the connection twice at
+		// once (golang/go#68560). net/http then keeps the connection if
+		// the body ends within its own limit and closes it otherwise.
+		t.rc.Close()
+	}
 }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
@@ -432,6 +516,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		Header: sortedFields(res.Header),
 	}
 	x.mu.Lock()
+	x.headAt = p.clock()
 	resp.Interim = append([]int(nil), x.interim...)
 	x.resp = resp
 	x.respLen = res.ContentLength
@@ -509,18 +594,46 @@ func (x *exchangeState) exchange(end time.Duration) traffic.Exchange {
 	} else {
 		ex.Flags |= traffic.FlagNoResponse
 	}
-	t := &ex.Timing
-	if x.wrote > 0 {
-		t.Send = x.wrote - x.start
-		if x.firstByte > 0 {
-			t.Wait = x.firstByte - x.wrote
+	x.timing(&ex.Timing, end)
+	return ex
+}
+
+// timing sets the phases of an exchange that ended at end. They follow
+// each other and never overlap, so none is negative: Send runs from the
+// start to when the request was written upstream, Wait to the first byte
+// of the final response, Receive to its last byte.
+//
+// The upstream may begin its answer before the transport reports the
+// request written: when it answers before reading the whole body, and
+// whenever the transport's last look at the body (the check that a
+// Content-Length body has ended) runs late. Send then ends with the last
+// request byte read before the answer began, or at the answer. After 1xx
+// interim responses (100 Continue, 103 Early Hints), whose first byte
+// httptrace reports, the final response begins when its head arrived.
+func (x *exchangeState) timing(t *traffic.Timing, end time.Duration) {
+	first := x.firstByte
+	if len(x.interim) > 0 && x.headAt > 0 {
+		first = x.headAt
+	}
+	sent := x.wrote
+	if first > 0 && (sent == 0 || sent > first) {
+		sent = first
+		if x.reqTee != nil {
+			if last := x.reqTee.lastRead(); last > x.start && last < first {
+				sent = last
+			}
 		}
 	}
-	if x.firstByte > 0 && end > x.firstByte {
-		t.Receive = end - x.firstByte
+	if sent > 0 {
+		t.Send = max(sent-x.start, 0)
+		if first > 0 {
+			t.Wait = first - sent
+		}
 	}
-	t.Total = end - x.start
-	return ex
+	if first > 0 && end > first {
+		t.Receive = end - first
+	}
+	t.Total = max(end-x.start, 0)
 }
 
 // finish records the exchange once ReverseProxy is done with it. aborted
