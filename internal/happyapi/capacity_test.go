@@ -217,3 +217,51 @@ func TestCapacityConfig(t *testing.T) {
 		}
 	}
 }
+
+// Under a concurrency limit a stall still holds requests to its end,
+// counted from when a request gets its turn: queue wait and stall add up
+// to what the client sees.
+func TestStallUnderCapacity(t *testing.T) {
+	stall := Stall{Every: 300 * time.Millisecond, For: 100 * time.Millisecond}
+	srv, base := newTest(t, Config{MaxConcurrent: 2, Stall: stall, Latency: Latency{Dist: DistFixed, Fixed: 20 * time.Millisecond}})
+	deadline := srv.Origin().Add(2*stall.Every + stall.For + 50*time.Millisecond)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				resp, err := http.Get(base + "/health")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	stalledAfterQueue := 0
+	for _, r := range srv.Truth().Requests {
+		if r.Stall == 0 {
+			continue
+		}
+		// The hold ends exactly at a stall's end.
+		if end := r.Arrived + r.Queued + r.Stall; end%stall.Every != stall.For {
+			t.Fatalf("hold of %+v ends at %s, not at a stall's end", r, end)
+		}
+		if r.Queued > 0 {
+			stalledAfterQueue++
+		}
+		if r.Served < r.Queued+r.Stall+r.Latency {
+			t.Fatalf("served in %s, less than queue + stall + latency: %+v", r.Served, r)
+		}
+	}
+	if stalledAfterQueue == 0 {
+		t.Error("no request queued into a stall")
+	}
+	if st := srv.State(); st.PeakActive > 2 {
+		t.Errorf("peak %d handled at once", st.PeakActive)
+	}
+}
