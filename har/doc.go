@@ -99,7 +99,13 @@
 // digits, timings in milliseconds with six). Bodies that are not UTF-8
 // are written base64 with "encoding": "base64" (content, and postData
 // where the field is a common extension); content-encoded response bodies
-// (gzip, deflate, br, zstd) are written decoded, as HAR means them.
+// (gzip, x-gzip, deflate, br, zstd and stacked lists, decoded by
+// internal/coding) are written decoded, as HAR means them and browsers
+// write them. A body cut at the recorder's cap is written as its decoded
+// start, marked truncated in "_reprise". A body that cannot be decoded (an
+// unknown coding, corrupt data) is written as sent, base64, with
+// "_reprise" wireEncoded, and counted in ExportReport.Undecoded by cause
+// ("br: corrupt stream").
 //
 // What a record holds and HAR has no field for travels in reprise
 // extensions that other tools ignore: the log's "_reprise" (the corpus

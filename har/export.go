@@ -1,14 +1,9 @@
 package har
 
 import (
-	"bytes"
-	"compress/flate"
-	"compress/gzip"
-	"compress/zlib"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -21,9 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/andybalholm/brotli"
-	"github.com/klauspost/compress/zstd"
-
+	"github.com/reprise/reprise/internal/coding"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -44,8 +37,16 @@ type ExportReport struct {
 	Exchanges  int
 	WSConns    int
 	WSMessages int
-	// Decoded counts response bodies written content-decoded.
+	// Decoded counts response bodies written content-decoded, as HAR
+	// means content.text.
 	Decoded int
+	// DecodedCut counts, among Decoded, bodies cut at the recorder's cap
+	// whose decoded start was written (marked truncated in "_reprise").
+	DecodedCut int
+	// Undecoded counts response bodies that could not be decoded and were
+	// written as sent (base64, "_reprise" wireEncoded), by cause
+	// ("br: corrupt stream").
+	Undecoded map[string]int
 	// Orphans counts WebSocket messages and closes whose open was missing.
 	Orphans int
 }
@@ -56,7 +57,36 @@ func (r ExportReport) Summary() string {
 	if r.Orphans > 0 {
 		s += fmt.Sprintf(", %d websocket records without their connection left out", r.Orphans)
 	}
+	if r.Decoded > 0 {
+		s += fmt.Sprintf(", %d response bodies content-decoded", r.Decoded)
+		if r.DecodedCut > 0 {
+			s += fmt.Sprintf(" (%d of them cut short, their decoded start written)", r.DecodedCut)
+		}
+	}
+	if n := r.undecodedTotal(); n > 0 {
+		causes := slices.Sorted(maps.Keys(r.Undecoded))
+		parts := make([]string, len(causes))
+		for i, c := range causes {
+			parts[i] = fmt.Sprintf("%s ×%d", c, r.Undecoded[c])
+		}
+		s += fmt.Sprintf(", %d response bodies could not be decoded and were written as sent (%s)", n, strings.Join(parts, ", "))
+	}
 	return s
+}
+
+func (r *ExportReport) undecoded(cause string) {
+	if r.Undecoded == nil {
+		r.Undecoded = map[string]int{}
+	}
+	r.Undecoded[cause]++
+}
+
+func (r ExportReport) undecodedTotal() int {
+	n := 0
+	for _, v := range r.Undecoded {
+		n += v
+	}
+	return n
 }
 
 // Export writes the records of src as a HAR 1.2 file. Exchanges are
@@ -347,15 +377,23 @@ func (x *exporter) response(e *Entry, ex *traffic.Exchange, p *traffic.Response,
 		mimeType = "x-unknown"
 	}
 	data := p.Body.Data
-	ce := p.Header.Get("Content-Encoding")
-	decoded := false
-	if len(data) > 0 && !isIdentity(ce) && ex.Notes[NoteResponseBody] != "decoded" {
-		if d, err := decodeContent(data, ce); err == nil && !p.Body.Truncated {
-			data = d
-			decoded = true
-			x.rep.Decoded++
-		} else {
+	decoded, cut := false, false
+	if len(data) > 0 && ex.Notes[NoteResponseBody] != "decoded" && len(coding.Parse(p.Header.Values("Content-Encoding")...)) > 0 {
+		res, err := coding.Body(p.Header, p.Body, maxDecoded)
+		switch {
+		case err != nil:
+			// Kept as sent, said so for the importer, and counted by cause.
 			ext.resp().WireEncoded = true
+			x.rep.undecoded(err.Error())
+		default:
+			data, decoded = res.Data, true
+			x.rep.Decoded++
+			if !res.Complete {
+				// The decoded start of a cut body: its full size is
+				// unknown.
+				cut = true
+				x.rep.DecodedCut++
+			}
 		}
 	}
 	c := Content{MimeType: mimeType}
@@ -367,12 +405,17 @@ func (x *exporter) response(e *Entry, ex *traffic.Exchange, p *traffic.Response,
 			c.Encoding = "base64"
 		}
 	}
-	if decoded {
+	switch {
+	case cut:
+		c.Size = Int(int64(len(data)))
+		ext.resp().Size = ptr(int64(-1))
+		ext.resp().Truncated = ptr(true)
+	case decoded:
 		c.Size = Int(int64(len(data)))
 		if p.Body.Size >= 0 {
 			c.Compression = Int(int64(len(data)) - p.Body.Size)
 		}
-	} else {
+	default:
 		size := p.Body.Size
 		if size < int64(len(data)) {
 			size = int64(len(data))
@@ -561,49 +604,3 @@ func queryString(target string) []NameValue {
 // maxDecoded bounds a decoded body, so a compression bomb in a corpus
 // cannot exhaust memory on export.
 const maxDecoded = 256 << 20
-
-// decodeContent undoes a Content-Encoding list (applied in order, so
-// undone in reverse). It knows gzip, deflate, br and zstd.
-func decodeContent(data []byte, ce string) ([]byte, error) {
-	codings := strings.Split(ce, ",")
-	for i := len(codings) - 1; i >= 0; i-- {
-		c := strings.ToLower(strings.TrimSpace(codings[i]))
-		var r io.Reader
-		switch c {
-		case "", "identity":
-			continue
-		case "gzip", "x-gzip":
-			zr, err := gzip.NewReader(bytes.NewReader(data))
-			if err != nil {
-				return nil, err
-			}
-			r = zr
-		case "deflate":
-			if zr, err := zlib.NewReader(bytes.NewReader(data)); err == nil {
-				r = zr
-			} else {
-				r = flate.NewReader(bytes.NewReader(data))
-			}
-		case "br":
-			r = brotli.NewReader(bytes.NewReader(data))
-		case "zstd":
-			zr, err := zstd.NewReader(bytes.NewReader(data), zstd.WithDecoderConcurrency(1))
-			if err != nil {
-				return nil, err
-			}
-			defer zr.Close()
-			r = zr
-		default:
-			return nil, fmt.Errorf("content coding %q not supported", c)
-		}
-		out, err := io.ReadAll(io.LimitReader(r, maxDecoded+1))
-		if err != nil {
-			return nil, err
-		}
-		if len(out) > maxDecoded {
-			return nil, errors.New("decoded body too large")
-		}
-		data = out
-	}
-	return data, nil
-}

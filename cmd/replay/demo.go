@@ -65,7 +65,9 @@ concurrent-users criterion left out: the corpus has six users).`,
 			// corpus's redacted tokens stand for its six users.
 			// Rate limits are off: at ten times the recorded pace every user
 			// would hit the ticket limit the recording stayed under.
-			srv, err := happyapi.New(happyapi.Config{AnyToken: true, Latency: lat,
+			// Compression stays off until the engine reads compressed
+			// bodies (issue 11); the shipped corpus asks for gzip.
+			srv, err := happyapi.New(happyapi.Config{AnyToken: true, Latency: lat, NoCompress: true,
 				AuthLimit: happyapi.RateLimit{N: -1}, TicketLimit: happyapi.RateLimit{N: -1}})
 			if err != nil {
 				return err

@@ -16,10 +16,10 @@ import (
 func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "summarise a corpus: records, endpoints, statuses, WebSocket connections and their messages",
+		Usage:     "summarise a corpus: records, endpoints, statuses, content codings, WebSocket connections and their messages",
 		ArgsUsage: "CORPUS",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "jsonl", Usage: "print every record as one JSON object per line instead"},
+			&cli.BoolFlag{Name: "jsonl", Usage: "print every record as one JSON object per line instead (bodies content-decoded, \"coding\" naming the coding)"},
 			&cli.BoolFlag{Name: "ws-connections", Usage: fmt.Sprintf("list every WebSocket connection (by default the first %d, after their summary)", inspect.DefaultConnections)},
 		},
 		Action: func(c *cli.Context) error {
@@ -33,8 +33,13 @@ func inspectCommand() *cli.Command {
 			}
 			defer r.Close()
 			if c.Bool("jsonl") {
-				if err := inspect.WriteJSONL(c.Context, r, c.App.Writer); err != nil {
+				rep, err := inspect.WriteJSONL(c.Context, r, c.App.Writer, 0)
+				if err != nil {
 					return fmt.Errorf("%s: %w", path, err)
+				}
+				if n := rep.UndecodableTotal(); n > 0 {
+					fmt.Fprintf(c.App.ErrWriter, "inspect: %d content-coded bodies could not be decoded and are shown as recorded, with decode_error: %s\n",
+						n, rep.UndecodableSummary())
 				}
 				return nil
 			}

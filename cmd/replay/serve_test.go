@@ -109,6 +109,9 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{"bad error rate", []string{"--listen", "127.0.0.1:0", "--error-rate", "5"}, "outside 0..1"},
 		{"bad listen", []string{"--listen", "nonsense"}, "want host:port"},
 		{"argument", []string{"extra"}, "takes no arguments"},
+		{"negative max concurrent", []string{"--listen", "127.0.0.1:0", "--max-concurrent", "-1"}, "--max-concurrent -1 is negative"},
+		{"negative max rate", []string{"--listen", "127.0.0.1:0", "--max-rate", "-2"}, "--max-rate -2"},
+		{"negative queue", []string{"--listen", "127.0.0.1:0", "--queue", "-1"}, "--queue -1 is negative"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,5 +124,72 @@ func TestServeRejectsBadFlags(t *testing.T) {
 				t.Errorf("stderr %q, want one line containing %q", errOut.String(), c.msg)
 			}
 		})
+	}
+}
+
+// serve compresses for clients that ask, limits its capacity when told,
+// and prints what exists when it stops.
+func TestServeCompressionCapacityState(t *testing.T) {
+	base, errOut, stop := startServe(t, "--listen", "127.0.0.1:0", "--any-token", "--max-concurrent", "2", "--queue", "1", "--latency", "fixed:200ms")
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	req, _ := http.NewRequest("POST", base+"/v1/sessions", strings.NewReader(`{"tag":"a","metadata":"bWV0YQ=="}`))
+	req.Header.Set("Authorization", "Bearer alice")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept-Encoding", "gzip, deflate")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("create answered %d with Content-Encoding %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
+	}
+	// Two handled, one queued, the rest refused at once.
+	var wg sync.WaitGroup
+	statuses := make([]int, 5)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get(base + "/health")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	ok, busy := 0, 0
+	for _, s := range statuses {
+		switch s {
+		case 200:
+			ok++
+		case 503:
+			busy++
+		}
+	}
+	if ok != 3 || busy != 2 {
+		t.Errorf("statuses %v: want 3×200 and 2×503", statuses)
+	}
+	resp, err = client.Get(base + "/_reprise/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(state), `"sessions":1`) || !strings.Contains(string(state), `"peak_active":2`) {
+		t.Errorf("state %s", state)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"1 queued, 2 refused with 503", "1 compressed", "happy api state: 1 users, 1 sessions (0 messages), 0 machines", "peak 2 requests handled at once"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stop summary lacks %q:\n%s", want, errOut.String())
+		}
 	}
 }

@@ -71,6 +71,31 @@ type Config struct {
 	// rpc-request (default 0).
 	RPCDelay time.Duration
 
+	// NoCompress turns response compression off. By default JSON and text
+	// answers are compressed with the coding the request's Accept-Encoding
+	// prefers (zstd, br, gzip or deflate; ties in that order), with Vary:
+	// Accept-Encoding, as real servers do; WebSocket upgrades never are.
+	NoCompress bool
+	// CompressMinSize is the smallest body, in bytes, that is compressed
+	// (default 0: every non-empty answer, as the Happy server on
+	// Cloudflare Workers does).
+	CompressMinSize int
+
+	// MaxConcurrent is how many HTTP requests (WebSocket upgrades
+	// included, until the upgrade is done) are handled at once; the rest
+	// wait in the queue (default 0: no limit). Injected stalls and latency
+	// happen while a request holds its place, as a busy worker would.
+	MaxConcurrent int
+	// MaxRate is how many requests per second may start, evenly spaced
+	// (default 0: no limit); the rest wait in the queue for their turn.
+	MaxRate float64
+	// MaxQueue is how many requests may wait for a turn when MaxConcurrent
+	// or MaxRate is set (default 1024; negative: none, every request over a
+	// limit is refused). A request finding the queue full is answered at
+	// once with 503 {"error":"Server overloaded","code":"OVERLOADED"} and
+	// Retry-After: 1.
+	MaxQueue int
+
 	// Version is reported by /health (default "reprise-happyapi").
 	Version string
 	// Logger receives connection-level errors (default: discarded).
@@ -86,6 +111,7 @@ const (
 	defaultTruthLimit    = 1 << 18
 	defaultWSWriteBuffer = 256
 	defaultWSPing        = 30 * time.Second
+	defaultMaxQueue      = 1024
 )
 
 // withDefaults validates c and fills defaults.
@@ -103,6 +129,21 @@ func (c Config) withDefaults() (Config, error) {
 		if t == "" {
 			return c, fmt.Errorf("token %d is empty", i+1)
 		}
+	}
+	if c.CompressMinSize < 0 {
+		return c, fmt.Errorf("compress min size %d is negative", c.CompressMinSize)
+	}
+	if c.MaxConcurrent < 0 {
+		return c, fmt.Errorf("max concurrent %d is negative (0 means no limit)", c.MaxConcurrent)
+	}
+	if c.MaxRate < 0 || math.IsNaN(c.MaxRate) || math.IsInf(c.MaxRate, 0) {
+		return c, fmt.Errorf("max rate %v is not a positive number of requests per second (0 means no limit)", c.MaxRate)
+	}
+	switch {
+	case c.MaxQueue == 0:
+		c.MaxQueue = defaultMaxQueue
+	case c.MaxQueue < 0:
+		c.MaxQueue = 0
 	}
 	if c.TokenTTL < 0 || c.TicketTTL < 0 || c.RPCDelay < 0 {
 		return c, errors.New("token ttl, ticket ttl and rpc delay must not be negative")

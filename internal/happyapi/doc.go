@@ -14,6 +14,7 @@
 //	truth := srv.Truth()   // per-request injected delays, arrival order
 //	p99 := truth.Quantile(0.99)
 //	stats := srv.Stats()   // requests by route and status, WebSocket counts
+//	state := srv.State()   // sessions, machines, artifacts, kv keys, sockets
 //
 // # Authentication
 //
@@ -78,15 +79,51 @@
 // matching filter.type all, user-scoped-only, session (sessionId) or machine
 // (machineId) and answers {success, delivered}.
 //
+// # Compression
+//
+// Like a real server, it compresses JSON and text answers (error answers
+// too) with the coding the request's Accept-Encoding prefers among zstd,
+// br, gzip and deflate (zlib-wrapped), ties going in that order, and says
+// Vary: Accept-Encoding on every compressible answer. Every non-empty
+// answer is compressed, as the Happy server on Cloudflare Workers does,
+// unless Config.CompressMinSize says otherwise; a request without
+// Accept-Encoding gets identity. WebSocket upgrades and HEAD answers are
+// untouched. Config.NoCompress turns it off.
+//
+// # Capacity
+//
+// Config.MaxConcurrent bounds the HTTP requests handled at once and
+// Config.MaxRate the requests started per second (evenly spaced); a
+// request over a limit waits in one FIFO queue of Config.MaxQueue places
+// (default 1024) and finding it full is answered at once with 503
+// {"error":"Server overloaded","code":"OVERLOADED"} and Retry-After: 1.
+// A request holds its place through its stall, latency and handling, so
+// with limits the server saturates as a real one does: the queue wait is
+// latency its client sees (RequestTruth.Queued), not injected delay. A
+// WebSocket holds a place only until it is upgraded. Without limits
+// nothing waits.
+//
+// # State
+//
+// State counts what exists (users, sessions not deleted and their
+// messages, machines, artifacts, kv keys with a value, open WebSockets),
+// the TCP connections open now and at most (on the listener of Start or
+// Serve) and the requests handled and queued now and at most. GET
+// /_reprise/state (StatePath) answers it as JSON to loopback clients, is
+// not counted in Stats or Truth and bypasses limits, injection and
+// compression.
+//
 // # Fault injection
 //
-// Every HTTP request (WebSocket upgrades included) goes through, in order:
-// a stall hold (Config.Stall: starting Every after Origin and every Every
-// after that, requests arriving within For are held until the stall ends),
+// Every HTTP request (WebSocket upgrades included) goes through, in order,
+// once it has its turn under the capacity limits: a stall hold
+// (Config.Stall: starting Every after Origin and every Every after that,
+// requests whose turn comes within For are held until the stall ends),
 // then a latency sample (Config.Latency), then with probability
 // Config.ErrorRate an injected 500 or 503 {"error", code:"INJECTED_FAULT"}
 // instead of the route. Samples come from one PCG source seeded with
-// Config.Seed, drawn in arrival order.
+// Config.Seed, drawn in the order requests get their turn (arrival order
+// without limits).
 //
 // Latency specs (ParseLatency):
 //

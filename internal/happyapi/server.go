@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/reprise/reprise/internal/coding"
 )
 
 // Server is an in-memory Happy-compatible API server. It is an
@@ -31,6 +33,8 @@ type Server struct {
 
 	authLimit   *limiter
 	ticketLimit *limiter
+	admit       *admission
+	conns       connCounter
 
 	rngMu sync.Mutex
 	rng   *mrand.Rand
@@ -63,6 +67,7 @@ func New(cfg Config) (*Server, error) {
 		origin:      time.Now(),
 		authLimit:   newLimiter(c.AuthLimit),
 		ticketLimit: newLimiter(c.TicketLimit),
+		admit:       newAdmission(c.MaxConcurrent, c.MaxRate, c.MaxQueue),
 		rng:         mrand.New(mrand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15)),
 		users:       make(map[string]*user),
 		stats:       newStats(),
@@ -83,37 +88,66 @@ func New(cfg Config) (*Server, error) {
 // it, and RequestTruth.Arrived is measured from it.
 func (s *Server) Origin() time.Time { return s.origin }
 
-// ServeHTTP answers one request: it stamps the tracing headers, applies the
-// injected stall, latency and fault, routes the request and records the
-// truth about it.
+// ServeHTTP answers one request: it stamps the tracing headers, sets up
+// response compression, waits for a turn under the capacity limits,
+// applies the injected stall, latency and fault, routes the request and
+// records the truth about it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == StatePath {
+		s.serveState(w, r)
+		return
+	}
 	arrived := time.Now()
 	seq := s.seq.Add(1) - 1
 	rw := &responseWriter{ResponseWriter: w, start: arrived}
 	rw.Header().Set("X-Request-ID", randomHex(16))
-
-	offset := arrived.Sub(s.origin)
-	hold := s.cfg.Stall.Hold(offset)
-	lat, fault := s.draw()
-	if wait := hold + lat; wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
+	var out http.ResponseWriter = rw
+	var cw *compressWriter
+	if !s.cfg.NoCompress && r.Method != http.MethodHead && !websocket.IsWebSocketUpgrade(r) {
+		c, _ := coding.Negotiate(r.Header.Values("Accept-Encoding"), nil)
+		cw = &compressWriter{ResponseWriter: rw, coding: c, minSize: s.cfg.CompressMinSize, s: s}
+		out = cw
 	}
-	switch {
-	case r.Context().Err() != nil:
+
+	queued, outcome := s.admit.enter(r.Context())
+	offset := arrived.Sub(s.origin)
+	var hold, lat time.Duration
+	fault := 0
+	switch outcome {
+	case admitted:
+		hold = s.cfg.Stall.Hold(offset + queued)
+		lat, fault = s.draw()
+		if wait := hold + lat; wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
+		}
+		switch {
+		case r.Context().Err() != nil:
+			rw.status = StatusClientGone
+		case fault != 0:
+			s.writeJSON(out, fault, map[string]any{"error": http.StatusText(fault), "code": "INJECTED_FAULT"})
+		default:
+			// The mux sets r.Pattern to the route it chose.
+			s.mux.ServeHTTP(out, r)
+		}
+	case refusedFull:
+		out.Header().Set("Retry-After", "1")
+		s.writeJSON(out, http.StatusServiceUnavailable, map[string]any{"error": "Server overloaded", "code": "OVERLOADED"})
+	case clientGone:
 		rw.status = StatusClientGone
-	case fault != 0:
-		s.writeJSON(rw, fault, map[string]any{"error": http.StatusText(fault), "code": "INJECTED_FAULT"})
-	default:
-		// The mux sets r.Pattern to the route it chose.
-		s.mux.ServeHTTP(rw, r)
+	}
+	if cw != nil {
+		cw.finish()
+	}
+	if outcome == admitted {
+		s.admit.leave()
 	}
 	route := r.Pattern
-	if rw.status == StatusClientGone || fault != 0 {
+	if route == "" {
 		// The mux did not run: ask it which route the request was for.
 		_, route = s.mux.Handler(r)
 	}
@@ -129,6 +163,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Method:  r.Method,
 		Path:    r.URL.Path,
 		Arrived: offset,
+		Queued:  queued,
+		Refused: outcome == refusedFull,
 		Stall:   hold,
 		Latency: lat,
 		Fault:   fault,
@@ -222,6 +258,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.New("server already started")
 	}
 	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	ln = s.conns.listener(ln)
 	s.httpSrv, s.ln, s.done = hs, ln, make(chan struct{})
 	s.srvMu.Unlock()
 

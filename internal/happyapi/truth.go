@@ -27,8 +27,15 @@ type RequestTruth struct {
 	Method, Path string
 	// Arrived is the arrival time as an offset from Server.Origin.
 	Arrived time.Duration
+	// Queued is how long the request waited for a turn under
+	// Config.MaxConcurrent and Config.MaxRate (0 without limits): time
+	// its client sees as latency, though the server injected none.
+	Queued time.Duration
+	// Refused reports a request answered 503 at once because the queue
+	// was full.
+	Refused bool
 	// Stall is how long a stall held the request (exact: stall end minus
-	// arrival).
+	// the start of its turn, which is its arrival unless it queued).
 	Stall time.Duration
 	// Latency is the injected latency sampled for the request, added after
 	// any stall.
@@ -106,10 +113,15 @@ type Stats struct {
 	WSReceived, WSSent int64
 	// WSDropped counts connections dropped for not reading fast enough.
 	WSDropped int64
+	// Compressed counts answers sent compressed, by coding.
+	Compressed map[string]int64
+	// Queued counts requests that waited for a turn under the capacity
+	// limits; Refused those answered 503 because the queue was full.
+	Queued, Refused int64
 }
 
 func newStats() Stats {
-	return Stats{ByRoute: map[string]int64{}, ByStatus: map[string]map[int]int64{}}
+	return Stats{ByRoute: map[string]int64{}, ByStatus: map[string]map[int]int64{}, Compressed: map[string]int64{}}
 }
 
 func (s *Server) record(rt RequestTruth) {
@@ -129,6 +141,12 @@ func (s *Server) record(rt RequestTruth) {
 	if rt.Stall > 0 {
 		s.stats.Stalled++
 	}
+	if rt.Queued > 0 && !rt.Refused {
+		s.stats.Queued++
+	}
+	if rt.Refused {
+		s.stats.Refused++
+	}
 	if s.cfg.TruthLimit > 0 && len(s.truth) < s.cfg.TruthLimit {
 		s.truth = append(s.truth, rt)
 	} else {
@@ -141,6 +159,7 @@ func (s *Server) Stats() Stats {
 	s.statsMu.Lock()
 	out := s.stats
 	out.ByRoute = maps.Clone(s.stats.ByRoute)
+	out.Compressed = maps.Clone(s.stats.Compressed)
 	out.ByStatus = make(map[string]map[int]int64, len(s.stats.ByStatus))
 	for k, v := range s.stats.ByStatus {
 		out.ByStatus[k] = maps.Clone(v)
@@ -149,6 +168,13 @@ func (s *Server) Stats() Stats {
 	h := s.hub.counters()
 	out.WSAccepted, out.WSOpen, out.WSReceived, out.WSSent, out.WSDropped = h.accepted, h.open, h.received, h.sent, h.dropped
 	return out
+}
+
+// countCompressed counts an answer sent compressed with coding c.
+func (s *Server) countCompressed(c string) {
+	s.statsMu.Lock()
+	s.stats.Compressed[c]++
+	s.statsMu.Unlock()
 }
 
 // Truth returns a copy of the per-request truth recorded so far.

@@ -1,6 +1,7 @@
 // Package inspect summarises a corpus for people: what it holds, over what
-// time, from which flows, and how its WebSocket connections behaved; and
-// dumps records as JSON lines for other tools.
+// time, from which flows, which content codings its bodies use (and which
+// cannot be decoded), and how its WebSocket connections behaved; and dumps
+// records as JSON lines for other tools, bodies content-decoded.
 package inspect
 
 import (
@@ -15,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/reprise/reprise/internal/analysis"
+	"github.com/reprise/reprise/internal/coding"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -36,7 +38,14 @@ type Summary struct {
 	Late       int64
 	Truncated  int64 // bodies cut at the recorder's cap
 	Endpoints  map[string]int64
-	WS         []WSSummary
+	// Codings counts request and response bodies by their
+	// Content-Encoding ("gzip", "gzip, br"); bodies without one are not
+	// counted.
+	Codings map[string]int64
+	// Undecodable counts coded bodies that could not be decoded, by cause
+	// ("br: corrupt stream").
+	Undecodable map[string]int64
+	WS          []WSSummary
 	// Orphans counts WebSocket records whose connection was not opened in
 	// the corpus.
 	Orphans int64
@@ -64,6 +73,9 @@ type WSSummary struct {
 type Options struct {
 	// Endpoint names a request's route; nil uses method and path.
 	Endpoint func(method, path string) string
+	// MaxDecoded caps the decoded size of one content-coded body
+	// (coding.DefaultMax when 0); a body over it counts as undecodable.
+	MaxDecoded int64
 }
 
 // Summarize reads src to its end.
@@ -71,7 +83,18 @@ func Summarize(ctx context.Context, src traffic.Source, header traffic.Header, o
 	if opts.Endpoint == nil {
 		opts.Endpoint = func(m, p string) string { return m + " " + p }
 	}
-	s := &Summary{Header: header, Statuses: map[int]int64{}, Errors: map[string]int64{}, Endpoints: map[string]int64{}}
+	s := &Summary{Header: header, Statuses: map[int]int64{}, Errors: map[string]int64{}, Endpoints: map[string]int64{},
+		Codings: map[string]int64{}, Undecodable: map[string]int64{}}
+	countBody := func(h traffic.Fields, b traffic.Body) {
+		cs := coding.Parse(h.Values("Content-Encoding")...)
+		if len(cs) == 0 || len(b.Data) == 0 {
+			return
+		}
+		s.Codings[coding.Format(cs)]++
+		if _, err := coding.DecodeCodings(cs, b.Data, opts.MaxDecoded); err != nil {
+			s.Undecodable[err.Error()]++
+		}
+	}
 	flows := map[string]bool{}
 	uf := analysis.NewUserFinder()
 	ws := map[uint64]int{}
@@ -108,10 +131,12 @@ func Summarize(ctx context.Context, src traffic.Source, header traffic.Header, o
 				if x.Response.Body.Truncated {
 					s.Truncated++
 				}
+				countBody(x.Response.Header, x.Response.Body)
 			}
 			if x.Request.Body.Truncated {
 				s.Truncated++
 			}
+			countBody(x.Request.Header, x.Request.Body)
 			if x.Error != "" {
 				s.Errors[x.Error]++
 			}
@@ -220,6 +245,16 @@ func (s *Summary) WriteText(w io.Writer, o TextOptions) error {
 	}
 	for _, e := range sortedByCount(s.Errors) {
 		p.f("error         %s ×%d\n", e, s.Errors[e])
+	}
+	if len(s.Codings) > 0 {
+		var parts []string
+		for _, c := range sortedByCount(s.Codings) {
+			parts = append(parts, fmt.Sprintf("%s×%d", strings.ReplaceAll(c, ", ", ","), s.Codings[c]))
+		}
+		p.f("codings       %s (bodies; --jsonl shows them decoded)\n", strings.Join(parts, " "))
+	}
+	for _, e := range sortedByCount(s.Undecodable) {
+		p.f("undecodable   %s ×%d (shown as recorded)\n", e, s.Undecodable[e])
 	}
 	if len(s.Endpoints) > 0 {
 		p.f("\nendpoints\n")
@@ -384,37 +419,80 @@ func (p *printer) f(format string, args ...any) {
 	}
 }
 
+// JSONLReport says what WriteJSONL wrote.
+type JSONLReport struct {
+	// Records is the number of lines written.
+	Records int64
+	// Decoded counts bodies written content-decoded, by coding.
+	Decoded map[string]int64
+	// Undecodable counts content-coded bodies written as recorded because
+	// they could not be decoded, by cause ("br: corrupt stream").
+	Undecodable map[string]int64
+}
+
+// UndecodableTotal is the number of bodies that could not be decoded.
+func (r JSONLReport) UndecodableTotal() int64 {
+	var n int64
+	for _, v := range r.Undecodable {
+		n += v
+	}
+	return n
+}
+
+// UndecodableSummary names the causes with their counts ("br: corrupt
+// stream ×2, compress: unsupported content coding ×1"), most frequent first.
+func (r JSONLReport) UndecodableSummary() string {
+	var parts []string
+	for _, c := range sortedByCount(r.Undecodable) {
+		parts = append(parts, fmt.Sprintf("%s ×%d", c, r.Undecodable[c]))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // WriteJSONL writes every record of src as one JSON object per line.
 // Bodies and payloads are text when they are valid UTF-8, else base64 with
-// an "_b64" suffix on the field name.
-func WriteJSONL(ctx context.Context, src traffic.Source, w io.Writer) error {
+// an "_b64" suffix on the field name. A body with a Content-Encoding is
+// written decoded, with "coding" naming it, "encoded_size" its recorded
+// length and "incomplete" true when it was cut; one that cannot be decoded
+// is written as recorded with "decode_error" saying why. maxDecoded caps
+// one decoded body (coding.DefaultMax when 0).
+func WriteJSONL(ctx context.Context, src traffic.Source, w io.Writer, maxDecoded int64) (JSONLReport, error) {
+	rep := JSONLReport{Decoded: map[string]int64{}, Undecodable: map[string]int64{}}
+	j := &jsonl{rep: &rep, max: maxDecoded}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for {
 		rec, err := src.Next(ctx)
 		if err == io.EOF {
-			return nil
+			return rep, nil
 		}
 		if err != nil {
-			return err
+			return rep, err
 		}
-		if err := enc.Encode(jsonRecord(rec)); err != nil {
-			return err
+		if err := enc.Encode(j.record(rec)); err != nil {
+			return rep, err
 		}
+		rep.Records++
 	}
 }
 
-func jsonRecord(r traffic.Record) map[string]any {
+// jsonl converts records, decoding bodies and counting what it did.
+type jsonl struct {
+	rep *JSONLReport
+	max int64
+}
+
+func (j *jsonl) record(r traffic.Record) map[string]any {
 	out := map[string]any{"kind": r.Kind.String()}
 	switch r.Kind {
 	case traffic.KindHeader:
 		out["header"] = r.Header
 	case traffic.KindExchange:
-		out["exchange"] = jsonExchange(r.Exchange)
+		out["exchange"] = j.exchange(r.Exchange)
 	case traffic.KindWSOpen:
 		o := r.WSOpen
 		out["flow"], out["conn"], out["start_ns"] = o.Flow, o.ConnID, int64(o.Start)
-		out["upgrade"] = jsonExchange(&o.Upgrade)
+		out["upgrade"] = j.exchange(&o.Upgrade)
 		out["extensions"], out["subprotocol"] = o.Extensions, o.Subprotocol
 	case traffic.KindWSMessage:
 		m := r.WSMessage
@@ -435,14 +513,14 @@ func jsonRecord(r traffic.Record) map[string]any {
 	return out
 }
 
-func jsonExchange(x *traffic.Exchange) map[string]any {
+func (j *jsonl) exchange(x *traffic.Exchange) map[string]any {
 	q := map[string]any{"method": x.Request.Method, "url": x.Request.URL, "host": x.Request.Host, "proto": x.Request.Proto, "headers": fieldList(x.Request.Header)}
-	putBody(q, x.Request.Body)
+	j.body(q, x.Request.Header, x.Request.Body)
 	out := map[string]any{"flow": x.Flow, "conn": x.ConnID, "start_ns": int64(x.Start), "request": q,
 		"timing_ns": map[string]int64{"send": int64(x.Timing.Send), "wait": int64(x.Timing.Wait), "receive": int64(x.Timing.Receive), "total": int64(x.Timing.Total)}}
 	if p := x.Response; p != nil {
 		resp := map[string]any{"status": p.Status, "reason": p.Reason, "proto": p.Proto, "headers": fieldList(p.Header)}
-		putBody(resp, p.Body)
+		j.body(resp, p.Header, p.Body)
 		out["response"] = resp
 	}
 	if x.Error != "" {
@@ -465,7 +543,28 @@ func fieldList(f traffic.Fields) [][2]string {
 	return out
 }
 
-func putBody(m map[string]any, b traffic.Body) {
+// body puts a message body into m, decoded when it has a content coding.
+func (j *jsonl) body(m map[string]any, h traffic.Fields, b traffic.Body) {
+	cs := coding.Parse(h.Values("Content-Encoding")...)
+	if len(cs) > 0 && len(b.Data) > 0 {
+		name := coding.Format(cs)
+		m["coding"] = name
+		res, err := coding.Body(h, b, j.max)
+		if err == nil {
+			j.rep.Decoded[name]++
+			putBytes(m, "body", res.Data)
+			m["encoded_size"] = len(b.Data)
+			if !res.Complete {
+				m["incomplete"] = true
+			}
+			if b.Truncated {
+				m["truncated"], m["size"] = true, b.Size
+			}
+			return
+		}
+		j.rep.Undecodable[err.Error()]++
+		m["decode_error"] = err.Error()
+	}
 	putBytes(m, "body", b.Data)
 	if b.Truncated {
 		m["truncated"], m["size"] = true, b.Size

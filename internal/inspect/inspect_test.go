@@ -57,7 +57,7 @@ func TestSummarize(t *testing.T) {
 
 func TestWriteJSONL(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteJSONL(context.Background(), traffic.SliceSource(records()), &b); err != nil {
+	if _, err := WriteJSONL(context.Background(), traffic.SliceSource(records()), &b, 0); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
