@@ -26,8 +26,8 @@ const (
 	ErrCanceled = "canceled"
 	// ErrCut: still in flight when a run with a duration ended, past its
 	// grace period.
-	ErrCut = "cut at run end"
-	ErrOther    = "other"
+	ErrCut   = "cut at run end"
+	ErrOther = "other"
 	// WebSocket kinds. ErrAbnormal: the server ended a session without a
 	// close frame (TCP close or reset); ErrWSProto: it broke the protocol
 	// (reserved opcode or bits, impossible length, long or fragmented
