@@ -88,11 +88,13 @@ concurrent-users criterion left out: the corpus has six users).`,
 			if err != nil {
 				return err
 			}
+			tag, _ := runTag("")
 			opts := replay.Options{
 				Corpus:   path,
 				Schedule: schedule.Options{Speed: speed},
 				Engine:   engine.Config{Target: target},
 				Progress: progressPrinter(c.App.ErrWriter, 0),
+				RunTag:   tag,
 			}
 			err = replayAndReport(c, opts, nil, ths, outs)
 			var b breachError

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -278,13 +279,27 @@ func TestUnknownEndpointThresholdBeforeRun(t *testing.T) {
 	}
 }
 
-// --run-tag (and --fresh-ids) say which tag the run's ids came from.
+// Every run gives its client-made values variants of its own and says
+// which tag they came from; --run-tag gives the same again, --exact-ids
+// sends the recorded ones.
 func TestRunTagNote(t *testing.T) {
-	code, stdout, stderr := runReplay(t, "run", smallCorpus(t, t.TempDir(), 5), "--target", okServer(t), "-q", "--run-tag", "nightly-7")
+	c := smallCorpus(t, t.TempDir(), 5)
+	code, stdout, stderr := runReplay(t, "run", c, "--target", okServer(t), "-q", "--run-tag", "nightly-7")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "fresh ids: client-made values vary with run tag nightly-7") {
+	if !strings.Contains(stdout, "run tag nightly-7: client-made values (tags, ids, keys) were this run's own") {
 		t.Errorf("no note of the run tag:\n%s", stdout)
+	}
+	code, stdout, _ = runReplay(t, "run", c, "--target", okServer(t), "-q")
+	if code != exitOK || !regexp.MustCompile(`run tag r[0-9a-f]{6}: client-made values`).MatchString(stdout) {
+		t.Errorf("a run without flags names no random run tag (exit %d):\n%s", code, stdout)
+	}
+	code, stdout, _ = runReplay(t, "run", c, "--target", okServer(t), "-q", "--exact-ids")
+	if code != exitOK || strings.Contains(stdout, "run tag") {
+		t.Errorf("--exact-ids still varies the ids (exit %d):\n%s", code, stdout)
+	}
+	if code, _, stderr := runReplay(t, "run", c, "--target", okServer(t), "-q", "--exact-ids", "--run-tag", "x"); code != exitUsage {
+		t.Errorf("--exact-ids with --run-tag: exit %d, want %d: %s", code, exitUsage, stderr)
 	}
 }

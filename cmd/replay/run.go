@@ -90,8 +90,9 @@ func replayFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "'Name: value' set on every request (repeatable)"},
 		&cli.StringSliceFlag{Name: "drop-header", Usage: "header removed from every request (repeatable)"},
 		&cli.StringSliceFlag{Name: "threshold", Usage: "pass/fail criterion or named set such as hap-19 (repeatable)"},
-		&cli.BoolFlag{Name: "fresh-ids", Usage: "give client-made values (session tags, machine and artifact ids, kv keys) a variant of this run's own in every copy, copy 0 included, so a second replay at the same target does not meet the first one's data"},
-		&cli.StringFlag{Name: "run-tag", Usage: "`TAG` of --fresh-ids (implies it): the same tag gives the same ids again; default random"},
+		&cli.BoolFlag{Name: "exact-ids", Usage: "send client-made values (session tags, machine and artifact ids, kv keys) as recorded in the first copy, for exact-delivery tests; by default every run gives them values of its own"},
+		&cli.BoolFlag{Name: "fresh-ids", Hidden: true, Usage: "the default: client-made values of this run's own"},
+		&cli.StringFlag{Name: "run-tag", Usage: "`TAG` the run's own client-made values derive from: the same tag gives the same ids again; default random, printed after the run"},
 		&cli.StringSliceFlag{Name: "only", Usage: "replay only the endpoints matching `PATTERN` ('GET /health', '/v1/sessions*', 'WS /v1/updates'; * is any characters); repeatable"},
 		&cli.StringSliceFlag{Name: "skip", Usage: "leave out the endpoints matching `PATTERN` (as --only); repeatable"},
 		&cli.BoolFlag{Name: "http1", Usage: "force HTTP/1.1 on https:// targets (HTTP/2 is used when offered)"},
@@ -210,14 +211,13 @@ func readReplayFlags(c *cli.Context, corpusPath string) (replay.Options, error) 
 		return o, usageError{err}
 	}
 	o.Filter = filter
-	if tag := c.String("run-tag"); tag != "" || c.Bool("fresh-ids") {
-		if tag == "" {
-			var b [3]byte
-			rand.Read(b[:])
-			tag = "r" + hex.EncodeToString(b[:])
-		}
-		if strings.ContainsAny(tag, " \t/?#&=\"<>") {
-			return o, usageError{fmt.Errorf("--run-tag %q: use letters, digits, - and _", tag)}
+	if c.Bool("exact-ids") && (c.IsSet("run-tag") || c.Bool("fresh-ids")) {
+		return o, usageError{errors.New("--exact-ids sends the recorded ids; --run-tag and --fresh-ids give the run its own: give one")}
+	}
+	if !c.Bool("exact-ids") {
+		tag, err := runTag(c.String("run-tag"))
+		if err != nil {
+			return o, usageError{err}
 		}
 		o.RunTag = tag
 	}
@@ -382,7 +382,7 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 		lines = append(lines, l)
 	}
 	if out.RunTag != "" {
-		lines = append(lines, fmt.Sprintf("fresh ids: client-made values vary with run tag %s (--run-tag %s gives the same ids again)", out.RunTag, out.RunTag))
+		lines = append(lines, fmt.Sprintf("run tag %s: client-made values (tags, ids, keys) were this run's own (--run-tag %s gives the same again, --exact-ids sends the recorded ones)", out.RunTag, out.RunTag))
 	}
 	if id := out.Identities; id.Events > 0 {
 		l := fmt.Sprintf("copies: %d client-made values given per-copy variants in %d events", id.ClientValues, id.Events)
@@ -406,6 +406,21 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 
 type output struct {
 	format, path string
+}
+
+// runTag checks a --run-tag, or makes a random one: every run gives the
+// values its client made (tags, ids, keys) variants of its own, so a
+// second replay at one target never meets the first one's data.
+func runTag(tag string) (string, error) {
+	if tag == "" {
+		var b [3]byte
+		rand.Read(b[:])
+		return "r" + hex.EncodeToString(b[:]), nil
+	}
+	if strings.ContainsAny(tag, " \t/?#&=\"<>%") {
+		return "", fmt.Errorf("--run-tag %q: use letters, digits, - and _", tag)
+	}
+	return tag, nil
 }
 
 // parseOuts reads --out FORMAT=FILE values, FORMAT one of formats, and

@@ -98,6 +98,7 @@ func (a *Analyzer) Record(pos uint64, rec traffic.Record) *Facts {
 		a.classify(f)
 	}
 	f.Vary = a.varied(f)
+	f.Makes = a.makes(f)
 	if len(a.cacheOrder) >= maxCached {
 		delete(a.cache, a.cacheOrder[0])
 		a.cacheOrder = a.cacheOrder[1:]
@@ -179,6 +180,21 @@ func (a *Analyzer) varied(f *Facts) []string {
 		return vals[i] < vals[j]
 	})
 	return vals
+}
+
+// makes lists the client-made values f sends in its request body or as
+// the resource of a PUT: values whose later uses may depend on its answer.
+func (a *Analyzer) makes(f *Facts) []string {
+	if f.Kind != traffic.KindExchange {
+		return nil
+	}
+	var out []string
+	for _, cd := range f.Values {
+		if (cd.Where == InBody || cd.Where == InPutURL) && !IsPlaceholder(cd.S) && a.class[cd.S] == classClient {
+			out = append(out, cd.S)
+		}
+	}
+	return out
 }
 
 // IDLike reports whether v looks like an identifier a client could have

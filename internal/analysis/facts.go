@@ -126,6 +126,11 @@ type Facts struct {
 	// Vary are the client-made values and redaction placeholders of the
 	// record, longest first (set by an Analyzer).
 	Vary []string
+	// Makes are the client-made values an exchange sends in its request
+	// body or as the resource of a PUT (set by an Analyzer): a later
+	// request that uses one depends on this one's answer (an artifact
+	// created before it is read).
+	Makes []string
 }
 
 // Options configure the facts an Analyzer derives.

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/reprise/reprise/internal/analysis"
 	"github.com/reprise/reprise/internal/schedule"
@@ -108,6 +110,9 @@ type Stats struct {
 	Misses atomic.Int64
 	// Producers counts responses that fed a later request.
 	Producers atomic.Int64
+	// Waits counts requests that wait for the answer to the request that
+	// made a value they use (a client-made id), as the recording did.
+	Waits atomic.Int64
 }
 
 type flowState struct {
@@ -117,9 +122,13 @@ type flowState struct {
 	order  []string
 }
 
+// source is where a value came from: a response (path is where the live
+// value is found), or, for a value the client made (client), the request
+// that sent it first, whose answer later uses wait for.
 type source struct {
 	producer *plan
 	path     []any
+	client   bool
 }
 
 // New returns an empty Correlator.
@@ -215,6 +224,15 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 	}
 	fs := c.flow(flowKey{ev.Record.Flow(), ev.Round}, ev.Copy)
 	p := &plan{done: make(chan struct{}), stats: &c.stats}
+	start := ev.Record.Start()
+	if x := ev.Record.Exchange; x != nil {
+		if x.Timing.Total > 0 {
+			p.recordedEnd = x.Start + x.Timing.Total
+		}
+		if x.Response != nil {
+			p.recordedStatus = x.Response.Status
+		}
+	}
 
 	// Values the request sends: linked to their producer, or remembered
 	// as the client's own.
@@ -232,10 +250,31 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 			}
 		}
 		if !known {
+			if contains(f.Makes, v) {
+				// The client made it here: its later uses wait for this
+				// request's answer when the recording shows they did.
+				src := &source{producer: p, client: true}
+				fs.add(v, src)
+				if global(v) {
+					c.addGlobal(globalKey{v, ev.Copy, ev.Round}, src)
+				}
+				p.introduces = true
+				continue
+			}
 			fs.add(v, nil)
 			continue
 		}
-		if src == nil {
+		if src == nil || src.producer == p {
+			continue
+		}
+		if src.client {
+			// A value the client made earlier: nothing to substitute
+			// (identities vary it), but the recorded client waited for
+			// the request that made it, so the replay does too.
+			if prod := src.producer; prod.recordedEnd > 0 && prod.recordedEnd <= start && !slices.Contains(p.after, prod) {
+				p.after = append(p.after, prod)
+				c.stats.Waits.Add(1)
+			}
 			continue
 		}
 		p.links = append(p.links, link{recorded: v, src: src, soft: isPlaceholder(v)})
@@ -283,7 +322,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 			p.produces = true
 		}
 	}
-	if len(p.links) == 0 && !p.produces && p.skip == "" && len(p.standIns) == 0 {
+	if len(p.links) == 0 && len(p.after) == 0 && !p.produces && !p.introduces && p.skip == "" && len(p.standIns) == 0 {
 		return nil
 	}
 	return p
@@ -315,12 +354,18 @@ type link struct {
 // plan is one request's correlation: what it waits for and substitutes,
 // and, as a producer, the live response others read.
 type plan struct {
-	links    []link
-	produces bool
-	skip     string
-	standIns []string // placeholder, stand-in pairs
-	used     atomic.Bool
-	stats    *Stats
+	links      []link
+	after      []*plan // requests whose answer this one waits for
+	produces   bool
+	introduces bool // the request made a value later ones use
+	skip       string
+	standIns   []string // placeholder, stand-in pairs
+	used       atomic.Bool
+	stats      *Stats
+	// recordedEnd is when the recorded exchange ended (0 if unknown),
+	// recordedStatus its recorded status.
+	recordedEnd    time.Duration
+	recordedStatus int
 
 	done   chan struct{} // closed by the first Done
 	once   sync.Once
@@ -333,6 +378,16 @@ type plan struct {
 }
 
 func (p *plan) Wait(ctx context.Context) error {
+	for _, prod := range p.after {
+		select {
+		case <-prod.done:
+			if prod.failed {
+				return ErrDependency
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	for _, l := range p.links {
 		select {
 		case <-l.src.producer.done:
@@ -368,9 +423,12 @@ func (p *plan) NeedBody() bool { return p.produces }
 
 func (p *plan) Skip() string { return p.skip }
 
+// Done settles the plan. A request failed when it got no answer, or an
+// error status the recording did not have (a recorded 404 answered 404
+// again is what the client saw then, and went on).
 func (p *plan) Done(status int, _ http.Header, body []byte, err error) {
 	p.once.Do(func() {
-		p.failed = err != nil || status == 0 || status >= 400
+		p.failed = err != nil || status == 0 || status >= 400 && status != p.recordedStatus
 		p.body = body
 		close(p.done)
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -282,6 +283,90 @@ func TestWebSocketMessagesGetLiveIDs(t *testing.T) {
 			ss.mu.Unlock()
 			if m.Data.Sid == sid || !live {
 				t.Fatalf("server got sid %q (recorded %q), not the id it issued", m.Data.Sid, sid)
+			}
+		})
+	}
+}
+
+// artifactServer makes creates slow: an artifact exists only once its
+// POST answered, and unknown ones are 404, as a real server's are.
+type artifactServer struct {
+	mu   sync.Mutex
+	have map[string]bool
+	slow time.Duration
+}
+
+func (s *artifactServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimPrefix(r.URL.Path, "/v1/artifacts/")
+	switch r.Method {
+	case "POST":
+		var body struct{ ID string }
+		json.NewDecoder(r.Body).Decode(&body)
+		time.Sleep(s.slow)
+		s.mu.Lock()
+		s.have[body.ID] = true
+		s.mu.Unlock()
+		w.Write([]byte(`{"success":true}`))
+	case "GET", "DELETE":
+		s.mu.Lock()
+		ok := s.have[id]
+		if r.Method == "DELETE" {
+			delete(s.have, id)
+		}
+		s.mu.Unlock()
+		if !ok {
+			w.WriteHeader(404)
+			return
+		}
+		w.Write([]byte(`{"success":true}`))
+	}
+}
+
+// Two reads of an artifact whose id the client made wait for the
+// create's answer, as the recorded client did, however slower than
+// the recording the server is (here 20 times, past --max-lag); copies and
+// rounds wait for their own create. Without correlation they overtake it
+// and find nothing.
+func TestClientMadeValuesWaitForTheirCreate(t *testing.T) {
+	const id = "6f1c3a52-9d1e-4c0b-8a5e-0b7f3c2d1e4a"
+	ms := time.Millisecond
+	var recs []traffic.Record
+	for i, r := range []struct {
+		at     time.Duration
+		method string
+		path   string
+		body   string
+	}{{0, "POST", "/v1/artifacts", `{"id":"` + id + `","header":"aGVhZGVy"}`}, {10 * ms, "GET", "/v1/artifacts/" + id, ""}, {20 * ms, "GET", "/v1/artifacts/" + id + "?v=2", ""}} {
+		rec := ex(r.at, r.method, r.path, r.body, `{"success":true}`, "tok-0000000000")
+		rec.Exchange.Flow = fmt.Sprintf("conn:%d", i) // pooled connections, no flow order
+		recs = append(recs, rec)
+	}
+	for _, tc := range []struct {
+		name      string
+		correlate bool
+		want404   bool
+	}{{"waits for the create", true, false}, {"overtakes without correlation", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(&artifactServer{have: map[string]bool{}, slow: 200 * ms})
+			defer srv.Close()
+			target, _ := url.Parse(srv.URL)
+			sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{Multiply: 3, Stagger: 5 * ms})
+			cfg := engine.Config{Target: target, MaxLag: 50 * ms, Identities: correlate.NewIdentities()}
+			if tc.correlate {
+				cfg.Correlator = correlate.New()
+			}
+			var mu sync.Mutex
+			statuses := map[int]int{}
+			cfg.Results = func(r traffic.Result) {
+				mu.Lock()
+				statuses[r.Status]++
+				mu.Unlock()
+			}
+			if _, err := engine.Run(context.Background(), cfg, sched); err != nil {
+				t.Fatal(err)
+			}
+			if got := statuses[404] > 0; got != tc.want404 || statuses[200]+statuses[404] != 9 {
+				t.Fatalf("statuses %v", statuses)
 			}
 		})
 	}

@@ -24,7 +24,10 @@ const (
 	ErrTLS      = "tls"
 	ErrProtocol = "protocol"
 	ErrCanceled = "canceled"
-	ErrOther    = "other"
+	// ErrCut: still in flight when a run with a duration ended, past its
+	// grace period.
+	ErrCut   = "cut at run end"
+	ErrOther = "other"
 	// WebSocket kinds. ErrAbnormal: the server ended a session without a
 	// close frame (TCP close or reset); ErrWSProto: it broke the protocol
 	// (reserved opcode or bits, impossible length, long or fragmented

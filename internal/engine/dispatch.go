@@ -20,7 +20,10 @@ const tick = 500 * time.Microsecond
 type dispatcher struct {
 	lanes    []*lane
 	duration time.Duration
-	clock    clock
+	// grace is how long past duration what is in flight may finish before
+	// it is cut.
+	grace time.Duration
+	clock clock
 }
 
 func (d *dispatcher) run(ctx context.Context, events Events) ([]Stats, error) {
@@ -69,9 +72,20 @@ dispatch:
 	if ctx.Err() != nil {
 		interrupted = true
 	}
-	// Close what the corpus left open, then wait for everything in flight.
+	// Close what the corpus left open, then wait for everything in flight:
+	// a run with a duration ends on time, cutting what is still in flight
+	// after the grace period (each cut result says so).
 	for _, l := range d.lanes {
 		l.ws.finish(last)
+	}
+	if d.duration > 0 {
+		cut := time.AfterFunc(max(d.duration+d.grace-d.clock.now(), 0), func() {
+			for _, l := range d.lanes {
+				l.cutting.Store(true)
+			}
+			cancelRun()
+		})
+		defer cut.Stop()
 	}
 	stats := make([]Stats, len(d.lanes))
 	for i, l := range d.lanes {

@@ -60,8 +60,13 @@ type Config struct {
 	// only for the previous request to be sent (the open model, default).
 	// Waiting shows in latency, which still runs from the intended time.
 	WaitForAnswers bool
-	// Duration stops dispatching events intended after it (zero: no cap).
+	// Duration stops dispatching events intended after it (zero: no cap);
+	// what is still in flight Grace after it is cut (counted as failed,
+	// ErrCut), so the run ends on time.
 	Duration time.Duration
+	// Grace is how long past Duration in-flight work may finish (default
+	// 5s; negative cuts at once).
+	Grace time.Duration
 	// AuthToken replaces recorded bearer tokens and token query
 	// parameters.
 	AuthToken string
@@ -114,6 +119,10 @@ func (c *Config) validate() error {
 	if c.MaxLag == 0 {
 		c.MaxLag = 5 * time.Second
 	}
+	if c.Grace == 0 {
+		c.Grace = 5 * time.Second
+	}
+	c.Grace = max(c.Grace, 0)
 	if c.Timeout < 0 || c.MaxInFlight < 0 || c.MaxLag < 0 || c.Duration < 0 {
 		return errors.New("timeout, max in flight, max lag and duration must be positive")
 	}
@@ -188,6 +197,7 @@ func RunLanes(ctx context.Context, cfgs []Config, events Events) ([]Stats, error
 		if err := cfg.validate(); err != nil {
 			return nil, err
 		}
+		d.grace = cfg.Grace
 		d.lanes = append(d.lanes, newLane(cfg, &d.clock))
 	}
 	defer func() {

@@ -283,3 +283,33 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// With WaitForAnswers a request whose predecessor the recorded client
+// waited for goes after its answer, however long the target takes (past
+// MaxLag): the server never has both at once.
+func TestAnsweredOrderHasNoDeadline(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(150 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	ms := time.Millisecond
+	recs := []traffic.Record{exchange("a", 0, "POST", "/create", 200), exchange("a", 5*ms, "GET", "/read", 200), exchange("a", 10*ms, "GET", "/again", 200)}
+	_, col := runRecords(t, Config{Target: mustURL(srv.URL), WaitForAnswers: true, MaxLag: 20 * ms}, recs, 1)
+	for _, r := range col.byKind(traffic.ResultHTTP) {
+		if r.Status != 200 {
+			t.Fatalf("result %+v", r)
+		}
+	}
+	if most != 1 {
+		t.Fatalf("the server had %d requests of one sequential client at once", most)
+	}
+}

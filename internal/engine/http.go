@@ -49,17 +49,24 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 
 	x := ev.Record.Exchange
 	fx := ev.Facts
-	deadline := ev.At + l.cfg.MaxLag
-	// A predecessor stuck past the deadline does not hold the flow
-	// hostage: the request goes anyway, late, and its latency says so.
-	l.waitFor(ctx, step.prev, deadline)
+	// A predecessor only written (the open model) and stuck past the
+	// deadline does not hold the flow hostage: the request goes anyway,
+	// late, and its latency says so. One whose answer the recorded client
+	// waited for is waited for however long it takes.
+	wait := ev.At + l.cfg.MaxLag
+	if step.answered {
+		wait = -1
+	}
+	l.waitFor(ctx, step.prev, wait)
 	live, ok := l.dependencies(ctx, t.plan)
 	if !ok {
 		t.notSent(ctx, traffic.NotSentDependency)
 		return
 	}
 	q := rw.Request(x.Request, live)
-	if !l.acquire(ctx, deadline) {
+	// The in-flight limit's deadline runs from when the request was free
+	// to go: waiting for its dependencies is not lateness.
+	if !l.acquire(ctx, max(ev.At, l.now())+l.cfg.MaxLag) {
 		t.notSent(ctx, traffic.NotSentInFlight)
 		return
 	}
@@ -119,7 +126,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	// less than the service time.
 	res.Latency = max(done-ev.At, res.Service)
 	if err != nil {
-		res.Error = classify(err)
+		res.Error = l.classify(err)
 	}
 	if mut != nil {
 		l.ws.answerMutation(x.Flow, mut, err == nil && res.Status < 300, body)
@@ -134,16 +141,14 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	t.settle(res)
 }
 
-// dependencies waits for the responses a plan depends on and returns the
-// live values to send; false when a producer failed (or the wait ended).
+// dependencies waits for the responses a plan depends on, however slow
+// the target (each of them ends within its own timeout), and returns the
+// live values to send; false when a producer failed (or the run ended).
 func (l *lane) dependencies(ctx context.Context, plan correlate.Plan) ([]string, bool) {
 	if plan == nil {
 		return nil, true
 	}
-	wctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
-	err := plan.Wait(wctx)
-	cancel()
-	if err != nil {
+	if err := plan.Wait(ctx); err != nil {
 		return nil, false
 	}
 	return plan.Live(), true

@@ -44,7 +44,10 @@ type lane struct {
 	ignored     atomic.Int64
 	inFlight    atomic.Int64
 	maxInFlight atomic.Int64
-	skipped     map[string]int64 // owned by accept
+	// cutting is set when the run cuts what is in flight at its end: the
+	// errors that follow are ErrCut, not the target's.
+	cutting atomic.Bool
+	skipped map[string]int64 // owned by accept
 }
 
 func newLane(cfg Config, c *clock) *lane {
@@ -98,6 +101,16 @@ func (l *lane) checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 func (l *lane) now() time.Duration { return l.clock.now() }
+
+// classify is classify, but an error caused by the run cutting what was
+// in flight at its end is ErrCut.
+func (l *lane) classify(err error) string {
+	kind := classify(err)
+	if kind == ErrCanceled && l.cutting.Load() {
+		return ErrCut
+	}
+	return kind
+}
 
 // accept takes one event of the schedule at its time. It runs on the
 // dispatcher's goroutine.
@@ -195,7 +208,8 @@ func (l *lane) release() {
 	<-l.slots
 }
 
-// waitFor waits for ch (nil is ready) until the deadline.
+// waitFor waits for ch (nil is ready) until the deadline (none when
+// deadline is negative).
 func (l *lane) waitFor(ctx context.Context, ch <-chan struct{}, deadline time.Duration) bool {
 	if ch == nil {
 		return true
@@ -204,6 +218,14 @@ func (l *lane) waitFor(ctx context.Context, ch <-chan struct{}, deadline time.Du
 	case <-ch:
 		return true
 	default:
+	}
+	if deadline < 0 {
+		select {
+		case <-ch:
+			return true
+		case <-ctx.Done():
+			return false
+		}
 	}
 	t := time.NewTimer(max(deadline-l.now(), 0))
 	defer t.Stop()
@@ -248,7 +270,10 @@ type flowStep struct {
 	done        chan struct{} // closed once the response ended
 	recordedEnd time.Duration // recorded end of the exchange, 0 if unknown
 	prev        <-chan struct{}
-	writeOnce   sync.Once
+	// answered is set when prev is the predecessor's answer, which the
+	// exchange waits for however long it takes (the recorded client did).
+	answered  bool
+	writeOnce sync.Once
 }
 
 // next registers x as the latest exchange of its flow: it goes on the
@@ -263,7 +288,7 @@ func (o *flowOrder) next(x *traffic.Exchange, answered bool) *flowStep {
 	if p := o.steps[x.Flow]; p != nil {
 		mine.prev = p.written
 		if answered && p.recordedEnd > 0 && p.recordedEnd <= x.Start {
-			mine.prev = p.done
+			mine.prev, mine.answered = p.done, true
 		}
 	}
 	o.steps[x.Flow] = mine

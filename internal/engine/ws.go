@@ -217,7 +217,7 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, t *tic
 		return false
 	}
 	q := rw.Request(o.Upgrade.Request, live)
-	if !l.acquire(ctx, ev.At+l.cfg.MaxLag) {
+	if !l.acquire(ctx, max(ev.At, l.now())+l.cfg.MaxLag) {
 		t.notSent(ctx, traffic.NotSentInFlight)
 		return false
 	}
@@ -279,7 +279,7 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, t *tic
 		res.BytesReceived = responseHeadSize(resp)
 	}
 	if err != nil {
-		res.Error = classify(err)
+		res.Error = l.classify(err)
 		if errors.Is(err, websocket.ErrBadHandshake) {
 			res.Error = ErrHandshake
 		}
@@ -357,7 +357,7 @@ func (s *wsState) send(ctx context.Context, c *wsConn, out wsOut, connected bool
 	res.Latency = max(done-ev.At, res.Service)
 	res.BytesSent = int64(len(payload))
 	if err != nil {
-		res.Error = classify(err)
+		res.Error = l.classify(err)
 	} else {
 		c.sent.Add(1)
 		c.bytesOut.Add(int64(len(payload)))
