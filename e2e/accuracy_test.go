@@ -44,11 +44,9 @@ func steadyCorpus(t *testing.T, n int, span time.Duration) string {
 	return path
 }
 
-// startHappy starts the built-in server with compression off: these tests
-// check what the replay engine reads from bodies, and the engine does not
-// yet decode compressed ones (issue 11).
+// startHappy starts the built-in server (compressing what clients accept,
+// as by default).
 func startHappy(t *testing.T, cfg happyapi.Config) *happyapi.Server {
-	cfg.NoCompress = true
 	s, err := happyapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -381,6 +383,15 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 		}
 		lines = append(lines, l)
 	}
+	if out.Waits > 0 {
+		lines = append(lines, fmt.Sprintf("dependencies: %d requests waited for the answer to the request that made a value they use (an id the client made), as the recording did", out.Waits))
+	}
+	if n := sumCounts(out.Undecoded); n > 0 {
+		lines = append(lines, fmt.Sprintf("%d live response bodies could not be decoded (%s): correlation and shape checks skipped them", n, countList(out.Undecoded)))
+	}
+	if n := sumCounts(out.RecordedUndecoded); n > 0 {
+		lines = append(lines, fmt.Sprintf("%d recorded bodies could not be decoded (%s): values in them were not carried", n, countList(out.RecordedUndecoded)))
+	}
 	if out.RunTag != "" {
 		lines = append(lines, fmt.Sprintf("run tag %s: client-made values (tags, ids, keys) were this run's own (--run-tag %s gives the same again, --exact-ids sends the recorded ones)", out.RunTag, out.RunTag))
 	}
@@ -406,6 +417,31 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 
 type output struct {
 	format, path string
+}
+
+func sumCounts(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// countList writes counts by cause, the largest first: "br: corrupt
+// stream ×3, gzip: corrupt stream ×1".
+func countList(m map[string]int64) string {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			return cmp.Compare(m[b], m[a])
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s ×%d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // runTag checks a --run-tag, or makes a random one: every run gives the

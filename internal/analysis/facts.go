@@ -261,19 +261,6 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options) {
 	}
 }
 
-// readBody reads a recorded body through its content coding.
-func readBody(h traffic.Fields, b traffic.Body) Body {
-	out := Body{Data: b.Data, Truncated: b.Truncated}
-	ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
-	if ce == "" || ce == "identity" || len(b.Data) == 0 {
-		return out
-	}
-	out.Coding = ce
-	data, note := decode(ce, b)
-	out.Data, out.Undecoded = data, note
-	return out
-}
-
 // sized reports whether v is within the value bounds.
 func sized(v string) bool { return len(v) >= MinValue && len(v) <= MaxValue }
 

@@ -164,6 +164,10 @@ type Stats struct {
 	LastIntended time.Duration
 	// MaxInFlight is the most requests in flight at once.
 	MaxInFlight int64
+	// Undecoded counts live response bodies whose content coding could
+	// not be read (correlation, shapes and push matching skipped them), by
+	// cause ("br: corrupt stream").
+	Undecoded map[string]int64
 	// MaxLag is the largest dispatch lag (the dispatcher's own lateness).
 	MaxLag time.Duration
 	// Interrupted is set when the context ended the run early.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/reprise/reprise/internal/analysis"
+	"github.com/reprise/reprise/internal/coding"
 	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/jsonshape"
 	"github.com/reprise/reprise/internal/schedule"
@@ -23,6 +24,9 @@ import (
 
 // maxKeptBody caps a response body kept for correlation.
 const maxKeptBody = 1 << 20
+
+// maxDecodedBody caps a kept body read through its content coding.
+const maxDecodedBody = 16 << 20
 
 // maxShapeBody caps the bodies whose JSON shape is taken.
 const maxShapeBody = 64 << 10
@@ -103,7 +107,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 		step.markWritten()
 		res.Status = resp.StatusCode
 		res.BytesReceived = responseHeadSize(resp)
-		wantShape = !l.cfg.NoShapes && isJSON(resp.Header.Get("Content-Type")) && resp.ContentLength <= maxShapeBody
+		wantShape = !l.cfg.NoShapes && isJSON(resp.Header.Get("Content-Type")) && (resp.ContentLength <= maxShapeBody || resp.Header.Get("Content-Encoding") != "")
 		var n int64
 		body, n, err = readBody(resp, (t.plan != nil && t.plan.NeedBody()) || mut != nil || wantShape)
 		res.BytesReceived += n
@@ -111,6 +115,9 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 			// The status arrived but the body did not: a failure.
 			res.Status = 0
 		}
+		// Correlation, shapes and push matching read what the client
+		// would: the body through its content coding.
+		body = l.decode(resp.Header, body)
 	}
 	done := l.now()
 	step.markWritten()
@@ -152,6 +159,23 @@ func (l *lane) dependencies(ctx context.Context, plan correlate.Plan) ([]string,
 		return nil, false
 	}
 	return plan.Live(), true
+}
+
+// decode reads a live body through the content coding its header names;
+// a body that cannot be read is counted by cause and given as nil.
+func (l *lane) decode(h http.Header, raw []byte) []byte {
+	ce := h.Values("Content-Encoding")
+	if len(raw) == 0 || len(ce) == 0 {
+		return raw
+	}
+	res, err := coding.DecodeCodings(coding.Parse(ce...), raw, maxDecodedBody)
+	if err != nil {
+		l.undecodedMu.Lock()
+		l.undecoded[err.Error()]++
+		l.undecodedMu.Unlock()
+		return nil
+	}
+	return res.Data
 }
 
 // readBody reads a response to its end; keep keeps up to maxKeptBody of

@@ -48,17 +48,22 @@ type lane struct {
 	// errors that follow are ErrCut, not the target's.
 	cutting atomic.Bool
 	skipped map[string]int64 // owned by accept
+	// undecoded counts live bodies whose content coding could not be
+	// read, by cause.
+	undecodedMu sync.Mutex
+	undecoded   map[string]int64
 }
 
 func newLane(cfg Config, c *clock) *lane {
 	l := &lane{
-		cfg:     cfg,
-		clock:   c,
-		slots:   make(chan struct{}, cfg.MaxInFlight),
-		skipped: map[string]int64{},
-		flows:   flowOrder{steps: map[string]*flowStep{}},
-		dialer:  &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second},
-		tlsCfg:  &tls.Config{InsecureSkipVerify: cfg.Insecure},
+		cfg:       cfg,
+		clock:     c,
+		slots:     make(chan struct{}, cfg.MaxInFlight),
+		skipped:   map[string]int64{},
+		undecoded: map[string]int64{},
+		flows:     flowOrder{steps: map[string]*flowStep{}},
+		dialer:    &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second},
+		tlsCfg:    &tls.Config{InsecureSkipVerify: cfg.Insecure},
 	}
 	l.dial = l.dialer.DialContext
 	if cfg.DialContext != nil {
@@ -169,6 +174,7 @@ func (l *lane) stats() Stats {
 		Ignored:         l.ignored.Load(),
 		Skipped:         l.skipped,
 		MaxInFlight:     l.maxInFlight.Load(),
+		Undecoded:       l.undecoded,
 	}
 	for k := range l.byKind {
 		if n := l.byKind[k].Load(); n > 0 {

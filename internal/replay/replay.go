@@ -100,7 +100,14 @@ type Outcome struct {
 	// Identities counts what giving each copy its own client-made values
 	// did (zero for a single plain pass).
 	Identities correlate.IdentityStats
-	Router     *routes.Router
+	// Undecoded counts live response bodies whose content coding could
+	// not be read, by cause; RecordedUndecoded the same for the corpus's
+	// bodies (correlation and shape checks skipped them).
+	Undecoded, RecordedUndecoded map[string]int64
+	// Waits counts requests that waited for the answer to the request
+	// that made a value they use.
+	Waits  int64
+	Router *routes.Router
 	// RunTag is Options.RunTag.
 	RunTag string
 	// LeftOut counts the events Options.Filter left out (never
@@ -258,8 +265,11 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if corr != nil {
 		out.Links = corr.Stats().Links.Load()
 		out.Misses = corr.Stats().Misses.Load()
+		out.Waits = corr.Stats().Waits.Load()
 	}
 	out.Identities = ids.Stats()
+	out.Undecoded = st.Undecoded
+	out.RecordedUndecoded = an.Stats().Undecoded
 	out.Identities.ClientValues = an.Stats().ClientValues
 	if out.Identities.Events == 0 {
 		out.Identities.ClientValues = 0
