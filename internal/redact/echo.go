@@ -442,22 +442,48 @@ type match struct {
 // escape sequence.
 func (sc *scrubber) next(h []byte, lo, from, hi int, json, inString bool) match {
 	s := sc.s
+	grams, shift := s.grams, s.gramShift
+	mask := uint64(len(grams) - 1)
+	h = h[:hi]
+	slot := func(t int) uint64 { return (uint64(binary.LittleEndian.Uint32(h[t:])) * hashMul >> shift) & mask }
 	// t steps by 4; an anchor at j in [t-3, t] holds the gram at t.
-	for t := from; t+4 <= hi; t += 4 {
-		if s.grams[s.gramSlot(binary.LittleEndian.Uint32(h[t:]))] == 0 {
-			continue
+	// Four grams are probed at once while 16 bytes remain.
+	for t := from; t+4 <= len(h); {
+		n := 1
+		if t+16 <= len(h) {
+			w := h[t : t+16]
+			if grams[(uint64(binary.LittleEndian.Uint32(w[0:]))*hashMul>>shift)&mask]|
+				grams[(uint64(binary.LittleEndian.Uint32(w[4:]))*hashMul>>shift)&mask]|
+				grams[(uint64(binary.LittleEndian.Uint32(w[8:]))*hashMul>>shift)&mask]|
+				grams[(uint64(binary.LittleEndian.Uint32(w[12:]))*hashMul>>shift)&mask] == 0 {
+				t += 16
+				continue
+			}
+			n = 4
 		}
-		for j := t - 3; j <= t; j++ {
-			if j < from || j+anchorLen > hi {
+		for ; n > 0; n, t = n-1, t+4 {
+			if grams[slot(t)] == 0 {
 				continue
 			}
-			key := binary.LittleEndian.Uint64(h[j:])
-			if s.anchors[s.anchorSlot(key)] == 0 {
-				continue
-			}
-			if m := sc.at(h, j, key, lo, hi, json, inString); m.e != nil {
+			if m := sc.probe(h, t, lo, from, json, inString); m.e != nil {
 				return m
 			}
+		}
+	}
+	return match{}
+}
+
+// probe checks the anchors that may hold the gram at t: those at j in
+// [t-3, t], j >= from.
+func (sc *scrubber) probe(h []byte, t, lo, from int, json, inString bool) match {
+	s := sc.s
+	for j := max(t-3, from); j <= t && j+anchorLen <= len(h); j++ {
+		key := binary.LittleEndian.Uint64(h[j:])
+		if s.anchors[s.anchorSlot(key)] == 0 {
+			continue
+		}
+		if m := sc.at(h, j, key, lo, len(h), json, inString); m.e != nil {
+			return m
 		}
 	}
 	return match{}
