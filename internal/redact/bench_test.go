@@ -74,3 +74,61 @@ func BenchmarkLenient(b *testing.B) {
 		r.JSON(doc)
 	}
 }
+
+// BenchmarkEcho measures the search for echoes: a 64 KiB JSON response
+// (with one echo in it) redacted while the redactor knows
+// DefaultMaxSecrets secrets.
+func BenchmarkEcho(b *testing.B) {
+	r, err := New(DefaultRules(), WithSalt(testSalt))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := func(i int) string { return fmt.Sprintf("ticket-%08x-%04d", uint32(i*2654435761), i) }
+	for i := range DefaultMaxSecrets {
+		tok := tok(i)
+		r.Record(traffic.Record{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{Request: traffic.Request{Method: "GET", URL: "/v1/updates?token=" + tok}}})
+	}
+	if known, _ := r.Secrets(); known != DefaultMaxSecrets {
+		b.Fatalf("%d secrets known", known)
+	}
+	doc := sampleJSON(64 << 10)
+	last := tok(DefaultMaxSecrets - 1)
+	doc = append(doc[:len(doc)-1:len(doc)-1], `,"next":"/v1/updates?token=`+last+`&after=2"}`...)
+	x := &traffic.Exchange{
+		Request: traffic.Request{Method: "GET", URL: "/v1/sessions?limit=100", Header: traffic.Fields{{Name: "Host", Value: "localhost:8787"}, {Name: "Accept", Value: "*/*"}}},
+		Response: &traffic.Response{Status: 200, Header: traffic.Fields{{Name: "Content-Type", Value: "application/json"}},
+			Body: traffic.Body{Data: doc, Size: int64(len(doc))}},
+	}
+	out, _ := r.Record(traffic.Record{Kind: traffic.KindExchange, Exchange: x})
+	if strings.Contains(string(out.Exchange.Response.Body.Data), last) {
+		b.Fatal("echo not replaced")
+	}
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Record(traffic.Record{Kind: traffic.KindExchange, Exchange: x})
+	}
+}
+
+// BenchmarkEchoSearch measures the search alone: a 64 KiB JSON document
+// with no echo in it, DefaultMaxSecrets secrets known.
+func BenchmarkEchoSearch(b *testing.B) {
+	r, err := New(DefaultRules(), WithSalt(testSalt))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range DefaultMaxSecrets {
+		tok := fmt.Sprintf("ticket-%08x-%04d", uint32(i*2654435761), i)
+		r.Record(traffic.Record{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{Request: traffic.Request{Method: "GET", URL: "/v1/updates?token=" + tok}}})
+	}
+	doc := sampleJSON(64 << 10)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		sc, _ := r.echo.begin(nil, nil)
+		if _, changed := sc.bytes(doc, modeJSON, false); changed {
+			b.Fatal("an echo found where there is none")
+		}
+		sc.done()
+	}
+}

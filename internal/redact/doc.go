@@ -63,4 +63,50 @@
 // Content-Length header are updated.
 //
 // Changed exchanges (and upgrade exchanges) get traffic.FlagRedacted.
+//
+// # Echoes
+//
+// A value a rule replaces (a header's credential, a cookie, a query or
+// form parameter, a JSON field) is remembered by the Redactor and
+// replaced, by the same placeholder, wherever else it appears: in every
+// part of the same exchange (its URL, any header, the decoded request
+// and response bodies, whichever part the rule found it in) and in every
+// later record (exchanges, WebSocket upgrades and text messages). Servers
+// echo request URLs in error messages and pagination links; a secret
+// echoed there would otherwise reach the corpus in clear.
+//
+// Echoes are found in any of the secret's encodings, undone up to three
+// deep and mixed freely: literal, percent-encoded (query- or
+// path-escaped, either hex case, '+' for a space), JSON-escaped ("\/",
+// "\"", "\uXXXX" in either hex case, surrogate pairs) and HTML character
+// references ("&amp;", "&#43;", "&#x2B;"). In a URL, a form body or a
+// URL-valued header the placeholder is percent-encoded; elsewhere it is
+// percent-encoded when the echo was, else written as is. In JSON an echo
+// is matched inside one string (a quote or backslash of the secret only
+// matches escaped), so documents stay valid; an echo outside strings (a
+// number) becomes a JSON string. Binary bodies and messages are left
+// alone, as by the rules.
+//
+// A value is searched for when it has at least 8 bytes, 8 ASCII letters
+// or digits in a row (the anchor: the last 8 of the longest such run is
+// what the search looks for) and 6 different bytes: shorter or
+// repetitive values ("dark", "00000000") are replaced only where a rule
+// finds them, since they would match unrelated data. Values longer than
+// 1 KiB are not searched for.
+//
+// The set is bounded (WithMaxSecrets, DefaultMaxSecrets = 4096 secrets,
+// a few MiB at most): past the bound, the secret found least recently is
+// forgotten, and its later echoes are no longer replaced (the rules still
+// replace it where they find it). WithMaxSecrets(0) turns the search off.
+// An echo that precedes the record where a rule first finds its secret is
+// not replaced: records are redacted in the order they arrive. In a body
+// or message cut at the recorder's cap, an echo running into the cut is
+// replaced up to it; if the cut falls before the echo's anchor, the part
+// of the secret before the cut stays.
+//
+// The search probes the text every 4 bytes in two counting filters, so
+// text without echoes costs about a nanosecond per byte whatever the
+// number of secrets known. Confirming a hit decodes a bounded number of
+// characters; text built to exhaust that bound gets the unconfirmed part
+// of the echo replaced from the anchor on.
 package redact

@@ -33,6 +33,7 @@ type jsonWalker struct {
 	depth   int
 	embed   int
 	changed bool
+	found   *found
 }
 
 // JSON redacts a JSON document (or a sequence of whitespace-separated
@@ -42,14 +43,15 @@ type jsonWalker struct {
 // wherever they appear (matching JSON rules by their last key only, which
 // redacts more, never less). It reports whether anything changed.
 func (r *Redactor) JSON(in []byte) ([]byte, bool) {
-	return r.json(in, 0)
+	return r.json(in, 0, nil)
 }
 
-func (r *Redactor) json(in []byte, embed int) ([]byte, bool) {
+// json is JSON adding the secrets it replaces to f.
+func (r *Redactor) json(in []byte, embed int, f *found) ([]byte, bool) {
 	if len(r.jsonRules) == 0 {
 		return in, false
 	}
-	w := jsonWalker{r: r, in: in, out: make([]byte, 0, len(in)+len(in)/16), embed: embed}
+	w := jsonWalker{r: r, in: in, out: make([]byte, 0, len(in)+len(in)/16), embed: embed, found: f}
 	err := w.document()
 	switch {
 	case err == nil || errors.Is(err, errJSONEOF):
@@ -61,7 +63,7 @@ func (r *Redactor) json(in []byte, embed int) ([]byte, bool) {
 		// redacted tail.
 		return w.out, true
 	default:
-		return r.lenient(in, embed)
+		return r.lenient(in, embed, f)
 	}
 }
 
@@ -123,7 +125,7 @@ func (w *jsonWalker) value(match bool) error {
 			}
 		}
 		w.out = append(w.out, '"')
-		w.out = append(w.out, w.r.placeholder(secret)...)
+		w.out = append(w.out, w.r.hide(w.found, secret)...)
 		w.out = append(w.out, '"')
 		w.changed = true
 		return err
@@ -252,7 +254,7 @@ func (w *jsonWalker) str() error {
 	raw := w.in[start:w.pos]
 	if err == nil && w.embed < maxEmbedded && len(raw) > 3 && (raw[1] == '{' || raw[1] == '[') {
 		if s, ok := unquote(raw); ok {
-			if red, changed := w.r.json([]byte(s), w.embed+1); changed {
+			if red, changed := w.r.json([]byte(s), w.embed+1, w.found); changed {
 				w.out = appendQuoted(w.out, red)
 				w.changed = true
 				return nil
@@ -500,7 +502,7 @@ func appendQuoted(dst, s []byte) []byte {
 // well-formed JSON document (socket.io frames such as 42["ev",{...}], a
 // JSON body cut inside a token, JavaScript). Keys match JSON rules by their
 // last segment. Strings holding quoted text are searched inside too.
-func (r *Redactor) lenient(in []byte, embed int) ([]byte, bool) {
+func (r *Redactor) lenient(in []byte, embed int, f *found) ([]byte, bool) {
 	var out []byte
 	copied := 0
 	changed := false
@@ -547,7 +549,7 @@ func (r *Redactor) lenient(in []byte, embed int) ([]byte, bool) {
 					}
 					out = append(out, in[copied:vstart]...)
 					out = append(out, '"')
-					out = append(out, r.placeholder(secret)...)
+					out = append(out, r.hide(f, secret)...)
 					out = append(out, '"')
 					copied = vend
 					changed = true
@@ -560,7 +562,7 @@ func (r *Redactor) lenient(in []byte, embed int) ([]byte, bool) {
 		}
 		if err == nil && embed < maxEmbedded && bytes.IndexByte(in[q+1:end-1], '\\') >= 0 {
 			if s, ok := unquote(in[q:end]); ok && strings.IndexByte(s, '"') >= 0 {
-				if red, ch := r.json([]byte(s), embed+1); ch {
+				if red, ch := r.json([]byte(s), embed+1, f); ch {
 					out = append(out, in[copied:q]...)
 					out = appendQuoted(out, red)
 					copied = end

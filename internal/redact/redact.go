@@ -45,11 +45,16 @@ type Redactor struct {
 	exactMin, exactMax int
 	maxDecoded         int64
 	macs               sync.Pool
+	// echo remembers the secrets found so far to replace their echoes;
+	// nil when echo search is off. founds pools the *found of records.
+	echo   *echoSet
+	founds sync.Pool
 }
 
 type options struct {
 	salt       []byte
 	maxDecoded int64
+	maxSecrets int
 }
 
 // Option configures a Redactor.
@@ -81,9 +86,24 @@ func WithMaxDecoded(n int64) Option {
 	}
 }
 
+// WithMaxSecrets bounds how many secrets the redactor remembers to
+// replace their echoes in later parts of a record and in later records
+// (default DefaultMaxSecrets). Beyond the bound the secret found least
+// recently is forgotten. 0 turns echo replacement off: secrets are then
+// replaced only where a rule finds them.
+func WithMaxSecrets(n int) Option {
+	return func(o *options) error {
+		if n < 0 || n > MaxSecrets {
+			return fmt.Errorf("max secrets %d out of range [0, %d]", n, MaxSecrets)
+		}
+		o.maxSecrets = n
+		return nil
+	}
+}
+
 // New returns a Redactor applying rules. With no rules it changes nothing.
 func New(rules []Rule, opts ...Option) (*Redactor, error) {
-	o := options{maxDecoded: DefaultMaxDecoded}
+	o := options{maxDecoded: DefaultMaxDecoded, maxSecrets: DefaultMaxSecrets}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, fmt.Errorf("redactor: %w", err)
@@ -96,6 +116,9 @@ func New(rules []Rule, opts ...Option) (*Redactor, error) {
 		}
 	}
 	r := &Redactor{maxDecoded: o.maxDecoded}
+	if o.maxSecrets > 0 && len(rules) > 0 {
+		r.echo = newEchoSet(o.maxSecrets)
+	}
 	salt := o.salt
 	r.macs.New = func() any { return hmac.New(sha256.New, salt) }
 	for _, rule := range rules {
@@ -198,15 +221,43 @@ func Credential(value string) (scheme, secret string) {
 	return "", v
 }
 
+// found collects the secrets a pass replaced; a nil *found collects
+// nothing.
+type found struct{ secrets [][]byte }
+
+func (f *found) add(secret []byte) {
+	if f != nil {
+		f.secrets = append(f.secrets, secret)
+	}
+}
+
+// hide returns secret's placeholder and notes secret in f.
+func (r *Redactor) hide(f *found, secret []byte) string {
+	f.add(secret)
+	return r.placeholder(secret)
+}
+
+// Secrets reports how many secrets the redactor remembers to replace
+// their echoes, and how many it has forgotten past its bound
+// (WithMaxSecrets).
+func (r *Redactor) Secrets() (known, forgotten int64) {
+	if r.echo == nil {
+		return 0, 0
+	}
+	return r.echo.n.Load(), r.echo.forgotten.Load()
+}
+
 // Header redacts header fields in place of a copy. It reports whether
 // anything changed; f itself is never modified.
-func (r *Redactor) Header(f traffic.Fields) (traffic.Fields, bool) {
+func (r *Redactor) Header(f traffic.Fields) (traffic.Fields, bool) { return r.header(f, nil) }
+
+func (r *Redactor) header(f traffic.Fields, fd *found) (traffic.Fields, bool) {
 	if len(r.headerRules) == 0 && len(r.queryRules) == 0 {
 		return f, false
 	}
 	var out traffic.Fields
 	for i, h := range f {
-		v, changed := r.field(h.Name, h.Value)
+		v, changed := r.field(h.Name, h.Value, fd)
 		if !changed {
 			continue
 		}
@@ -221,57 +272,63 @@ func (r *Redactor) Header(f traffic.Fields) (traffic.Fields, bool) {
 	return out, true
 }
 
-func (r *Redactor) field(name, value string) (string, bool) {
+func (r *Redactor) field(name, value string, fd *found) (string, bool) {
 	for i := range r.headerRules {
 		if !r.headerRules[i].matchName(name) {
 			continue
 		}
 		switch {
 		case strings.EqualFold(name, "cookie"):
-			return r.cookie(value), true
+			return r.cookie(value, fd), true
 		case strings.EqualFold(name, "set-cookie"):
-			return r.setCookie(value), true
+			return r.setCookie(value, fd), true
 		}
 		if value == "" {
 			return value, false
 		}
 		scheme, secret := Credential(value)
 		if scheme != "" {
-			return scheme + " " + r.placeholder([]byte(secret)), true
+			return scheme + " " + r.hide(fd, []byte(secret)), true
 		}
-		return r.placeholder([]byte(secret)), true
+		return r.hide(fd, []byte(secret)), true
 	}
-	if len(r.queryRules) > 0 {
-		switch strings.ToLower(name) {
-		case "referer", "location", "content-location", "origin":
-			return r.URL(value)
-		}
+	if len(r.queryRules) > 0 && urlHeader(name) {
+		return r.url(value, fd)
 	}
 	return value, false
 }
 
+// urlHeader reports whether a header's value is a URL.
+func urlHeader(name string) bool {
+	switch strings.ToLower(name) {
+	case "referer", "location", "content-location", "origin":
+		return true
+	}
+	return false
+}
+
 // cookie redacts every value of a Cookie header, keeping the names.
-func (r *Redactor) cookie(v string) string {
+func (r *Redactor) cookie(v string, fd *found) string {
 	parts := strings.Split(v, ";")
 	for i, p := range parts {
 		name, val, ok := strings.Cut(p, "=")
 		if !ok {
 			continue
 		}
-		parts[i] = name + "=" + r.placeholder([]byte(strings.TrimSpace(val)))
+		parts[i] = name + "=" + r.hide(fd, []byte(strings.TrimSpace(val)))
 	}
 	return strings.Join(parts, ";")
 }
 
 // setCookie redacts the value of a Set-Cookie header, keeping its name and
 // attributes.
-func (r *Redactor) setCookie(v string) string {
+func (r *Redactor) setCookie(v string, fd *found) string {
 	first, attrs, hasAttrs := strings.Cut(v, ";")
 	name, val, ok := strings.Cut(first, "=")
 	if !ok {
-		return r.placeholder([]byte(strings.TrimSpace(first)))
+		return r.hide(fd, []byte(strings.TrimSpace(first)))
 	}
-	out := name + "=" + r.placeholder([]byte(strings.TrimSpace(val)))
+	out := name + "=" + r.hide(fd, []byte(strings.TrimSpace(val)))
 	if hasAttrs {
 		out += ";" + attrs
 	}
@@ -281,7 +338,9 @@ func (r *Redactor) setCookie(v string) string {
 // URL redacts matching query parameters of a URL or request target,
 // keeping everything else byte for byte. The placeholder is
 // percent-encoded, so it decodes to "<redacted:HASH>".
-func (r *Redactor) URL(u string) (string, bool) {
+func (r *Redactor) URL(u string) (string, bool) { return r.url(u, nil) }
+
+func (r *Redactor) url(u string, fd *found) (string, bool) {
 	if len(r.queryRules) == 0 {
 		return u, false
 	}
@@ -294,7 +353,7 @@ func (r *Redactor) URL(u string) (string, bool) {
 	if h := strings.IndexByte(rest, '#'); h >= 0 {
 		rest, frag = rest[:h], rest[h:]
 	}
-	red, changed := r.Query(rest)
+	red, changed := r.query(rest, fd)
 	if !changed {
 		return u, false
 	}
@@ -303,7 +362,9 @@ func (r *Redactor) URL(u string) (string, bool) {
 
 // Query redacts matching parameters of a raw query string (or an
 // application/x-www-form-urlencoded body).
-func (r *Redactor) Query(raw string) (string, bool) {
+func (r *Redactor) Query(raw string) (string, bool) { return r.query(raw, nil) }
+
+func (r *Redactor) query(raw string, fd *found) (string, bool) {
 	if len(r.queryRules) == 0 || raw == "" {
 		return raw, false
 	}
@@ -325,7 +386,7 @@ func (r *Redactor) Query(raw string) (string, bool) {
 			}
 			b.WriteString(k)
 			b.WriteByte('=')
-			b.WriteString(url.QueryEscape(r.placeholder([]byte(val))))
+			b.WriteString(url.QueryEscape(r.hide(fd, []byte(val))))
 			changed = true
 			continue
 		}
@@ -350,6 +411,13 @@ func (r *Redactor) matchQuery(name string) bool {
 // anything changed. rec and what it points to are never modified: changed
 // parts are copies. A header record gets the redactor's rules added to its
 // Redactions.
+//
+// A value a rule replaces is also replaced wherever else it appears in
+// the record (its URL, any header, the decoded bodies) and in the records
+// that follow (exchanges, WebSocket upgrades and text messages), in any
+// of its URL, JSON and HTML encodings, by the same placeholder. Records
+// should therefore reach one Redactor in corpus order, as a Sink passes
+// them; concurrent calls take turns for the search of echoes.
 func (r *Redactor) Record(rec traffic.Record) (traffic.Record, bool) {
 	switch rec.Kind {
 	case traffic.KindHeader:
@@ -386,7 +454,16 @@ func (r *Redactor) Record(rec traffic.Record) (traffic.Record, bool) {
 			return rec, false
 		}
 		m := *rec.WSMessage
-		red, changed := r.text(m.Payload)
+		fd := r.newFound()
+		defer r.putFound(fd)
+		red, changed := r.text(m.Payload, fd)
+		if sc, ok := r.scrubberFor(fd); ok {
+			out, ch := sc.bytes(red, textMode("", red), m.Truncated)
+			sc.done()
+			if ch {
+				red, changed = out, true
+			}
+		}
 		if !changed {
 			return rec, false
 		}
@@ -398,6 +475,32 @@ func (r *Redactor) Record(rec traffic.Record) (traffic.Record, bool) {
 		return rec, true
 	}
 	return rec, false
+}
+
+// scrubberFor remembers the secrets a record's rules found and returns
+// a scrubber for the record's echoes; ok is false when no secret is
+// known. The caller calls done on the scrubber.
+func (r *Redactor) scrubberFor(fd *found) (sc scrubber, ok bool) {
+	if r.echo == nil {
+		return sc, false
+	}
+	return r.echo.begin(fd.secrets, r.placeholder)
+}
+
+// newFound returns an empty found from the pool.
+func (r *Redactor) newFound() *found {
+	if f, ok := r.founds.Get().(*found); ok {
+		return f
+	}
+	return &found{secrets: make([][]byte, 0, 32)}
+}
+
+// putFound empties f (it must not keep records' bytes alive) and pools
+// it.
+func (r *Redactor) putFound(f *found) {
+	clear(f.secrets)
+	f.secrets = f.secrets[:0]
+	r.founds.Put(f)
 }
 
 func mergeRules(have, add []string) []string {
@@ -419,15 +522,15 @@ func mergeRules(have, add []string) []string {
 
 // text redacts a text payload: JSON when it looks like JSON, else the
 // lenient "key": value scan when it holds a quote.
-func (r *Redactor) text(p []byte) ([]byte, bool) {
+func (r *Redactor) text(p []byte, fd *found) ([]byte, bool) {
 	if len(r.jsonRules) == 0 {
 		return p, false
 	}
 	if looksJSON(p) {
-		return r.JSON(p)
+		return r.json(p, 0, fd)
 	}
 	if bytes.IndexByte(p, '"') >= 0 {
-		return r.lenient(p, 0)
+		return r.lenient(p, 0, fd)
 	}
 	return p, false
 }
@@ -445,29 +548,61 @@ func looksJSON(p []byte) bool {
 	return false
 }
 
+// exchange redacts an exchange in two passes: the rules first, over
+// every part, collecting the secrets they replace; then the echoes of
+// every secret known so far, over every part again (bodies stay decoded
+// between the passes).
 func (r *Redactor) exchange(x traffic.Exchange) (traffic.Exchange, bool) {
-	changed := false
-	if u, ok := r.URL(x.Request.URL); ok {
+	fd := r.newFound()
+	defer r.putFound(fd)
+	changed, respChanged := false, false
+	if u, ok := r.url(x.Request.URL, fd); ok {
 		x.Request.URL = u
 		changed = true
 	}
-	if h, ok := r.Header(x.Request.Header); ok {
+	if h, ok := r.header(x.Request.Header, fd); ok {
 		x.Request.Header = h
 		changed = true
 	}
-	if b, h, note, ok := r.body(x.Request.Header, x.Request.Body); ok {
+	var resp traffic.Response
+	if x.Response != nil {
+		resp = *x.Response
+		if h, ok := r.header(resp.Header, fd); ok {
+			resp.Header = h
+			respChanged = true
+		}
+	}
+	reqBody := r.openBody(x.Request.Header, x.Request.Body, fd)
+	var respBody openedBody
+	if x.Response != nil {
+		respBody = r.openBody(resp.Header, resp.Body, fd)
+	}
+	if sc, ok := r.scrubberFor(fd); ok {
+		if u, ok := sc.str(x.Request.URL, modeURL); ok {
+			x.Request.URL = u
+			changed = true
+		}
+		if h, ok := sc.fields(x.Request.Header); ok {
+			x.Request.Header = h
+			changed = true
+		}
+		reqBody.scrub(&sc)
+		if x.Response != nil {
+			if h, ok := sc.fields(resp.Header); ok {
+				resp.Header = h
+				respChanged = true
+			}
+			respBody.scrub(&sc)
+		}
+		sc.done()
+	}
+	if b, h, note, ok := r.closeBody(reqBody, x.Request.Header); ok {
 		x.Request.Body, x.Request.Header = b, h
 		x.Notes = addNote(x.Notes, "redact-request", note)
 		changed = true
 	}
 	if x.Response != nil {
-		resp := *x.Response
-		respChanged := false
-		if h, ok := r.Header(resp.Header); ok {
-			resp.Header = h
-			respChanged = true
-		}
-		if b, h, note, ok := r.body(resp.Header, resp.Body); ok {
+		if b, h, note, ok := r.closeBody(respBody, resp.Header); ok {
 			resp.Body, resp.Header = b, h
 			x.Notes = addNote(x.Notes, "redact-response", note)
 			respChanged = true
@@ -483,6 +618,27 @@ func (r *Redactor) exchange(x traffic.Exchange) (traffic.Exchange, bool) {
 	return x, changed
 }
 
+// fields scrubs header values: URL-valued headers as URLs, the others as
+// text.
+func (sc *scrubber) fields(f traffic.Fields) (traffic.Fields, bool) {
+	var out traffic.Fields
+	for i, h := range f {
+		mode := modeText
+		if urlHeader(h.Name) || strings.EqualFold(h.Name, "link") {
+			mode = modeURL
+		}
+		v, changed := sc.str(h.Value, mode)
+		if !changed {
+			continue
+		}
+		if out == nil {
+			out = f.Clone()
+		}
+		out[i].Value = v
+	}
+	return out, out != nil
+}
+
 func addNote(notes map[string]string, key, note string) map[string]string {
 	if note == "" {
 		return notes
@@ -495,63 +651,101 @@ func addNote(notes map[string]string, key, note string) map[string]string {
 	return out
 }
 
-// body redacts a message body according to its headers. It returns the
-// new body, the headers (Content-Length updated when the body's length
-// changed), a note when data had to be dropped, and whether anything
-// changed.
-func (r *Redactor) body(h traffic.Fields, b traffic.Body) (traffic.Body, traffic.Fields, string, bool) {
-	if len(b.Data) == 0 || (len(r.jsonRules) == 0 && len(r.queryRules) == 0) {
-		return b, h, "", false
+// openedBody is a message body between the two passes of exchange: its
+// content decoded once, redacted by the rules, then searched for echoes,
+// then encoded again by closeBody.
+type openedBody struct {
+	b       traffic.Body
+	open    bool   // text holds the decoded body
+	ct, ce  string // content type; content coding ("" for identity)
+	text    []byte // the decoded body, redacted so far
+	changed bool   // text differs from the decoded body
+	cut     bool   // a compressed body cut short: encoded afresh whatever happens
+	drop    string // when set, the body is dropped with this note
+}
+
+// openBody decodes a body by its headers and applies the rules to it,
+// adding the secrets they replace to fd. A body is opened when it may
+// hold text and there is something to search it for.
+func (r *Redactor) openBody(h traffic.Fields, b traffic.Body, fd *found) openedBody {
+	ob := openedBody{b: b}
+	if len(b.Data) == 0 || len(r.rules) == 0 {
+		return ob
+	}
+	if len(r.jsonRules) == 0 && len(r.queryRules) == 0 && (r.echo == nil || (r.echo.n.Load() == 0 && len(fd.secrets) == 0)) {
+		// No body rules and no secret whose echo to look for.
+		return ob
 	}
 	ct := strings.ToLower(h.Get("Content-Type"))
 	if !textual(ct) {
 		// Binary content holds no text to redact: not even decoded.
+		return ob
+	}
+	ob.ct = ct
+	ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	if ce == "" || ce == "identity" {
+		ob.open = true
+		ob.text, ob.changed = r.content(ct, b.Data, fd)
+		return ob
+	}
+	ob.ce = ce
+	plain, complete, err := decode(ce, b.Data, r.maxDecoded)
+	if err != nil {
+		ob.drop = fmt.Sprintf("body dropped: cannot decode content-encoding %q to search it: %v", ce, err)
+		return ob
+	}
+	// The compressed bytes of a cut body may hold more than a decoder
+	// yields from them, so they are never kept: the readable start is
+	// redacted and encoded afresh.
+	ob.cut = !complete || b.Truncated
+	ob.open = true
+	ob.text, ob.changed = r.content(ct, plain, fd)
+	return ob
+}
+
+// scrub replaces the echoes of known secrets in an opened body.
+func (ob *openedBody) scrub(sc *scrubber) {
+	if !ob.open {
+		return
+	}
+	if out, ch := sc.bytes(ob.text, textMode(ob.ct, ob.text), ob.cut || ob.b.Truncated); ch {
+		ob.text, ob.changed = out, true
+	}
+}
+
+// closeBody encodes an opened body again. It returns the new body, the
+// headers (Content-Length updated when the body's length changed), a
+// note when data had to be dropped or re-encoded, and whether anything
+// changed.
+func (r *Redactor) closeBody(ob openedBody, h traffic.Fields) (traffic.Body, traffic.Fields, string, bool) {
+	b := ob.b
+	switch {
+	case ob.drop != "":
+		b.Data = nil
+		b.Truncated = true
+		return b, h, ob.drop, true
+	case !ob.open:
+		return b, h, "", false
+	case ob.cut:
+		enc, err := encode(ob.ce, ob.text)
+		if err != nil {
+			enc = nil
+		}
+		b.Data = enc
+		b.Truncated = true
+		return b, h, fmt.Sprintf("%s body was cut: its first %d decoded bytes were redacted and re-encoded", ob.ce, len(ob.text)), true
+	case !ob.changed:
 		return b, h, "", false
 	}
-	ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
-	var (
-		data    []byte
-		changed bool
-		note    string
-	)
-	if ce == "" || ce == "identity" {
-		data, changed = r.content(ct, b.Data)
-	} else {
-		plain, complete, err := decode(ce, b.Data, r.maxDecoded)
-		switch {
-		case err != nil:
+	data, note := ob.text, ""
+	if ob.ce != "" {
+		enc, err := encode(ob.ce, ob.text)
+		if err != nil {
 			b.Data = nil
 			b.Truncated = true
-			return b, h, fmt.Sprintf("body dropped: cannot decode content-encoding %q to search it: %v", ce, err), true
-		case !complete || b.Truncated:
-			// The compressed bytes of a cut body may hold more than a
-			// decoder yields from them, so they are never kept: the
-			// readable start is redacted and encoded afresh.
-			red, _ := r.content(ct, plain)
-			enc, err := encode(ce, red)
-			if err != nil {
-				enc = nil
-			}
-			b.Data = enc
-			b.Truncated = true
-			return b, h, fmt.Sprintf("%s body was cut: its first %d decoded bytes were redacted and re-encoded", ce, len(red)), true
-		default:
-			red, ch := r.content(ct, plain)
-			if !ch {
-				return b, h, "", false
-			}
-			enc, err := encode(ce, red)
-			if err != nil {
-				b.Data = nil
-				b.Truncated = true
-				return b, h, fmt.Sprintf("body dropped: re-encode %s: %v", ce, err), true
-			}
-			data, changed = enc, true
-			note = "body decoded, redacted and re-encoded with " + ce
+			return b, h, fmt.Sprintf("body dropped: re-encode %s: %v", ob.ce, err), true
 		}
-	}
-	if !changed {
-		return b, h, "", false
+		data, note = enc, "body decoded, redacted and re-encoded with "+ob.ce
 	}
 	b.Data = data
 	if !b.Truncated {
@@ -569,17 +763,17 @@ func (r *Redactor) body(h traffic.Fields, b traffic.Body) (traffic.Body, traffic
 }
 
 // content redacts decoded body bytes by content type.
-func (r *Redactor) content(ct string, data []byte) ([]byte, bool) {
+func (r *Redactor) content(ct string, data []byte, fd *found) ([]byte, bool) {
 	switch {
 	case strings.Contains(ct, "json"):
-		return r.JSON(data)
+		return r.json(data, 0, fd)
 	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
-		s, changed := r.Query(string(data))
+		s, changed := r.query(string(data), fd)
 		return []byte(s), changed
 	case strings.HasPrefix(ct, "multipart/"):
-		return r.lenient(data, 0)
+		return r.lenient(data, 0, fd)
 	case textual(ct):
-		return r.text(data)
+		return r.text(data, fd)
 	}
 	return data, false
 }
