@@ -374,6 +374,13 @@ func replayAndReport(c *cli.Context, opts replay.Options, nw *netconf.Network, t
 // lines last.
 func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 	var lines []string
+	if sat, ok := out.Snapshot.Saturation(); ok {
+		lines = append(lines, fmt.Sprintf("target saturated at about %.0f req/s from t=%s: %d results from then on timed out, were refused or reset, got 429 or 5xx, or were kept back (%d requests completed)",
+			sat.Rate, sat.At, sat.Overloaded, sat.Completed))
+	}
+	if l := authHint(out.Snapshot); l != "" {
+		lines = append(lines, l)
+	}
 	if out.Aborted != "" {
 		lines = append(lines, fmt.Sprintf("run stopped after %s by --abort-threshold: %s (the rest of the corpus was not replayed)", out.AbortedAt.Round(time.Second), out.Aborted))
 	}
@@ -430,6 +437,20 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 
 type output struct {
 	format, path string
+}
+
+// authHint explains a run whose failures are mostly 401 and 403: the
+// target refused the recorded credentials.
+func authHint(s *metrics.Snapshot) string {
+	o := s.Overall
+	if o == nil || o.Failed == 0 {
+		return ""
+	}
+	n := o.FailedStatuses[401] + o.FailedStatuses[403]
+	if n == 0 || 2*n < o.Failed {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d failures are 401/403: the target refused the recorded credentials; give it a token of its own with --auth-token (or AUTH_TOKEN), one per account with --auth-tokens FILE, or run the built-in server with replay serve --any-token", n, o.Failed)
 }
 
 func sumCounts(m map[string]int64) int64 {

@@ -115,9 +115,13 @@ type poolKey struct {
 
 // pool is one client's connections.
 type pool struct {
-	client  *http.Client
-	lastUse atomic.Int64 // run clock, ns
+	client    *http.Client
+	lastUse   atomic.Int64 // run clock, ns
+	reclaimed atomic.Int64 // when its idle connections were last closed
 }
+
+// touched is when the pool was last used or reclaimed.
+func (p *pool) touched() int64 { return max(p.lastUse.Load(), p.reclaimed.Load()) }
 
 // pools holds the lane's clients. The dispatcher goroutine creates and
 // sweeps them, a dial waiting for a connection slot closes their idle
@@ -161,6 +165,25 @@ func (ps *pools) sweep(now time.Duration) {
 			p.client.CloseIdleConnections()
 			delete(ps.m, k)
 		}
+	}
+}
+
+// reclaim closes the idle connections of the pool used least recently:
+// one client at a time gives up its idle connections, as an idle timeout
+// would end them, until a waiting dial finds a slot.
+func (ps *pools) reclaim() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	var lru *pool
+	for _, p := range ps.m {
+		if lru == nil || p.touched() < lru.touched() {
+			lru = p
+		}
+	}
+	if lru != nil {
+		lru.client.CloseIdleConnections()
+		// the next reclaim takes the next pool
+		lru.reclaimed.Store(int64(ps.l.now()))
 	}
 }
 

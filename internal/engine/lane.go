@@ -83,7 +83,7 @@ func newLane(cfg Config, c *clock) *lane {
 		l.pools = &pools{l: l, m: map[poolKey]*pool{}, build: func(conns int) *http.Client {
 			return &http.Client{Transport: l.newTransport(conns), CheckRedirect: l.checkRedirect}
 		}}
-		l.conns.reclaim = l.pools.closeIdle
+		l.conns.reclaim = l.pools.reclaim
 	}
 	l.client = &http.Client{Transport: tr, CheckRedirect: l.checkRedirect}
 	l.ws = newWSState(l)
