@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,4 +79,18 @@ func TestSaturatedTargetIsReportedNotWedged(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("took %s, server %s", took.Round(time.Millisecond), st)
+}
+
+// A run whose requests the target refuses as unauthorised says so and
+// names the flags that give it credentials; the endpoint table says what
+// failed ("401×5").
+func TestUnauthorizedRunNamesTheFlags(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(401) }))
+	defer srv.Close()
+	_, stdout, _ := runReplay(t, "run", smallCorpus(t, t.TempDir(), 5), "--target", srv.URL, "-q")
+	for _, want := range []string{"5 of 5 failures are 401/403", "--auth-token", "--auth-tokens FILE", "--any-token", "401×5"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
 }
