@@ -105,6 +105,8 @@ func replayFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "resolve", Usage: "`HOST:PORT:ADDR`: connect to ADDR for HOST:PORT, still sending HOST as Host and TLS name, as curl's --resolve (IPv6 ADDR in brackets); repeatable"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "per request and WebSocket handshake"},
 		&cli.IntFlag{Name: "max-in-flight", Value: 10000, Usage: "bound on requests in flight; requests over it are counted as not sent"},
+		&cli.IntFlag{Name: "max-conns", Value: engine.DefaultMaxConns, Usage: "bound on connections open to the target (HTTP and WebSocket); within it each recorded user keeps at most the connections it opened in the recording, and requests beyond queue as at real clients"},
+		&cli.DurationFlag{Name: "grace", Aliases: []string{"graceful-stop"}, Value: 5 * time.Second, Usage: "how long past --duration (or a profile's end) what is in flight may finish before it is cut and counted"},
 		&cli.DurationFlag{Name: "max-lag", Value: 5 * time.Second, Usage: "how late a request may go out before it is counted as not sent"},
 		&cli.DurationFlag{Name: "duration", Usage: "stop after this much replay time"},
 		&cli.DurationFlag{Name: "max-gap", Usage: "cut idle gaps between records longer than this (corpus time) down to it, e.g. 10s for a HAR of sessions days apart"},
@@ -190,6 +192,12 @@ func readReplayFlags(c *cli.Context, corpusPath string) (replay.Options, error) 
 	if fo := c.String("flow-order"); fo != "sent" && fo != "answered" {
 		return o, usageError{fmt.Errorf("--flow-order %q: want sent or answered", fo)}
 	}
+	if c.Int("max-conns") < 1 {
+		return o, usageError{errors.New("--max-conns must be at least 1")}
+	}
+	if c.Duration("grace") < 0 {
+		return o, usageError{errors.New("--grace must not be negative")}
+	}
 	if c.Int("max-in-flight") < 1 {
 		return o, usageError{errors.New("--max-in-flight must be at least 1")}
 	}
@@ -199,6 +207,8 @@ func readReplayFlags(c *cli.Context, corpusPath string) (replay.Options, error) 
 		Insecure:        c.Bool("insecure"),
 		Timeout:         c.Duration("timeout"),
 		MaxInFlight:     c.Int("max-in-flight"),
+		MaxConns:        c.Int("max-conns"),
+		Grace:           c.Duration("grace"),
 		MaxLag:          c.Duration("max-lag"),
 		Duration:        c.Duration("duration"),
 		AuthToken:       c.String("auth-token"),
@@ -364,6 +374,13 @@ func replayAndReport(c *cli.Context, opts replay.Options, nw *netconf.Network, t
 // lines last.
 func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 	var lines []string
+	if sat, ok := out.Snapshot.Saturation(); ok {
+		lines = append(lines, fmt.Sprintf("target saturated at about %.0f req/s from t=%s: %d results from then on timed out, were refused or reset, got 429 or 5xx, or were kept back (%d requests completed)",
+			sat.Rate, sat.At, sat.Overloaded, sat.Completed))
+	}
+	if l := authHint(out.Snapshot); l != "" {
+		lines = append(lines, l)
+	}
 	if out.Aborted != "" {
 		lines = append(lines, fmt.Sprintf("run stopped after %s by --abort-threshold: %s (the rest of the corpus was not replayed)", out.AbortedAt.Round(time.Second), out.Aborted))
 	}
@@ -382,6 +399,9 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 			l += fmt.Sprintf(" (%d not found in the live response; recorded value sent)", out.Misses)
 		}
 		lines = append(lines, l)
+	}
+	if w := out.Engine.ConnWaits; w > 0 {
+		lines = append(lines, fmt.Sprintf("connections: %d new connections waited for a slot under --max-conns (at most %d open at once): the target was slower than the clients could keep up with", w, out.Engine.PeakConns))
 	}
 	if out.Waits > 0 {
 		lines = append(lines, fmt.Sprintf("dependencies: %d requests waited for the answer to the request that made a value they use (an id the client made), as the recording did", out.Waits))
@@ -417,6 +437,20 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 
 type output struct {
 	format, path string
+}
+
+// authHint explains a run whose failures are mostly 401 and 403: the
+// target refused the recorded credentials.
+func authHint(s *metrics.Snapshot) string {
+	o := s.Overall
+	if o == nil || o.Failed == 0 {
+		return ""
+	}
+	n := o.FailedStatuses[401] + o.FailedStatuses[403]
+	if n == 0 || 2*n < o.Failed {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d failures are 401/403: the target refused the recorded credentials; give it a token of its own with --auth-token (or AUTH_TOKEN), one per account with --auth-tokens FILE, or run the built-in server with replay serve --any-token", n, o.Failed)
 }
 
 func sumCounts(m map[string]int64) int64 {

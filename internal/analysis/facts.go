@@ -88,8 +88,10 @@ type Facts struct {
 	Pos  uint64
 	Kind traffic.Kind
 	// User is the recorded user the record belongs to (its flow when the
-	// corpus was not surveyed for users).
-	User string
+	// corpus was not surveyed for users); UserConns how many client
+	// connections that user opened in the recording (0 when unknown).
+	User      string
+	UserConns int
 	// Endpoint of an exchange or WebSocket upgrade.
 	Endpoint Endpoint
 	// URL is the parsed request target of an exchange or upgrade (nil
@@ -147,6 +149,9 @@ type Options struct {
 	// Users, when set, are the corpus's recorded users (Facts.User is
 	// the flow's user ID, else the flow itself).
 	Users *Users
+	// UserOf, when set, names the user of a flow and the connections it
+	// opened instead of Users (tests, callers with users of their own).
+	UserOf func(flow string) (user string, conns int)
 }
 
 // DefaultRoute names an endpoint by its method and path.
@@ -168,7 +173,16 @@ func Of(rec traffic.Record, opts Options) *Facts {
 }
 
 func derive(pos uint64, rec traffic.Record, o *Options) *Facts {
-	f := &Facts{Pos: pos, Kind: rec.Kind, User: o.Users.ID(rec.Flow())}
+	f := &Facts{Pos: pos, Kind: rec.Kind}
+	switch {
+	case o.UserOf != nil:
+		f.User, f.UserConns = o.UserOf(rec.Flow())
+	case o.Users != nil:
+		u := o.Users.Of(rec.Flow())
+		f.User, f.UserConns = u.ID, len(u.Conns)
+	default:
+		f.User = rec.Flow()
+	}
 	switch rec.Kind {
 	case traffic.KindExchange:
 		f.exchange(rec.Exchange, rec.Exchange.Request.Method, o)

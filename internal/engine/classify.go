@@ -12,22 +12,22 @@ import (
 	"syscall"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/reprise/reprise/internal/traffic"
 )
 
 // Error kinds, as reported in traffic.Result.Error.
 const (
-	ErrRefused  = "refused"
-	ErrReset    = "reset"
-	ErrTimeout  = "timeout"
-	ErrEOF      = "eof"
-	ErrDNS      = "dns"
-	ErrTLS      = "tls"
-	ErrProtocol = "protocol"
-	ErrCanceled = "canceled"
-	// ErrCut: still in flight when a run with a duration ended, past its
-	// grace period.
-	ErrCut   = "cut at run end"
-	ErrOther = "other"
+	ErrRefused  = traffic.ErrRefused
+	ErrReset    = traffic.ErrReset
+	ErrTimeout  = traffic.ErrTimeout
+	ErrEOF      = traffic.ErrEOF
+	ErrDNS      = traffic.ErrDNS
+	ErrTLS      = traffic.ErrTLS
+	ErrProtocol = traffic.ErrProtocol
+	ErrCanceled = traffic.ErrCanceled
+	ErrCut      = traffic.ErrCut
+	ErrOther    = traffic.ErrOther
 	// WebSocket kinds. ErrAbnormal: the server ended a session without a
 	// close frame (TCP close or reset); ErrWSProto: it broke the protocol
 	// (reserved opcode or bits, impossible length, long or fragmented

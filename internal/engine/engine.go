@@ -51,6 +51,12 @@ type Config struct {
 	Timeout time.Duration
 	// MaxInFlight bounds requests in flight (default 10000).
 	MaxInFlight int
+	// MaxConns bounds the connections open to the target at once, HTTP
+	// and WebSocket (default DefaultMaxConns); within it, each recorded
+	// user of each copy holds at most as many connections as it opened
+	// in the recording (analysis.Facts.UserConns). Requests beyond queue
+	// for a connection, as they would at real clients.
+	MaxConns int
 	// MaxLag is how late an event may go out before it is counted as not
 	// sent (default 5s).
 	MaxLag time.Duration
@@ -119,6 +125,12 @@ func (c *Config) validate() error {
 	if c.MaxLag == 0 {
 		c.MaxLag = 5 * time.Second
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConns < 0 {
+		return errors.New("max conns must be positive")
+	}
 	if c.Grace == 0 {
 		c.Grace = 5 * time.Second
 	}
@@ -164,6 +176,9 @@ type Stats struct {
 	LastIntended time.Duration
 	// MaxInFlight is the most requests in flight at once.
 	MaxInFlight int64
+	// PeakConns is the most connections open to the target at once;
+	// ConnWaits counts connections that waited for a slot under MaxConns.
+	PeakConns, ConnWaits int64
 	// Undecoded counts live response bodies whose content coding could
 	// not be read (correlation, shapes and push matching skipped them), by
 	// cause ("br: corrupt stream").
@@ -206,7 +221,7 @@ func RunLanes(ctx context.Context, cfgs []Config, events Events) ([]Stats, error
 	}
 	defer func() {
 		for _, l := range d.lanes {
-			l.client.CloseIdleConnections()
+			l.closeIdle()
 		}
 	}()
 	return d.run(ctx, events)

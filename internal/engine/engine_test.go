@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/reprise/reprise/internal/analysis"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
 )
@@ -311,5 +312,93 @@ func TestAnsweredOrderHasNoDeadline(t *testing.T) {
 	}
 	if most != 1 {
 		t.Fatalf("the server had %d requests of one sequential client at once", most)
+	}
+}
+
+// connCounter counts a test server's open connections and their peak.
+type connCounter struct {
+	mu         sync.Mutex
+	open, peak int
+}
+
+func (c *connCounter) hook(_ net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		c.open++
+		c.peak = max(c.peak, c.open)
+	case http.StateClosed, http.StateHijacked:
+		c.open--
+	}
+}
+
+// Connections are bounded as clients bound them: each recorded user of
+// each copy keeps at most the connections it opened in the recording, and
+// the lane at most MaxConns; a slow target sees requests queue at the
+// clients, not a storm of sockets.
+func TestConnectionsBounded(t *testing.T) {
+	var cc connCounter
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+	}))
+	srv.Config.ConnState = cc.hook
+	srv.Start()
+	defer srv.Close()
+	// Four users, each recorded on two connections, each sending ten
+	// requests at once.
+	var recs []traffic.Record
+	for u := 0; u < 4; u++ {
+		for i := 0; i < 10; i++ {
+			rec := exchange(fmt.Sprintf("user-%d-req-%d", u, i), time.Duration(i)*time.Microsecond, "GET", "/x", 200)
+			rec.Exchange.ConnID = uint64(10*u + i%2 + 1)
+			recs = append(recs, rec)
+		}
+	}
+	users := func(flow string) (string, int) { return flow[:6], 2 }
+	for _, tc := range []struct {
+		name     string
+		maxConns int
+		want     int
+	}{{"per user", 0, 8}, {"lane bound", 3, 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			// the connections of the previous case close first
+			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				cc.mu.Lock()
+				open := cc.open
+				cc.mu.Unlock()
+				if open == 0 {
+					break
+				}
+			}
+			cc.mu.Lock()
+			cc.peak = 0
+			cc.mu.Unlock()
+			s, err := schedule.New(traffic.SliceSource(recs), schedule.Options{Analyzer: analysis.NewAnalyzer(analysis.Options{UserOf: users})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			col := &collected{}
+			st, err := Run(context.Background(), Config{Target: mustURL(srv.URL), MaxConns: tc.maxConns, Results: col.add}, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range col.byKind(traffic.ResultHTTP) {
+				if r.Status != 200 {
+					t.Fatalf("result %+v", r)
+				}
+			}
+			cc.mu.Lock()
+			peak := cc.peak
+			cc.mu.Unlock()
+			// The server learns of a close a moment after the client
+			// made it: its count lags.
+			if st.PeakConns > int64(tc.want) || peak > 2*tc.want {
+				t.Fatalf("lane had %d connections open at once (server saw %d), want at most %d", st.PeakConns, peak, tc.want)
+			}
+			if peak < 2 {
+				t.Fatalf("server saw %d connections: the bound serialised everything", peak)
+			}
+		})
 	}
 }

@@ -46,7 +46,7 @@ var skipHeaders = map[string]bool{
 
 // exchange sends one recorded exchange and settles its ticket. It runs on
 // a goroutine of its own.
-func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step *flowStep, rw correlate.Rewrite) {
+func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step *flowStep, rw correlate.Rewrite, client *http.Client) {
 	defer l.wg.Done()
 	defer close(step.done)
 	defer step.markWritten()
@@ -100,7 +100,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	if isMutation(q.Method) {
 		mut = l.ws.sendMutation(x.Flow, req.URL.Path, q.Body.Data, res.Sent)
 	}
-	resp, err := l.client.Do(req)
+	resp, err := client.Do(req)
 	var body []byte
 	wantShape := false
 	if err == nil {

@@ -28,7 +28,9 @@ import (
 type lane struct {
 	cfg    Config
 	clock  *clock
-	client *http.Client
+	client *http.Client // the shared client when Config.Transport is set
+	pools  *pools       // one client per recorded user and copy otherwise
+	conns  *connLimiter
 	dialer *net.Dialer
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsCfg *tls.Config
@@ -69,29 +71,19 @@ func newLane(cfg Config, c *clock) *lane {
 	if cfg.DialContext != nil {
 		l.dial = cfg.DialContext
 	}
+	l.conns = newConnLimiter(cfg.MaxConns)
+	l.dial = l.conns.wrap(l.dial)
 	if cfg.TLSConfig != nil {
 		l.tlsCfg = cfg.TLSConfig.Clone()
 		l.tlsCfg.InsecureSkipVerify = l.tlsCfg.InsecureSkipVerify || cfg.Insecure
 	}
 	tr := cfg.Transport
 	if tr == nil {
-		t := &http.Transport{
-			Proxy:               cfg.Proxy,
-			DialContext:         l.dial,
-			MaxIdleConns:        0,
-			MaxIdleConnsPerHost: cfg.MaxInFlight,
-			IdleConnTimeout:     90 * time.Second,
-			TLSClientConfig:     l.tlsCfg.Clone(),
-			TLSHandshakeTimeout: min(cfg.Timeout, 10*time.Second),
-			ForceAttemptHTTP2:   !cfg.HTTP1,
-			// Bodies go and come as recorded: the recorded Accept-Encoding
-			// asks for the coding, and analysis reads through it.
-			DisableCompression: true,
-		}
-		if cfg.HTTP1 {
-			t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		}
-		tr = t
+		tr = l.newTransport(0)
+		l.pools = &pools{l: l, m: map[poolKey]*pool{}, build: func(conns int) *http.Client {
+			return &http.Client{Transport: l.newTransport(conns), CheckRedirect: l.checkRedirect}
+		}}
+		l.conns.reclaim = l.pools.reclaim
 	}
 	l.client = &http.Client{Transport: tr, CheckRedirect: l.checkRedirect}
 	l.ws = newWSState(l)
@@ -106,6 +98,14 @@ func (l *lane) checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 func (l *lane) now() time.Duration { return l.clock.now() }
+
+// closeIdle closes the lane's idle connections.
+func (l *lane) closeIdle() {
+	l.client.CloseIdleConnections()
+	if l.pools != nil {
+		l.pools.closeIdle()
+	}
+}
 
 // classify is classify, but an error caused by the run cutting what was
 // in flight at its end is ErrCut.
@@ -140,8 +140,12 @@ func (l *lane) accept(ctx context.Context, ev schedule.Event) {
 		}
 		step := l.flows.next(x, l.cfg.WaitForAnswers)
 		rw := l.rewrite(ev)
+		client := l.client
+		if l.pools != nil {
+			client = l.pools.client(ev.Facts.User, ev.Copy, ev.Facts.UserConns)
+		}
 		l.wg.Add(1)
-		go l.exchange(ctx, ev, t, step, rw)
+		go l.exchange(ctx, ev, t, step, rw, client)
 	case traffic.KindWSOpen, traffic.KindWSMessage, traffic.KindWSClose:
 		l.ws.dispatch(ctx, ev)
 	default:
@@ -175,6 +179,8 @@ func (l *lane) stats() Stats {
 		Skipped:         l.skipped,
 		MaxInFlight:     l.maxInFlight.Load(),
 		Undecoded:       l.undecoded,
+		PeakConns:       l.conns.peak.Load(),
+		ConnWaits:       l.conns.waited.Load(),
 	}
 	for k := range l.byKind {
 		if n := l.byKind[k].Load(); n > 0 {

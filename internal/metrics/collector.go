@@ -116,6 +116,9 @@ func (c *Collector) Add(r traffic.Result) {
 		if r.Failed() {
 			sec.Failed++
 		}
+		if r.Overload() {
+			sec.Overload++
+		}
 	}
 	if r.Flow != "" {
 		k := flowKey{r.Flow, r.Copy}
@@ -170,7 +173,7 @@ func (c *Collector) Snapshot() *Snapshot {
 	}
 	s.Series = make([]Second, len(c.series))
 	for i, sec := range c.series {
-		s.Series[i] = Second{Requests: sec.Requests, Failed: sec.Failed, Latency: cloneDist(sec.Latency)}
+		s.Series[i] = Second{Requests: sec.Requests, Failed: sec.Failed, Overload: sec.Overload, Latency: cloneDist(sec.Latency)}
 	}
 	// active flows per second, from each flow's span (a difference array)
 	if len(c.flows) > 0 {

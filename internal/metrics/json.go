@@ -189,9 +189,11 @@ func validStats(s *Stats) error {
 	if err := validCounts(s.StatusClasses); err != nil {
 		return err
 	}
-	for k, v := range s.Statuses {
-		if v < 0 || k < 0 || k > 999 {
-			return fmt.Errorf("bad status count %d: %d", k, v)
+	for _, m := range []map[int]int64{s.Statuses, s.FailedStatuses} {
+		for k, v := range m {
+			if v < 0 || k < 0 || k > 999 {
+				return fmt.Errorf("bad status count %d: %d", k, v)
+			}
 		}
 	}
 	for k, o := range s.Outcomes {

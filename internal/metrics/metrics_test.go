@@ -722,3 +722,42 @@ func TestMergeIdentityAndInterruption(t *testing.T) {
 		t.Errorf("decoded meta %+v", back.Meta)
 	}
 }
+
+// A target that answers 50 requests a second and times out the rest from
+// second 3 on is saturated at about 50/s from t=3s; a run with a few
+// scattered errors is not.
+func TestSaturation(t *testing.T) {
+	c := NewCollector()
+	ms := time.Millisecond
+	for sec := 0; sec < 8; sec++ {
+		offered := 40
+		if sec >= 3 {
+			offered = 80
+		}
+		for i := 0; i < offered; i++ {
+			at := time.Duration(sec)*time.Second + time.Duration(i)*(900*ms/time.Duration(offered))
+			r := traffic.Result{Kind: traffic.ResultHTTP, Endpoint: "GET /x", Intended: at, Sent: at, Latency: 20 * ms, Status: 200, Expected: 200}
+			if sec >= 3 && i >= 50 {
+				r.Status, r.Error = 0, traffic.ErrTimeout
+			}
+			c.Add(r)
+		}
+	}
+	s := c.Snapshot()
+	sat, ok := s.Saturation()
+	if !ok || sat.At != 3*time.Second || sat.Rate < 45 || sat.Rate > 55 {
+		t.Fatalf("saturation %+v, %v; want at 3s, about 50/s", sat, ok)
+	}
+	c = NewCollector()
+	for i := 0; i < 400; i++ {
+		at := time.Duration(i) * 20 * ms
+		r := traffic.Result{Kind: traffic.ResultHTTP, Endpoint: "GET /x", Intended: at, Sent: at, Latency: 5 * ms, Status: 200, Expected: 200}
+		if i%97 == 0 {
+			r.Status = 503
+		}
+		c.Add(r)
+	}
+	if sat, ok := c.Snapshot().Saturation(); ok {
+		t.Fatalf("scattered errors taken for saturation: %+v", sat)
+	}
+}

@@ -42,6 +42,9 @@ type Meta struct {
 	// Aborted says why an abort threshold stopped the run early (empty
 	// for a run that went to its end).
 	Aborted string `json:"aborted,omitempty"`
+	// PeakConns is the most connections the replay held open to the
+	// target at once (the largest of merged shards' figures, summed).
+	PeakConns int64 `json:"peak_conns,omitempty"`
 	// Interrupted is set when a signal (or the caller) ended the run
 	// before its end: the results cover what was sent until then.
 	Interrupted *Interruption `json:"interrupted,omitempty"`
@@ -99,6 +102,10 @@ type Second struct {
 	// first result was scheduled at or before and its last completed at or
 	// after. This is reprise's measure of concurrent users.
 	Flows int64 `json:"flows"`
+	// Overload counts HTTP results in this second that show a target
+	// that cannot keep up (traffic.Result.Overload: timeouts, resets,
+	// 429 and 5xx the recording did not have, requests kept back).
+	Overload int64 `json:"overload,omitempty"`
 	// Latency of the requests completed in this second.
 	Latency *Dist `json:"latency,omitempty"`
 }
@@ -277,6 +284,8 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	}
 	m.Scheduled += o.Meta.Scheduled
 	m.ScheduledByKind = mergeCounts(m.ScheduledByKind, o.Meta.ScheduledByKind)
+	// shards run side by side: their connections add up
+	m.PeakConns += o.Meta.PeakConns
 	if o.Meta.Aborted != "" && !strings.Contains(m.Aborted, o.Meta.Aborted) {
 		// A shard stopped early makes the merged run partial.
 		if m.Aborted != "" {
@@ -303,6 +312,7 @@ func (s *Snapshot) Merge(o *Snapshot) {
 		t := &s.Series[i]
 		t.Requests += sec.Requests
 		t.Failed += sec.Failed
+		t.Overload += sec.Overload
 		t.Flows += sec.Flows
 		t.Latency = mergeDist(t.Latency, sec.Latency)
 	}

@@ -98,6 +98,10 @@ type Stats struct {
 	StatusClasses map[string]int64 `json:"status_classes,omitempty"`
 	// Statuses counts exact statuses, by status code.
 	Statuses map[int]int64 `json:"statuses,omitempty"`
+	// FailedStatuses counts the statuses of HTTP results that failed (a
+	// 5xx, or a 4xx the recording did not have): what went wrong where,
+	// "404×139".
+	FailedStatuses map[int]int64 `json:"failed_statuses,omitempty"`
 	// ChecksPassed and ChecksFailed compare the status with the recorded
 	// one (results with Expected set and actually sent).
 	ChecksPassed int64 `json:"checks_passed"`
@@ -248,6 +252,12 @@ func (s *Stats) add(r *traffic.Result, overall bool) {
 			s.Statuses = make(map[int]int64)
 		}
 		s.Statuses[r.Status]++
+		if r.Failed() && r.Error == "" {
+			if s.FailedStatuses == nil {
+				s.FailedStatuses = make(map[int]int64)
+			}
+			s.FailedStatuses[r.Status]++
+		}
 	}
 	if overall && sent && scheduledKind(r.Kind) {
 		s.ScheduleLag = record(s.ScheduleLag, r.Sent-r.Intended)
@@ -351,12 +361,8 @@ func (s *Stats) Merge(o *Stats) {
 		s.outcome(k).merge(oo)
 	}
 	s.StatusClasses = mergeCounts(s.StatusClasses, o.StatusClasses)
-	for k, v := range o.Statuses {
-		if s.Statuses == nil {
-			s.Statuses = make(map[int]int64, len(o.Statuses))
-		}
-		s.Statuses[k] += v
-	}
+	s.Statuses = mergeStatuses(s.Statuses, o.Statuses)
+	s.FailedStatuses = mergeStatuses(s.FailedStatuses, o.FailedStatuses)
 	s.ChecksPassed += o.ChecksPassed
 	s.ChecksFailed += o.ChecksFailed
 	s.BytesSent += o.BytesSent
@@ -429,6 +435,16 @@ func inc(m map[string]int64, k string) map[string]int64 {
 		m = make(map[string]int64)
 	}
 	m[k]++
+	return m
+}
+
+func mergeStatuses(m, o map[int]int64) map[int]int64 {
+	for k, v := range o {
+		if m == nil {
+			m = make(map[int]int64, len(o))
+		}
+		m[k] += v
+	}
 	return m
 }
 

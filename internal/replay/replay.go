@@ -231,17 +231,18 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	snap := col.Snapshot()
 	meta := metrics.Meta{
-		Tool:     version.Tool,
-		Target:   opts.Engine.Target.String(),
-		Corpus:   opts.Corpus,
-		Speed:    sched.Speed(),
-		Multiply: sched.Copies(),
-		Start:    st.Start,
-		End:      st.Start.Add(st.Elapsed),
-		Duration: st.Elapsed,
-		Aborted:  aborted,
-		RunID:    rand.Text(),
-		CorpusID: CorpusID(h),
+		Tool:      version.Tool,
+		Target:    opts.Engine.Target.String(),
+		Corpus:    opts.Corpus,
+		Speed:     sched.Speed(),
+		Multiply:  sched.Copies(),
+		Start:     st.Start,
+		End:       st.Start.Add(st.Elapsed),
+		Duration:  st.Elapsed,
+		Aborted:   aborted,
+		PeakConns: st.PeakConns,
+		RunID:     rand.Text(),
+		CorpusID:  CorpusID(h),
 	}
 	if st.Interrupted {
 		// In-flight work ends with the context: the run's end is the

@@ -85,7 +85,7 @@ func TestSummaryEndpointThatSentNothing(t *testing.T) {
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		if len(f) > 0 && f[0] == "DELETE" {
-			if got := strings.Join(f[2:], " "); got != "0 0.00/s — — — — —" {
+			if got := strings.Join(f[2:], " "); got != "0 0.00/s — — — — — not sent×4" {
 				t.Errorf("row of an endpoint that sent nothing: %q", got)
 			}
 			return

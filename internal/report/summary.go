@@ -340,7 +340,7 @@ func writeEndpointTable(w *bufio.Writer, s *metrics.Snapshot, opts SummaryOption
 		eps = kept
 	}
 	withMarks := len(opts.Verdicts) > 0
-	header := []string{"endpoint", "reqs", "rate", "err%", "p50", "p95", "p99", "max"}
+	header := []string{"endpoint", "reqs", "rate", "err%", "p50", "p95", "p99", "max", "failures"}
 	if withMarks {
 		header = append(header, "thresholds")
 	}
@@ -350,11 +350,11 @@ func writeEndpointTable(w *bufio.Writer, s *metrics.Snapshot, opts SummaryOption
 		if e.Requests == 0 {
 			// Nothing sent: no error rate or latency to speak of (the
 			// accounting line says why the requests were not sent).
-			r = []string{e.Endpoint, "0", formatRate(0), none, none, none, none, none}
+			r = []string{e.Endpoint, "0", formatRate(0), none, none, none, none, none, failures(e)}
 		} else {
 			p := e.Latency.Percentiles(50, 95, 99)
 			r = []string{e.Endpoint, itoa(e.Requests), formatRate(s.PerSecond(e.Requests)), formatPercent(e.ErrorRate()),
-				formatDuration(p[0]), formatDuration(p[1]), formatDuration(p[2]), formatDuration(e.Latency.Max())}
+				formatDuration(p[0]), formatDuration(p[1]), formatDuration(p[2]), formatDuration(e.Latency.Max()), failures(e)}
 		}
 		if withMarks {
 			r = append(r, marks(opts.Verdicts.ForEndpoint(e.Endpoint)))
@@ -366,6 +366,47 @@ func writeEndpointTable(w *bufio.Writer, s *metrics.Snapshot, opts SummaryOption
 	if hidden > 0 {
 		fmt.Fprintf(w, "%s(%d more endpoints not shown)\n", indent, hidden)
 	}
+}
+
+// failures says what failed on an endpoint, most first: statuses the
+// recording did not have ("404×139"), transport errors ("timeout×3") and
+// requests never sent ("not sent×2").
+func failures(e *metrics.Stats) string {
+	type count struct {
+		what string
+		n    int64
+	}
+	var cs []count
+	for st, n := range e.FailedStatuses {
+		cs = append(cs, count{strconv.Itoa(st), n})
+	}
+	if o := e.Outcomes[traffic.ResultHTTP.String()]; o != nil {
+		for k, n := range o.Failed {
+			cs = append(cs, count{k, n})
+		}
+		var notSent int64
+		for _, n := range o.NotSent {
+			notSent += n
+		}
+		if notSent > 0 {
+			cs = append(cs, count{"not sent", notSent})
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].n != cs[j].n {
+			return cs[i].n > cs[j].n
+		}
+		return cs[i].what < cs[j].what
+	})
+	var parts []string
+	for i, c := range cs {
+		if i == 3 {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, c.what+"×"+strconv.FormatInt(c.n, 10))
+	}
+	return strings.Join(parts, " ")
 }
 
 func marks(vs Verdicts) string {

@@ -43,6 +43,39 @@ func (k ResultKind) String() string {
 }
 
 // Reasons a scheduled event was not sent (Result.NotSent).
+// Error kinds of a result (Result.Error): the transport's failure, as the
+// engine classifies it at its source.
+const (
+	ErrRefused  = "refused"
+	ErrReset    = "reset"
+	ErrTimeout  = "timeout"
+	ErrEOF      = "eof"
+	ErrDNS      = "dns"
+	ErrTLS      = "tls"
+	ErrProtocol = "protocol"
+	ErrCanceled = "canceled"
+	ErrOther    = "other"
+	// ErrCut: still in flight when a run with a duration ended, past its
+	// grace period.
+	ErrCut = "cut at run end"
+)
+
+// Overload reports whether the result is a sign of a target that cannot
+// keep up: a timeout, a reset or refused connection, a connection closed
+// before the answer, a request still in flight when the run ended, an
+// answer of 429 or 5xx the recording did not have, or a request the
+// client's in-flight limit kept back.
+func (r *Result) Overload() bool {
+	switch r.Error {
+	case ErrTimeout, ErrReset, ErrRefused, ErrEOF, ErrCut:
+		return true
+	}
+	if r.NotSent == NotSentInFlight {
+		return true
+	}
+	return (r.Status == 429 || r.Status >= 500) && r.Status != r.Expected
+}
+
 const (
 	NotSentInFlight   = "in-flight limit"
 	NotSentRunEnded   = "run ended"
