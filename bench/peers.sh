@@ -9,7 +9,9 @@
 #       N seconds each; reprise replaying a synthetic corpus of REQUESTS
 #       requests (bench/gencorpus, no WebSockets) as fast as it can, with
 #       --max-in-flight CONNS: --speed max when the build has it, else
-#       --speed 1000000 --max-lag 1h;
+#       --speed 1000000 --max-lag 1h. vegeta sends the corpus's first
+#       10,000 requests in turn (same methods, paths, headers, bodies), wrk
+#       one of them, GET /v1/sessions with its bearer token;
 #   (b) CPU per request at max: the generator's user+sys CPU over the
 #       requests answered 200 (/usr/bin/time);
 #   (c) at a fixed RATE/s for N seconds: requests per CPU-second of vegeta
@@ -133,6 +135,7 @@ fi
 # --- target ----------------------------------------------------------------
 url=
 start_target() {
+  rm -f "$work/target.out" "$work/target.err"
   GOMAXPROCS=1 taskset -c "$target_cpu" "$work/target" -listen 127.0.0.1:0 >"$work/target.out" 2>"$work/target.err" &
   target_pid=$!
   url=
@@ -184,14 +187,34 @@ fi
 stop_target probe
 max_mode="${max_flags[*]} --max-in-flight $conns"
 
-# vegeta's target: the request wrk sends too, at the target started last.
-vegeta_targets() { printf 'GET %s/v1/sessions\nAuthorization: Bearer bench-user\n\n' "$url" >"$work/targets.txt"; }
+# vegeta's targets: the first 10,000 requests of reprise's max-rate corpus
+# (same methods, paths, headers and bodies), taken in turn; wrk sends one
+# of them, GET /v1/sessions, as it has no bodies without a script.
+timeout 300 "$work/gencorpus" -requests 10000 -users "$users" -rate "$rate" -ws 0 -seed 1 -out "$work/vegeta.rpz" >/dev/null
+timeout 300 "$work/replay" inspect --jsonl "$work/vegeta.rpz" | timeout 300 python3 -c '
+import base64, json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    if r.get("kind") != "exchange":
+        continue
+    q = r["exchange"]["request"]
+    header = {}
+    for name, value in q.get("headers", []):
+        if name.lower() not in ("host", "content-length"):
+            header.setdefault(name, []).append(value)
+    t = {"method": q["method"], "url": "http://TARGET" + q["url"], "header": header}
+    if q.get("body"):
+        t["body"] = base64.b64encode(q["body"].encode()).decode()
+    print(json.dumps(t))
+' >"$work/targets.tmpl"
+[ "$(wc -l <"$work/targets.tmpl")" = 10000 ] || die "vegeta targets: $(wc -l <"$work/targets.tmpl") of 10000 requests converted"
+vegeta_targets() { sed "s#http://TARGET/#$url/#" "$work/targets.tmpl" >"$work/targets.json"; }
 
 # --- (a, b, d) max rate ------------------------------------------------------
 step "max rate: vegeta -rate=0 -max-workers=$conns, ${seconds}s"
 start_target
 vegeta_targets
-measure vmax $((seconds + 60)) "$vegeta" attack -rate=0 -max-workers="$conns" -duration="${seconds}s" -targets="$work/targets.txt" -output="$work/vmax.bin"
+measure vmax $((seconds + 60)) "$vegeta" attack -rate=0 -max-workers="$conns" -duration="${seconds}s" -format=json -targets="$work/targets.json" -output="$work/vmax.bin"
 stop_target vmax
 timeout 300 "$vegeta" report -type=json "$work/vmax.bin" >"$work/vmax.json"
 rm -f "$work/vmax.bin"
@@ -212,7 +235,7 @@ stop_target rmax
 step "fixed rate: vegeta -rate=$rate/s, ${seconds}s"
 start_target
 vegeta_targets
-measure vfix $((seconds + 60)) "$vegeta" attack -rate="$rate/s" -duration="${seconds}s" -targets="$work/targets.txt" -output="$work/vfix.bin"
+measure vfix $((seconds + 60)) "$vegeta" attack -rate="$rate/s" -duration="${seconds}s" -format=json -targets="$work/targets.json" -output="$work/vfix.bin"
 stop_target vfix
 timeout 300 "$vegeta" report -type=json "$work/vfix.bin" >"$work/vfix.json"
 rm -f "$work/vfix.bin"
