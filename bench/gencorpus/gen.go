@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -84,6 +85,9 @@ func (c config) validate() error {
 	case c.WSAlive < 0:
 		return fmt.Errorf("-ws-alive %d: want a number of requests, 0 for none", c.WSAlive)
 	}
+	if u, err := url.Parse(c.Origin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("-origin %q: want the recorded upstream as http://HOST:PORT or https://HOST", c.Origin)
+	}
 	return nil
 }
 
@@ -140,16 +144,17 @@ type user struct {
 // pushes, the socket opening after the response), nothing per request
 // once written.
 type generator struct {
-	cfg   config
-	src   *rand.PCG
-	rng   *rand.Rand
-	users []user
-	emit  func(traffic.Record) error
-	ahead recordHeap
-	seq   uint64
-	conns uint64 // last connection id given
-	last  time.Duration
-	st    stats
+	cfg    config
+	origin *url.URL
+	src    *rand.PCG
+	rng    *rand.Rand
+	users  []user
+	emit   func(traffic.Record) error
+	ahead  recordHeap
+	seq    uint64
+	conns  uint64 // last connection id given
+	last   time.Duration
+	st     stats
 }
 
 // generate writes cfg's corpus to emit, record by record in start order.
@@ -159,7 +164,8 @@ func generate(ctx context.Context, cfg config, emit func(traffic.Record) error) 
 		return stats{}, err
 	}
 	src := rand.NewPCG(cfg.Seed, 0x5eed_c0de_f00d_cafe)
-	g := &generator{cfg: cfg, src: src, rng: rand.New(src), users: make([]user, cfg.Users), emit: emit}
+	origin, _ := url.Parse(cfg.Origin) // checked by validate
+	g := &generator{cfg: cfg, origin: origin, src: src, rng: rand.New(src), users: make([]user, cfg.Users), emit: emit}
 	gap := float64(time.Second) / cfg.Rate
 	var at float64
 	for i := int64(0); i < cfg.Requests; i++ {
@@ -383,7 +389,7 @@ func (g *generator) req(x *traffic.Exchange, u *user, method, target string, bod
 		h = append(h, traffic.Field{Name: "Content-Length", Value: strconv.Itoa(len(body))}, traffic.Field{Name: "Content-Type", Value: "application/json"})
 	}
 	h = append(h, traffic.Field{Name: "User-Agent", Value: "happy-app/1.4.2 (ios 18.1)"})
-	x.Request = traffic.Request{Method: method, URL: target, Host: host, Scheme: "http", Proto: "HTTP/1.1", Header: h, Body: traffic.Body{Data: body, Size: int64(len(body))}}
+	x.Request = traffic.Request{Method: method, URL: target, Host: host, Scheme: g.scheme(), Proto: "HTTP/1.1", Header: h, Body: traffic.Body{Data: body, Size: int64(len(body))}}
 }
 
 // resp sets x's response: 200 with a JSON body.
@@ -398,15 +404,11 @@ func (g *generator) resp(x *traffic.Exchange, body []byte) {
 		Body: traffic.Body{Data: body, Size: int64(len(body))}}
 }
 
-func (g *generator) host() string {
-	h := g.cfg.Origin
-	for _, p := range []string{"http://", "https://"} {
-		if len(h) > len(p) && h[:len(p)] == p {
-			return h[len(p):]
-		}
-	}
-	return h
-}
+// scheme is the origin's scheme.
+func (g *generator) scheme() string { return g.origin.Scheme }
+
+// host is the origin's host, as the Host header carries it.
+func (g *generator) host() string { return g.origin.Host }
 
 func (g *generator) createSession(x *traffic.Exchange, u *user, now int64) []byte {
 	u.sessionSeq++
@@ -508,7 +510,7 @@ func (g *generator) openSocket(u *user, t time.Duration) {
 	key := base64.StdEncoding.EncodeToString(g.bytes(16))
 	host := g.host()
 	up := traffic.Exchange{Flow: u.flow, ConnID: u.ws, Start: t,
-		Request: traffic.Request{Method: "GET", URL: "/v1/updates?token=" + u.token + "&clientType=user-scoped", Host: host, Scheme: "http", Proto: "HTTP/1.1",
+		Request: traffic.Request{Method: "GET", URL: "/v1/updates?token=" + u.token + "&clientType=user-scoped", Host: host, Scheme: g.scheme(), Proto: "HTTP/1.1",
 			Header: traffic.Fields{{Name: "Host", Value: host}, {Name: "Connection", Value: "Upgrade"}, {Name: "Sec-Websocket-Key", Value: key},
 				{Name: "Sec-Websocket-Version", Value: "13"}, {Name: "Upgrade", Value: "websocket"}, {Name: "User-Agent", Value: "happy-app/1.4.2 (ios 18.1)"}},
 			Body: traffic.Body{Size: 0}},

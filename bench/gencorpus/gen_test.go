@@ -275,6 +275,7 @@ func TestBadFlags(t *testing.T) {
 		{"negative rate", []string{"-out", filepath.Join(dir, "a.rpz"), "-rate", "-5"}, exitUsage, "-rate -5"},
 		{"share over one", []string{"-out", filepath.Join(dir, "a.rpz"), "-ws", "1.5"}, exitUsage, "-ws 1.5: want a share"},
 		{"tiny body", []string{"-out", filepath.Join(dir, "a.rpz"), "-body", "3"}, exitUsage, "-body 3"},
+		{"origin without scheme", []string{"-out", filepath.Join(dir, "a.rpz"), "-origin", "localhost:8787"}, exitUsage, `-origin "localhost:8787": want`},
 		{"unknown flag", []string{"-out", filepath.Join(dir, "a.rpz"), "-speed", "3"}, exitUsage, "flag provided but not defined: -speed"},
 		{"stray argument", []string{"-out", filepath.Join(dir, "a.rpz"), "big.rpz"}, exitUsage, `unexpected argument "big.rpz"`},
 		{"existing output", []string{"-out", existing, "-requests", "10"}, exitError, "already exists"},
