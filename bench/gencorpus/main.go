@@ -17,8 +17,8 @@
 //
 // Requests start every 1/-rate seconds over all users (exponential gaps
 // with -poisson), each made by a user drawn at random among those not
-// waiting for an answer (when all are, requests of a user overlap, as
-// they do when an app fetches in parallel). Everything comes from one
+// waiting for an answer (when eight draws in a row find one waiting, its
+// requests overlap, as they do when an app fetches in parallel). Everything comes from one
 // random source seeded by -seed, and the corpus carries a fixed clock
 // origin, so the same flags give the same bytes. Records are written as
 // they are made, through the corpus writer: memory is bounded by the
