@@ -92,6 +92,11 @@ type Config struct {
 	NoShapes bool
 	// Results receives every result; it is called from many goroutines.
 	Results func(traffic.Result)
+	// Observe, when set, receives what the target answered: every HTTP
+	// response (its body read through its content coding, up to 1 MiB) and
+	// every server WebSocket message, for comparisons of content. It is
+	// called from many goroutines, before the event's result.
+	Observe func(Observation)
 	// Correlator adapts requests to values the live run returned; nil
 	// replays recorded values as they are. A lane owns its Correlator:
 	// two lanes never share one.
@@ -151,6 +156,28 @@ func (c *Config) validate() error {
 		c.Profile = Generic{}
 	}
 	return nil
+}
+
+// Observation is one answer of the target (Config.Observe).
+type Observation struct {
+	// Seq is the schedule sequence number of the event: the exchange, or
+	// the WebSocket connection's open.
+	Seq uint64
+	// Kind is ResultHTTP for a response, ResultWSSession for a server
+	// message of a connection.
+	Kind     traffic.ResultKind
+	Endpoint string
+	Label    string
+	// Status and Header of an HTTP response (Status 0: no response).
+	Status int
+	Header http.Header
+	// Body is the response body or message payload (nil when none, not
+	// read, or not decodable).
+	Body []byte
+	// Index numbers a connection's server messages from 0; Text says a
+	// message was text.
+	Index int
+	Text  bool
 }
 
 // Stats summarises one lane of a run.

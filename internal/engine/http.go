@@ -109,7 +109,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 		res.BytesReceived = responseHeadSize(resp)
 		wantShape = !l.cfg.NoShapes && isJSON(resp.Header.Get("Content-Type")) && (resp.ContentLength <= maxShapeBody || resp.Header.Get("Content-Encoding") != "")
 		var n int64
-		body, n, err = readBody(resp, (t.plan != nil && t.plan.NeedBody()) || mut != nil || wantShape)
+		body, n, err = readBody(resp, (t.plan != nil && t.plan.NeedBody()) || mut != nil || wantShape || l.cfg.Observe != nil)
 		res.BytesReceived += n
 		if err != nil {
 			// The status arrived but the body did not: a failure.
@@ -137,6 +137,13 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	}
 	if mut != nil {
 		l.ws.answerMutation(x.Flow, mut, err == nil && res.Status < 300, body)
+	}
+	if l.cfg.Observe != nil {
+		o := Observation{Seq: ev.Seq, Kind: traffic.ResultHTTP, Endpoint: res.Endpoint, Status: res.Status, Body: body}
+		if resp != nil {
+			o.Header = resp.Header
+		}
+		l.cfg.Observe(o)
 	}
 	if t.plan != nil {
 		var h http.Header

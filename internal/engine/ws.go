@@ -43,6 +43,7 @@ type wsState struct {
 
 type wsConn struct {
 	id       uint64
+	seq      uint64 // the open event's
 	flow     string
 	copy     int // traffic copy (schedule.Event.Copy)
 	endpoint string
@@ -93,7 +94,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 			ev.Facts = analysis.Of(ev.Record, analysis.Options{Route: l.cfg.Endpoint, Label: l.cfg.Profile.SocketLabel})
 		}
 		c := &wsConn{
-			id: o.ConnID, flow: o.Flow, copy: ev.Copy, intended: ev.At,
+			id: o.ConnID, seq: ev.Seq, flow: o.Flow, copy: ev.Copy, intended: ev.At,
 			endpoint: ev.Facts.Endpoint.Name,
 			label:    ev.Facts.Endpoint.Label,
 			extended: strings.Contains(o.Extensions, "permessage-deflate"),
@@ -138,6 +139,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 		}
 		plan := l.plan(ev)
 		t := l.owe(traffic.ResultWSSend, ev, c.endpoint, c.label, m.Flow, plan)
+		t.res.Seq = c.seq
 		if !c.queue.put(wsOut{ev: ev, t: t, plan: plan, rw: l.rewrite(ev)}) {
 			t.notSent(ctx, traffic.NotSentInFlight)
 		}
@@ -159,6 +161,7 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 // connection, or of none.
 func (s *wsState) closeLocked(c *wsConn, ev schedule.Event, cl *traffic.WSClose) {
 	t := s.l.owe(traffic.ResultWSSession, ev, c.endpoint, c.label, c.flow, nil)
+	t.res.Seq = c.seq
 	// A session is timed from its open, so it spans open to close.
 	t.res.Intended = c.intended
 	if s.conns[c.id] == c {
@@ -456,8 +459,11 @@ func (s *wsState) read(c *wsConn) {
 			return
 		}
 		at := s.l.now()
-		c.received.Add(1)
+		n := c.received.Add(1)
 		c.bytesIn.Add(int64(len(msg)))
+		if obs := s.l.cfg.Observe; obs != nil {
+			obs(Observation{Seq: c.seq, Kind: traffic.ResultWSSession, Endpoint: c.endpoint, Label: c.label, Body: msg, Index: int(n - 1), Text: op == websocket.TextMessage})
+		}
 		if op == websocket.TextMessage {
 			if sent, ok := c.reply(prof, msg); ok {
 				s.l.cfg.Results(traffic.Result{Kind: traffic.ResultWSRoundTrip, Endpoint: c.endpoint, Label: c.label, Flow: c.flow, Copy: c.copy, Intended: sent, Sent: sent, Latency: at - sent, Service: at - sent})

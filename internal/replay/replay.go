@@ -83,6 +83,14 @@ type Options struct {
 	// Profile knows the API's WebSocket conventions; nil picks one by the
 	// corpus's endpoints (DetectProfile).
 	Profile engine.Profile
+	// Also are more targets replayed at the same time as Engine.Target
+	// (lanes of one run): every event goes to each at the same intended
+	// time.
+	Also []Lane
+	// Observe, when set, receives every answer of every lane's target
+	// (lane 0 is Engine.Target, then Also in order), for comparisons of
+	// content; it is called from many goroutines.
+	Observe func(lane int, o engine.Observation)
 	// Logger gets warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -94,19 +102,12 @@ type Outcome struct {
 	Schedule schedule.Stats
 	// Corpus is what the reader saw (Truncated when the tail was cut).
 	Corpus corpus.ReaderStats
-	// Links counts values carried from responses into later requests;
-	// Misses those a live response did not have.
-	Links, Misses int64
-	// Identities counts what giving each copy its own client-made values
-	// did (zero for a single plain pass).
-	Identities correlate.IdentityStats
-	// Undecoded counts live response bodies whose content coding could
-	// not be read, by cause; RecordedUndecoded the same for the corpus's
-	// bodies (correlation and shape checks skipped them).
-	Undecoded, RecordedUndecoded map[string]int64
-	// Waits counts requests that waited for the answer to the request
-	// that made a value they use.
-	Waits  int64
+	// LaneOutcome is what correlation and identities did against the
+	// main target.
+	LaneOutcome
+	// Also holds the outcome of every other target (Options.Also), in
+	// order.
+	Also   []AlsoOutcome
 	Router *routes.Router
 	// RunTag is Options.RunTag.
 	RunTag string
@@ -117,6 +118,113 @@ type Outcome struct {
 	// not), and AbortedAt when, from the run's start.
 	Aborted   string
 	AbortedAt time.Duration
+}
+
+// LaneOutcome is what correlation and identities did against one target.
+type LaneOutcome struct {
+	// Links counts values carried from responses into later requests;
+	// Misses those a live response did not have.
+	Links, Misses int64
+	// Waits counts requests that waited for the answer to the request
+	// that made a value they use.
+	Waits int64
+	// Identities counts what giving each copy its own client-made values
+	// did (zero for a single plain pass).
+	Identities correlate.IdentityStats
+	// Undecoded counts live response bodies whose content coding could
+	// not be read, by cause; RecordedUndecoded the same for the corpus's
+	// bodies (correlation and shape checks skipped them).
+	Undecoded, RecordedUndecoded map[string]int64
+}
+
+// AlsoOutcome is the outcome of one more target of the run.
+type AlsoOutcome struct {
+	Name string
+	// RunTag is the tag its client-made values derive from.
+	RunTag   string
+	Snapshot *metrics.Snapshot
+	Engine   engine.Stats
+	LaneOutcome
+}
+
+// Lane is one more target replayed at the same time as the main one, each
+// event sent to every target at the same intended time, each target with
+// identities and correlation of its own (a live comparison of releases).
+type Lane struct {
+	// Name names the lane ("b", "a2"): its client-made values derive from
+	// the run tag and this name.
+	Name   string
+	Target *url.URL
+}
+
+// laneTag is the run tag of an extra lane.
+func laneTag(tag, name string) string {
+	if tag == "" {
+		return name
+	}
+	return tag + "-" + name
+}
+
+// laneRun is one lane while the run goes on.
+type laneRun struct {
+	name    string
+	col     *metrics.Collector
+	ids     *correlate.Identities
+	corr    *correlate.Correlator
+	snap    *metrics.Snapshot
+	outcome LaneOutcome
+}
+
+// finish makes the lane's snapshot and outcome once the run is over.
+func (lr *laneRun) finish(ctx context.Context, opts Options, st engine.Stats, sched *schedule.Schedule, h traffic.Header, an *analysis.Analyzer, target *url.URL, aborted, runID string) {
+	snap := lr.col.Snapshot()
+	meta := metrics.Meta{
+		Tool:      version.Tool,
+		Target:    target.String(),
+		Corpus:    opts.Corpus,
+		Speed:     sched.Speed(),
+		Multiply:  sched.Copies(),
+		Start:     st.Start,
+		End:       st.Start.Add(st.Elapsed),
+		Duration:  st.Elapsed,
+		Aborted:   aborted,
+		PeakConns: st.PeakConns,
+		RunID:     runID,
+		CorpusID:  CorpusID(h),
+	}
+	if lr.name != "" {
+		meta.RunID = runID + "-" + lr.name
+	}
+	if st.Interrupted {
+		// In-flight work ends with the context: the run's end is the
+		// signal's time, to a few milliseconds.
+		meta.Interrupted = &metrics.Interruption{At: st.Elapsed, Reason: context.Cause(ctx).Error()}
+	}
+	if opts.Schedule.Shards > 1 {
+		meta.Shard = fmt.Sprintf("%d/%d", opts.Schedule.Shard, opts.Schedule.Shards)
+	}
+	meta.ScheduledByKind = map[string]int64{}
+	for k, n := range st.ScheduledByKind {
+		if k == "ws-session" {
+			continue // a session result closes a connection already counted
+		}
+		meta.ScheduledByKind[k] = n
+		meta.Scheduled += n
+	}
+	snap.SetMeta(meta)
+	lr.snap = snap
+	if lr.corr != nil {
+		lr.outcome.Links = lr.corr.Stats().Links.Load()
+		lr.outcome.Misses = lr.corr.Stats().Misses.Load()
+		lr.outcome.Waits = lr.corr.Stats().Waits.Load()
+	}
+	lr.outcome.Identities = lr.ids.Stats()
+	lr.outcome.Undecoded = st.Undecoded
+	lr.outcome.RecordedUndecoded = an.Stats().Undecoded
+	lr.outcome.Identities.ClientValues = an.Stats().ClientValues
+	if lr.outcome.Identities.Events == 0 {
+		lr.outcome.Identities.ClientValues = 0
+	}
 }
 
 // ErrOrigin is returned when the target is the corpus's recorded origin.
@@ -178,19 +286,37 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		filter = &filtered{src: events, f: opts.Filter, dropped: map[uint64]bool{}}
 		events = filter
 	}
-	col := metrics.NewCollector()
-	cfg := opts.Engine
-	cfg.Endpoint = router.Route
-	cfg.Results = col.Add
-	cfg.Logger = opts.Logger
-	cfg.Identities = ids
-	cfg.Profile = prof
-	var corr *correlate.Correlator
-	if !opts.NoCorrelate {
-		corr = correlate.New()
-		corr.Pooled = len(opts.AuthTokens) > 0
-		cfg.Correlator = corr
+	// One lane per target: the main one, then opts.Also. Each has its
+	// collector, identities and correlation.
+	targets := append([]Lane{{Target: opts.Engine.Target}}, opts.Also...)
+	lanes := make([]*laneRun, len(targets))
+	cfgs := make([]engine.Config, len(targets))
+	for i, t := range targets {
+		lr := &laneRun{name: t.Name, col: metrics.NewCollector(), ids: correlate.NewIdentities()}
+		lr.ids.Tokens = opts.AuthTokens
+		lr.ids.Run = opts.RunTag
+		if i > 0 {
+			lr.ids.Run = laneTag(opts.RunTag, t.Name)
+		}
+		cfg := opts.Engine
+		cfg.Target = t.Target
+		cfg.Endpoint = router.Route
+		cfg.Results = lr.col.Add
+		cfg.Logger = opts.Logger
+		cfg.Identities = lr.ids
+		cfg.Profile = prof
+		if !opts.NoCorrelate {
+			lr.corr = correlate.New()
+			lr.corr.Pooled = len(opts.AuthTokens) > 0
+			cfg.Correlator = lr.corr
+		}
+		if opts.Observe != nil {
+			lane := i
+			cfg.Observe = func(o engine.Observation) { opts.Observe(lane, o) }
+		}
+		lanes[i], cfgs[i] = lr, cfg
 	}
+	col := lanes[0].col
 	start := time.Now()
 	var stopProgress func()
 	if opts.Progress != nil {
@@ -218,7 +344,11 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			}
 		})
 	}
-	st, runErr := engine.Run(runCtx, cfg, events)
+	stats, runErr := engine.RunLanes(runCtx, cfgs, events)
+	if len(stats) == 0 {
+		return nil, runErr
+	}
+	st := stats[0]
 	if stopProgress != nil {
 		stopProgress()
 	}
@@ -229,51 +359,18 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		// The run ended because it was stopped, not interrupted.
 		st.Interrupted = false
 	}
-	snap := col.Snapshot()
-	meta := metrics.Meta{
-		Tool:      version.Tool,
-		Target:    opts.Engine.Target.String(),
-		Corpus:    opts.Corpus,
-		Speed:     sched.Speed(),
-		Multiply:  sched.Copies(),
-		Start:     st.Start,
-		End:       st.Start.Add(st.Elapsed),
-		Duration:  st.Elapsed,
-		Aborted:   aborted,
-		PeakConns: st.PeakConns,
-		RunID:     rand.Text(),
-		CorpusID:  CorpusID(h),
-	}
-	if st.Interrupted {
-		// In-flight work ends with the context: the run's end is the
-		// signal's time, to a few milliseconds.
-		meta.Interrupted = &metrics.Interruption{At: st.Elapsed, Reason: context.Cause(ctx).Error()}
-	}
-	if opts.Schedule.Shards > 1 {
-		meta.Shard = fmt.Sprintf("%d/%d", opts.Schedule.Shard, opts.Schedule.Shards)
-	}
-	meta.ScheduledByKind = map[string]int64{}
-	for k, n := range st.ScheduledByKind {
-		if k == "ws-session" {
-			continue // a session result closes a connection already counted
+	runID := rand.Text()
+	for i, lr := range lanes {
+		if aborted != "" && ctx.Err() == nil {
+			stats[i].Interrupted = false
 		}
-		meta.ScheduledByKind[k] = n
-		meta.Scheduled += n
+		lr.finish(ctx, opts, stats[i], sched, h, an, targets[i].Target, aborted, runID)
 	}
-	snap.SetMeta(meta)
-	out := &Outcome{Snapshot: snap, Engine: st, Schedule: sched.Stats(), Corpus: r.Stats(), Router: router,
-		Aborted: aborted, AbortedAt: abortedAt, RunTag: opts.RunTag}
-	if corr != nil {
-		out.Links = corr.Stats().Links.Load()
-		out.Misses = corr.Stats().Misses.Load()
-		out.Waits = corr.Stats().Waits.Load()
-	}
-	out.Identities = ids.Stats()
-	out.Undecoded = st.Undecoded
-	out.RecordedUndecoded = an.Stats().Undecoded
-	out.Identities.ClientValues = an.Stats().ClientValues
-	if out.Identities.Events == 0 {
-		out.Identities.ClientValues = 0
+	first := lanes[0]
+	out := &Outcome{Snapshot: first.snap, Engine: st, Schedule: sched.Stats(), Corpus: r.Stats(), Router: router,
+		Aborted: aborted, AbortedAt: abortedAt, RunTag: opts.RunTag, LaneOutcome: first.outcome}
+	for i, lr := range lanes[1:] {
+		out.Also = append(out.Also, AlsoOutcome{Name: targets[i+1].Name, RunTag: lr.ids.Run, Snapshot: lr.snap, Engine: stats[i+1], LaneOutcome: lr.outcome})
 	}
 	if filter != nil {
 		out.LeftOut = filter.left

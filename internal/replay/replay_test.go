@@ -3,10 +3,12 @@ package replay
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,6 +86,71 @@ func TestSameHost(t *testing.T) {
 		u, _ := url.Parse(tc.target)
 		if got := sameHost(tc.origin, u); got != tc.want {
 			t.Errorf("sameHost(%q, %q) = %v", tc.origin, tc.target, got)
+		}
+	}
+}
+
+// Lanes: one run sends every event to two targets at the same intended
+// times; each target gets every request, with client-made values of its
+// own, and each has results of its own.
+func TestRunLanes(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	server := func(name string) *url.URL {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			seen[name] = append(seen[name], string(b))
+			mu.Unlock()
+			w.Write([]byte(`{"ok":true}`))
+		}))
+		t.Cleanup(srv.Close)
+		u, _ := url.Parse(srv.URL)
+		return u
+	}
+	a, b := server("a"), server("b")
+	path := filepath.Join(t.TempDir(), "c.rpz")
+	w, err := corpus.Create(path, traffic.Header{Origin: "http://prod.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		body := `{"tag":"tag-0000000` + string(rune('0'+i)) + `"}`
+		w.Write(context.Background(), traffic.Record{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{
+			Flow: "f", Start: time.Duration(i) * time.Millisecond,
+			Request:  traffic.Request{Method: "POST", URL: "/v1/sessions", Body: traffic.Body{Data: []byte(body)}},
+			Response: &traffic.Response{Status: 200}}})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var observed [2]int
+	out, err := Run(context.Background(), Options{Corpus: path, Schedule: schedule.Options{Speed: 10}, Engine: engine.Config{Target: a},
+		Also: []Lane{{Name: "b", Target: b}}, RunTag: "r1",
+		Observe: func(lane int, o engine.Observation) {
+			mu.Lock()
+			observed[lane]++
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Also) != 1 || out.Snapshot.Overall.Requests != 10 || out.Also[0].Snapshot.Overall.Requests != 10 {
+		t.Fatalf("lanes: %d extra, requests %d", len(out.Also), out.Snapshot.Overall.Requests)
+	}
+	if out.Snapshot.Meta.Target != a.String() || out.Also[0].Snapshot.Meta.Target != b.String() || out.Also[0].RunTag != "r1-b" {
+		t.Fatalf("targets %q %q, tag %q", out.Snapshot.Meta.Target, out.Also[0].Snapshot.Meta.Target, out.Also[0].RunTag)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen["a"]) != 10 || len(seen["b"]) != 10 || observed != [2]int{10, 10} {
+		t.Fatalf("a got %d, b got %d, observed %v", len(seen["a"]), len(seen["b"]), observed)
+	}
+	for _, x := range seen["a"] {
+		for _, y := range seen["b"] {
+			if x == y {
+				t.Fatalf("both targets got %s: the lanes share their client-made values", x)
+			}
 		}
 	}
 }

@@ -92,7 +92,14 @@ type Result struct {
 	// Label splits the endpoint further ("session-scoped" for a
 	// WebSocket's client type); "" for none.
 	Label string
-	Flow  string
+	// Flow is the recorded flow (a client connection or credential) of
+	// the event.
+	Flow string
+	// Seq is the schedule sequence number of the event the result is
+	// for (schedule.Event.Seq; a session's and its messages' results
+	// carry their connection's open event): results of one event in two
+	// lanes of a run pair by it.
+	Seq uint64
 	// Copy is the traffic copy (0-based) under --multiply.
 	Copy int
 	// Intended is when the event was scheduled to fire.
