@@ -245,7 +245,6 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		Speed:    sched.Speed(),
 		Multiply: sched.Copies(),
 		Start:    st.Start,
-		StartAt:  opts.StartAt,
 		End:      st.Start.Add(st.Elapsed),
 		Duration: st.Elapsed,
 		Aborted:  aborted,
@@ -260,6 +259,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if opts.Schedule.Shards > 1 {
 		meta.Shard = fmt.Sprintf("%d/%d", opts.Schedule.Shard, opts.Schedule.Shards)
 	}
+	meta.StartAt = opts.StartAt
 	meta.ScheduledByKind = map[string]int64{}
 	for k, n := range st.ScheduledByKind {
 		if k == "ws-session" {
