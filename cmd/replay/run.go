@@ -110,6 +110,7 @@ func replayFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "max-lag", Value: 5 * time.Second, Usage: "how late a request may go out before it is counted as not sent"},
 		&cli.DurationFlag{Name: "duration", Usage: "stop after this much replay time"},
 		&cli.DurationFlag{Name: "max-gap", Usage: "cut idle gaps between records longer than this (corpus time) down to it, e.g. 10s for a HAR of sessions days apart"},
+		&cli.StringFlag{Name: "start-at", Usage: "wait until `TIME` to start, once the corpus is read and the target checked: RFC 3339 (2026-12-03T10:00:00Z) or +DURATION from now (+30s); shards given one TIME send their first events together"},
 		&cli.StringFlag{Name: "shard", Usage: "replay shard i/N of the flows (0-based), for merging with replay merge; auto/N takes i from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)"},
 		&cli.BoolFlag{Name: "no-correlate", Usage: "send recorded values verbatim (no carrying of ids and tokens from responses)"},
 		&cli.BoolFlag{Name: "no-shapes", Usage: "do not decode JSON responses for their shape (saves CPU at very high rates; no shape_checks)"},
@@ -175,6 +176,13 @@ func readReplayFlags(c *cli.Context, corpusPath string) (replay.Options, error) 
 			return o, usageError{err}
 		}
 		o.Schedule.Shard, o.Schedule.Shards = i, n
+	}
+	if s := c.String("start-at"); c.IsSet("start-at") {
+		at, err := replay.ParseStartAt(s, time.Now())
+		if err != nil {
+			return o, usageError{fmt.Errorf("--start-at %q: %w", s, err)}
+		}
+		o.StartAt = at
 	}
 	var set traffic.Fields
 	for _, h := range c.StringSlice("header") {
@@ -287,6 +295,11 @@ func readReplayFlags(c *cli.Context, corpusPath string) (replay.Options, error) 
 	}
 	out := c.App.Writer
 	o.Announce = func(plan string) { fmt.Fprintln(out, plan) }
+	errOut := c.App.ErrWriter
+	o.Waiting = func(until time.Time) {
+		fmt.Fprintf(errOut, "corpus read, target checked: waiting until %s (in %s) to start, as --start-at says\n",
+			replay.FormatStart(until), max(time.Until(until), 0).Round(time.Millisecond))
+	}
 	return o, nil
 }
 
@@ -312,11 +325,25 @@ func replayAndReport(c *cli.Context, opts replay.Options, nw *netconf.Network, t
 		}
 		// The target answered and the corpus is read: the run starts,
 		// so the directories of its results are made now (or refused
-		// before anything is sent).
+		// before anything is sent). A run that waits for --start-at
+		// checks them again and makes them when it writes the results:
+		// an interrupted wait leaves none behind.
+		if !opts.StartAt.IsZero() {
+			for _, o := range outs {
+				if err := checkOut(o.path); err != nil {
+					return fmt.Errorf("--out %s=%s: %w", o.format, o.path, err)
+				}
+			}
+			return nil
+		}
 		return makeOutDirs(outs)
 	}
 	out, err := replay.Run(c.Context, opts)
 	if out == nil {
+		if errors.Is(err, replay.ErrStartInterrupted) {
+			return interruptedError{what: fmt.Sprintf("while waiting for --start-at %s, %s before it (%s): nothing was sent, no report written",
+				replay.FormatStart(opts.StartAt), max(time.Until(opts.StartAt), 0).Round(time.Millisecond), context.Cause(c.Context))}
+		}
 		if c.Context.Err() != nil {
 			return interruptedError{what: "before the run started (" + context.Cause(c.Context).Error() + "): nothing was sent, no report written"}
 		}
@@ -384,6 +411,10 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 	if out.Aborted != "" {
 		lines = append(lines, fmt.Sprintf("run stopped after %s by --abort-threshold: %s (the rest of the corpus was not replayed)", out.AbortedAt.Round(time.Second), out.Aborted))
 	}
+	if m := out.Snapshot.Meta; !m.StartAt.IsZero() && m.Start.Sub(m.StartAt) > lateStart {
+		lines = append(lines, fmt.Sprintf("started %s after --start-at %s (the corpus and the target check took longer than the wait, or the machine is overloaded): this run's events are that much later than those of runs that started on time",
+			m.Start.Sub(m.StartAt).Round(time.Millisecond), replay.FormatStart(m.StartAt)))
+	}
 	if out.LeftOut > 0 {
 		lines = append(lines, fmt.Sprintf("%d events left out by --only/--skip (not scheduled; a request that used an id from a left-out response is sent with the recorded id)", out.LeftOut))
 	}
@@ -434,6 +465,10 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 	lines = append(lines, extra...)
 	writeNotes(w, lines)
 }
+
+// lateStart is how late after --start-at a run may start before a note
+// says so: shards within it start together.
+const lateStart = 20 * time.Millisecond
 
 type output struct {
 	format, path string

@@ -109,7 +109,10 @@
 //	                                     run_id (random, one per run or
 //	                                     merge), corpus_id (hash of the
 //	                                     corpus header: runs of one corpus
-//	                                     share it)
+//	                                     share it), start_at (RFC 3339:
+//	                                     the planned start the shards
+//	                                     shared, --start-at; kept by a
+//	                                     merge when every shard had it)
 //	  },
 //	  "accounting": {                    derived: the Accounting breakdown,
 //	    "scheduled", "completed",        "ok" and the "error" text when it

@@ -29,6 +29,10 @@ type Meta struct {
 	// Start and End are the run's wall-clock bounds.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+	// StartAt is the planned start (replay run --start-at) that the
+	// shards of one run share; zero when the run started as soon as it
+	// was ready. Start is when it really did, a few milliseconds later.
+	StartAt time.Time `json:"start_at,omitzero"`
 	// Duration is the run's length on the engine clock; rates divide by
 	// it. When zero, the span of the results is used.
 	Duration time.Duration `json:"duration_ns"`
@@ -275,6 +279,11 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	}
 	if o.Meta.End.After(m.End) {
 		m.End = o.Meta.End
+	}
+	if zero {
+		m.StartAt = o.Meta.StartAt
+	} else if !m.StartAt.Equal(o.Meta.StartAt) {
+		m.StartAt = time.Time{} // shards that did not share a planned start
 	}
 	if o.Meta.Duration > m.Duration {
 		m.Duration = o.Meta.Duration

@@ -71,6 +71,16 @@ type Options struct {
 	// Preflight dials the target once before replaying, so a target that
 	// is down gives one error instead of a run of failures.
 	Preflight bool
+	// StartAt, when set, is when the run starts: Run reads the corpus and
+	// checks the target first, then waits until this wall-clock time
+	// before the engine's clock starts, so that shards given one StartAt
+	// send their first events together. A time more than StartTolerance
+	// past when the wait would begin is an error; the context ends the
+	// wait with ErrStartInterrupted.
+	StartAt time.Time
+	// Waiting, when set, is called once as the wait for StartAt begins
+	// (not when StartAt has already come).
+	Waiting func(until time.Time)
 	// Progress, when set, is called about once a second during the run.
 	Progress func(p metrics.Progress, elapsed time.Duration)
 	// Abort, when set, is asked about once a second, from AbortGrace into
@@ -203,6 +213,7 @@ func (lr *laneRun) finish(ctx context.Context, opts Options, st engine.Stats, sc
 	if opts.Schedule.Shards > 1 {
 		meta.Shard = fmt.Sprintf("%d/%d", opts.Schedule.Shard, opts.Schedule.Shards)
 	}
+	meta.StartAt = opts.StartAt
 	meta.ScheduledByKind = map[string]int64{}
 	for k, n := range st.ScheduledByKind {
 		if k == "ws-session" {
@@ -317,6 +328,11 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		lanes[i], cfgs[i] = lr, cfg
 	}
 	col := lanes[0].col
+	if !opts.StartAt.IsZero() {
+		if err := waitStart(ctx, opts.StartAt, opts.Waiting); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	var stopProgress func()
 	if opts.Progress != nil {
