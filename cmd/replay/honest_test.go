@@ -38,7 +38,6 @@ func TestSpeedRange(t *testing.T) {
 		{"NaN", []string{"from 0.001 to 1000000"}},
 		{"Inf", []string{"from 0.001 to 1000000"}},
 		{"fast", []string{`--speed "fast"`, "want a factor from 0.001 to 1000000"}},
-		{"max", []string{"--speed max", "no max-rate mode in this build", "from 0.001 to 1000000"}},
 	} {
 		t.Run(tc.speed, func(t *testing.T) {
 			code, stdout, stderr := runReplay(t, "run", c, "--target", target, "--speed", tc.speed)

@@ -316,6 +316,11 @@ func TestRunThroughProxy(t *testing.T) {
 			t.Errorf("tunnel to %s, want %s", tn, hostPort)
 		}
 	}
+	// The server notes a WebSocket when its handler ends, a moment after
+	// the client closed it.
+	for deadline := time.Now().Add(2 * time.Second); len(srv.requests()) < 5 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	var ws int
 	for _, s := range srv.requests() {
 		if s.sni != "staging.test" || s.host != hostPort {

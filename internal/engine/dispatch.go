@@ -23,7 +23,10 @@ type dispatcher struct {
 	// grace is how long past duration what is in flight may finish before
 	// it is cut.
 	grace time.Duration
-	clock clock
+	// maxRate dispatches every event as soon as the lanes have room
+	// (Config.MaxRate).
+	maxRate bool
+	clock   clock
 }
 
 func (d *dispatcher) run(ctx context.Context, events Events) ([]Stats, error) {
@@ -53,6 +56,11 @@ dispatch:
 			}
 			readErr = fmt.Errorf("read schedule: %w", err)
 			break
+		}
+		if d.maxRate {
+			// No schedule: the event is due now, and its latency runs
+			// from now. The lanes hold it back until a slot is free.
+			ev.At = d.clock.now()
 		}
 		if d.duration > 0 && ev.At > d.duration {
 			break

@@ -66,6 +66,13 @@ type Config struct {
 	// only for the previous request to be sent (the open model, default).
 	// Waiting shows in latency, which still runs from the intended time.
 	WaitForAnswers bool
+	// MaxRate paces the run as fast as it can go instead of at the
+	// recorded times (--speed max): each event goes out as soon as a
+	// request slot under MaxInFlight is free and its flow's order and
+	// dependencies allow, a closed loop like vegeta -rate=0 or wrk, for
+	// capacity tests. Latency then runs from when the event was
+	// dispatched. RunLanes takes it from the first lane.
+	MaxRate bool
 	// Duration stops dispatching events intended after it (zero: no cap);
 	// what is still in flight Grace after it is cut (counted as failed,
 	// ErrCut), so the run ends on time.
@@ -237,7 +244,7 @@ func RunLanes(ctx context.Context, cfgs []Config, events Events) ([]Stats, error
 	if len(cfgs) == 0 {
 		return nil, errors.New("no target to replay against")
 	}
-	d := &dispatcher{duration: cfgs[0].Duration}
+	d := &dispatcher{duration: cfgs[0].Duration, maxRate: cfgs[0].MaxRate}
 	for i := range cfgs {
 		cfg := cfgs[i]
 		if err := cfg.validate(); err != nil {

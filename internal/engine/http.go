@@ -46,7 +46,7 @@ var skipHeaders = map[string]bool{
 
 // exchange sends one recorded exchange and settles its ticket. It runs on
 // a goroutine of its own.
-func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step *flowStep, rw correlate.Rewrite, client *http.Client) {
+func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step *flowStep, rw correlate.Rewrite, client *http.Client, held bool) {
 	defer l.wg.Done()
 	defer close(step.done)
 	defer step.markWritten()
@@ -57,8 +57,12 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	// deadline does not hold the flow hostage: the request goes anyway,
 	// late, and its latency says so. One whose answer the recorded client
 	// waited for is waited for however long it takes.
+	if held {
+		// The dispatcher took the request's slot (max rate).
+		defer l.release()
+	}
 	wait := ev.At + l.cfg.MaxLag
-	if step.answered {
+	if step.answered || held {
 		wait = -1
 	}
 	l.waitFor(ctx, step.prev, wait)
@@ -68,13 +72,15 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 		return
 	}
 	q := rw.Request(x.Request, live)
-	// The in-flight limit's deadline runs from when the request was free
-	// to go: waiting for its dependencies is not lateness.
-	if !l.acquire(ctx, max(ev.At, l.now())+l.cfg.MaxLag) {
-		t.notSent(ctx, traffic.NotSentInFlight)
-		return
+	if !held {
+		// The in-flight limit's deadline runs from when the request was
+		// free to go: waiting for its dependencies is not lateness.
+		if !l.acquire(ctx, max(ev.At, l.now())+l.cfg.MaxLag) {
+			t.notSent(ctx, traffic.NotSentInFlight)
+			return
+		}
+		defer l.release()
 	}
-	defer l.release()
 	res := t.res
 
 	// The trace runs on the transport's goroutines: its times are atomics.

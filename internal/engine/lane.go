@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/tls"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -144,8 +145,22 @@ func (l *lane) accept(ctx context.Context, ev schedule.Event) {
 		if l.pools != nil {
 			client = l.pools.client(ev.Facts.User, ev.Copy, ev.Facts.UserConns)
 		}
+		held := false
+		if l.cfg.MaxRate {
+			// A closed loop: the dispatcher waits here for a slot, so
+			// nothing is ever "not sent" for the in-flight limit and no
+			// more than it is read ahead. Everything this request may
+			// wait for was dispatched, with its slot, before it.
+			if !l.acquire(ctx, time.Duration(math.MaxInt64)) {
+				t.notSent(ctx, traffic.NotSentRunEnded)
+				close(step.done)
+				step.markWritten()
+				return
+			}
+			held = true
+		}
 		l.wg.Add(1)
-		go l.exchange(ctx, ev, t, step, rw, client)
+		go l.exchange(ctx, ev, t, step, rw, client, held)
 	case traffic.KindWSOpen, traffic.KindWSMessage, traffic.KindWSClose:
 		l.ws.dispatch(ctx, ev)
 	default:
@@ -191,10 +206,19 @@ func (l *lane) stats() Stats {
 }
 
 // acquire takes an in-flight slot, giving up at the event's deadline.
+// A deadline of math.MaxInt64 waits for a slot however long it takes.
 func (l *lane) acquire(ctx context.Context, deadline time.Duration) bool {
 	select {
 	case l.slots <- struct{}{}:
 	default:
+		if deadline == math.MaxInt64 {
+			select {
+			case l.slots <- struct{}{}:
+			case <-ctx.Done():
+				return false
+			}
+			break
+		}
 		t := time.NewTimer(max(deadline-l.now(), 0))
 		defer t.Stop()
 		select {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,7 +221,11 @@ func (s *wsState) dial(ctx context.Context, c *wsConn, ev schedule.Event, t *tic
 		return false
 	}
 	q := rw.Request(o.Upgrade.Request, live)
-	if !l.acquire(ctx, max(ev.At, l.now())+l.cfg.MaxLag) {
+	deadline := max(ev.At, l.now()) + l.cfg.MaxLag
+	if l.cfg.MaxRate {
+		deadline = math.MaxInt64
+	}
+	if !l.acquire(ctx, deadline) {
 		t.notSent(ctx, traffic.NotSentInFlight)
 		return false
 	}

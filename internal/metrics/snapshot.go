@@ -19,6 +19,10 @@ type Meta struct {
 	Corpus string `json:"corpus,omitempty"`
 	// Speed is the time compression (10 = ten times faster).
 	Speed float64 `json:"speed,omitempty"`
+	// MaxRate is set for a run paced as fast as the target answered
+	// (--speed max): latency runs from dispatch, and there is no schedule
+	// to lag behind.
+	MaxRate bool `json:"max_rate,omitempty"`
 	// Multiply is the number of traffic copies.
 	Multiply int `json:"multiply,omitempty"`
 	// Shard is "i/N" for one shard of a sharded run.

@@ -193,6 +193,7 @@ func (lr *laneRun) finish(ctx context.Context, opts Options, st engine.Stats, sc
 		Target:    target.String(),
 		Corpus:    opts.Corpus,
 		Speed:     sched.Speed(),
+		MaxRate:   opts.Engine.MaxRate,
 		Multiply:  sched.Copies(),
 		Start:     st.Start,
 		End:       st.Start.Add(st.Elapsed),

@@ -68,7 +68,9 @@ func writeHeader(w *bufio.Writer, s *metrics.Snapshot) {
 	if m.Target != "" {
 		parts = append(parts, "target: "+m.Target)
 	}
-	if m.Speed > 0 {
+	if m.MaxRate {
+		parts = append(parts, "speed: max (as fast as the target answered)")
+	} else if m.Speed > 0 {
 		parts = append(parts, "speed: "+trimFloat(m.Speed, 3)+"x")
 	}
 	if m.Multiply > 1 {
@@ -160,7 +162,10 @@ func metricLines(s *metrics.Snapshot) []line {
 	if o.HTTPScheduled() > 0 {
 		add("http_reqs", itoa(o.Requests), formatRate(s.PerSecond(o.Requests)))
 	}
-	trend("schedule_lag", o.ScheduleLag)
+	if !s.Meta.MaxRate {
+		// a max-rate run has no schedule to lag behind
+		trend("schedule_lag", o.ScheduleLag)
+	}
 	if sh := o.Shapes; sh != nil && sh.ChecksPassed+sh.ChecksFailed > 0 {
 		add("shape_checks", formatPercent(float64(sh.ChecksPassed)/float64(sh.ChecksPassed+sh.ChecksFailed)), "✓ "+itoa(sh.ChecksPassed), "✗ "+itoa(sh.ChecksFailed))
 	}
