@@ -111,7 +111,10 @@ func (c *Collector) Add(r traffic.Result) {
 		sec := c.second(end)
 		if r.NotSent == "" {
 			sec.Requests++
-			sec.Latency = record(sec.Latency, r.Latency)
+			if sec.Latency == nil {
+				sec.Latency = NewSparseDist()
+			}
+			sec.Latency.Record(r.Latency)
 		}
 		if r.Failed() {
 			sec.Failed++
