@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/reprise/reprise/internal/jsonshape"
 	"github.com/reprise/reprise/internal/redact"
@@ -41,13 +42,6 @@ const (
 type Value struct {
 	S     string
 	Where Where
-}
-
-// Returned is a string of a recorded JSON response with its path (object
-// keys as strings, array indexes as ints).
-type Returned struct {
-	S    string
-	Path []any
 }
 
 // Placeholder is a redaction placeholder in a request body and the JSON
@@ -102,9 +96,11 @@ type Facts struct {
 	Request, Response Body
 	// Status is the recorded response status (0 when there was none).
 	Status int
-	// Shape is the JSON shape of the recorded response ("" when it is not
-	// JSON, is cut or is larger than MaxShapeBody, or shapes are off).
-	Shape string
+	// shape is the JSON shape of the recorded response, taken when first
+	// asked for (Shape).
+	shapeOnce sync.Once
+	shape     string
+	noShapes  bool
 	// Values are the distinct id-sized strings of the record with where
 	// each is first seen: request body first, then the URL, the headers
 	// and the response; redaction placeholders inside them are listed too.
@@ -115,8 +111,11 @@ type Facts struct {
 	// body strings, 8 to 512 bytes with a digit.
 	Sends []string
 	// Returns are the id-sized strings of the recorded JSON response
-	// with their paths.
-	Returns []Returned
+	// (PathOf finds where one is).
+	Returns []string
+	// paths maps each of Returns to its path, found when first asked for.
+	pathsOnce sync.Once
+	paths     map[string][]any
 	// Placeholders are the redaction placeholders in the request body.
 	Placeholders []Placeholder
 	// Credentials are the bearer credentials the request sends: in an
@@ -257,17 +256,15 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options) {
 		vs.placeholders(v, InHeader)
 	}
 	if f.Response.Data != nil {
-		WalkJSON(f.Response.Data, func(path []any, v string) {
+		scanJSON(f.Response.Data, func(v string) {
 			vs.add(v, InResponse)
-			if sized(v) {
-				f.Returns = append(f.Returns, Returned{S: v, Path: append([]any(nil), path...)})
+			if sized(v) && !slices.Contains(f.Returns, v) {
+				f.Returns = append(f.Returns, v)
 			}
 		})
 		vs.placeholders(string(f.Response.Data), InResponse)
-		if !o.NoShapes && !f.Response.Truncated && len(f.Response.Data) <= MaxShapeBody {
-			f.Shape, _ = jsonshape.Of(f.Response.Data)
-		}
 	}
+	f.noShapes = o.NoShapes
 	f.Values = vs.list
 	f.Sends = sends(f.URL, f.Request.Data, q.Header...)
 	if bytes.Contains(f.Request.Data, []byte(redact.PlaceholderPrefix)) {
@@ -334,7 +331,7 @@ func (vs *values) body(b []byte, w Where) {
 	if len(b) == 0 {
 		return
 	}
-	WalkJSON(b, func(_ []any, v string) { vs.add(v, w) })
+	scanJSON(b, func(v string) { vs.add(v, w) })
 	if bytes.Contains(b, []byte(redact.PlaceholderPrefix)) {
 		for _, ph := range placeholders(b) {
 			vs.add(ph.Value, w)
@@ -396,9 +393,48 @@ func sends(u *url.URL, body []byte, header ...traffic.Field) []string {
 		add(v)
 	}
 	if len(body) > 0 {
-		WalkJSON(body, func(_ []any, v string) { add(v) })
+		scanJSON(body, add)
 	}
 	return out
+}
+
+// scanJSON calls fn for the string values of a JSON object or array of
+// the value bounds' minimum length or more, with the fast scan: nothing
+// for a body that is not one.
+func scanJSON(b []byte, fn func(v string)) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
+		return
+	}
+	ScanStrings(b, MinValue, fn)
+}
+
+// Shape is the JSON shape of the recorded response ("" when it is not
+// JSON, is cut or is larger than MaxShapeBody, or shapes are off), taken
+// the first time it is asked for.
+func (f *Facts) Shape() string {
+	f.shapeOnce.Do(func() {
+		if !f.noShapes && f.Response.Data != nil && !f.Response.Truncated && len(f.Response.Data) <= MaxShapeBody {
+			f.shape, _ = jsonshape.Of(f.Response.Data)
+		}
+	})
+	return f.shape
+}
+
+// PathOf returns where v, one of Returns, is in the recorded response:
+// object keys as strings, array indexes as ints (the first place, keys in
+// sorted order). The paths are found the first time one is asked for.
+func (f *Facts) PathOf(v string) ([]any, bool) {
+	f.pathsOnce.Do(func() {
+		f.paths = map[string][]any{}
+		WalkJSON(f.Response.Data, func(path []any, s string) {
+			if _, seen := f.paths[s]; !seen && sized(s) {
+				f.paths[s] = append([]any(nil), path...)
+			}
+		})
+	})
+	p, ok := f.paths[v]
+	return p, ok
 }
 
 // IsPlaceholder reports whether v is (or carries) a redaction placeholder.

@@ -30,8 +30,8 @@ func TestFactsOfAnExchange(t *testing.T) {
 	if f.Endpoint.Name != "POST /v1/sessions/{id}/messages" || f.URL == nil || f.URL.Path != "/v1/sessions/"+sid+"/messages" {
 		t.Fatalf("endpoint %+v url %v", f.Endpoint, f.URL)
 	}
-	if f.Status != 200 || f.Shape == "" {
-		t.Fatalf("status %d shape %q", f.Status, f.Shape)
+	if f.Status != 200 || f.Shape() == "" {
+		t.Fatalf("status %d shape %q", f.Status, f.Shape())
 	}
 	got := map[string]Where{}
 	for _, v := range f.Values {
@@ -64,15 +64,11 @@ func TestFactsOfAnExchange(t *testing.T) {
 	if slices.Contains(f.Sends, "messages") {
 		t.Errorf("sends %v has a value without a digit", f.Sends)
 	}
-	var paths []string
-	for _, r := range f.Returns {
-		paths = append(paths, r.S)
-		if r.S == "first-tag-1" && !reflect.DeepEqual(r.Path, []any{"message", "tags", 0}) {
-			t.Errorf("path of first-tag-1: %v", r.Path)
-		}
+	if p, ok := f.PathOf("first-tag-1"); !ok || !reflect.DeepEqual(p, []any{"message", "tags", 0}) {
+		t.Errorf("path of first-tag-1: %v %v", p, ok)
 	}
-	if !slices.Equal(paths, []string{"354c120ea229f0809b7a65a3", "first-tag-1"}) {
-		t.Errorf("returns %v", paths)
+	if !slices.Equal(f.Returns, []string{"354c120ea229f0809b7a65a3", "first-tag-1"}) {
+		t.Errorf("returns %v", f.Returns)
 	}
 	if !slices.Equal(f.Placeholders, []Placeholder{{Value: "<redacted:0badc0de>", Key: "key"}}) {
 		t.Errorf("placeholders %v", f.Placeholders)

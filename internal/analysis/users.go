@@ -245,7 +245,7 @@ func (f *UserFinder) AddRecord(rec traffic.Record) {
 		if b := readBody(x.Response.Header, x.Response.Body); len(b.Data) > 0 {
 			ScanStrings(b.Data, MinValue, func(v string) {
 				if telling(v) {
-					fx.Returns = append(fx.Returns, Returned{S: v})
+					fx.Returns = append(fx.Returns, v)
 				}
 			})
 		}
@@ -311,8 +311,8 @@ func (f *UserFinder) Add(rec traffic.Record, fx *Facts) {
 		}
 	}
 	for _, r := range fx.Returns {
-		if telling(r.S) {
-			if u := f.value(r.S); u != nil {
+		if telling(r) {
+			if u := f.value(r); u != nil {
 				addUpTo(&u.returned, flow, 2)
 			}
 		}

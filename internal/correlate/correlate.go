@@ -127,8 +127,11 @@ type flowState struct {
 // that sent it first, whose answer later uses wait for.
 type source struct {
 	producer *plan
-	path     []any
-	client   bool
+	// facts and value say where the live value is: at the recorded
+	// value's path in the producer's response (found when first needed).
+	facts  *analysis.Facts
+	value  string
+	client bool
 }
 
 // New returns an empty Correlator.
@@ -306,15 +309,14 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 	// Values the response returned that nobody sent before: this request
 	// produces them.
 	if !f.Response.Truncated {
-		for _, r := range f.Returns {
-			v := r.S
+		for _, v := range f.Returns {
 			if !analysis.Dynamic(v) {
 				continue
 			}
 			if _, known := fs.values[v]; known {
 				continue
 			}
-			src := &source{producer: p, path: r.Path}
+			src := &source{producer: p, facts: f, value: v}
 			fs.add(v, src)
 			if global(v) {
 				c.addGlobal(globalKey{v, ev.Copy, ev.Round}, src)
@@ -407,7 +409,12 @@ func (p *plan) Live() []string {
 		if l.src.producer.failed {
 			continue // a soft link whose producer failed: keep the recorded value
 		}
-		live, ok := l.src.producer.value(l.src.path)
+		path, found := l.src.facts.PathOf(l.src.value)
+		if !found {
+			p.stats.Misses.Add(1)
+			continue
+		}
+		live, ok := l.src.producer.value(path)
 		if !ok {
 			p.stats.Misses.Add(1)
 			continue

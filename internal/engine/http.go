@@ -131,7 +131,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	// kept for correlation or push matching.
 	if wantShape && res.Status > 0 && len(body) > 0 && len(body) <= maxShapeBody {
 		res.Shape, _ = jsonshape.Of(body)
-		res.ExpectedShape = fx.Shape
+		res.ExpectedShape = fx.Shape()
 	}
 	ph.fill(&res, done)
 	res.Service = done - res.Sent
