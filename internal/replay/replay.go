@@ -157,11 +157,28 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	an := analysis.NewAnalyzer(analysis.Options{Route: router.Route, Label: prof.SocketLabel, NoShapes: opts.Engine.NoShapes, Users: users})
 	sopts.Analyzer = an
 	sopts.ShardOf = users.Shard
+	sopts.UserOf = users.ID
+	col := metrics.NewCollector()
+	if sopts.VU {
+		sopts.OnIteration = func(it schedule.Iteration) {
+			if it.Done {
+				col.EndIteration(it.VU, it.Round, it.Last, it.End, it.Complete)
+			} else {
+				col.StartIteration(it.VU, it.Round, it.Start)
+			}
+		}
+	}
 	sched, err := schedule.New(r, sopts)
 	if err != nil {
 		return nil, err
 	}
 	defer sched.Close()
+	if err := sched.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	if opts.Announce != nil && sv != nil {
+		opts.Announce(schedule.Describe(opts.Load, sopts, *sv, sched.Users()))
+	}
 	var events engine.Events = sched
 	ids := correlate.NewIdentities()
 	ids.Tokens = opts.AuthTokens
@@ -171,7 +188,6 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		filter = &filtered{src: events, f: opts.Filter, dropped: map[uint64]bool{}}
 		events = filter
 	}
-	col := metrics.NewCollector()
 	cfg := opts.Engine
 	cfg.Endpoint = router.Route
 	cfg.Results = col.Add
@@ -229,6 +245,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		Corpus:   opts.Corpus,
 		Speed:    sched.Speed(),
 		Multiply: sched.Copies(),
+		VUsMax:   sched.VUs(),
 		Start:    st.Start,
 		End:      st.Start.Add(st.Elapsed),
 		Duration: st.Elapsed,
@@ -312,8 +329,8 @@ func learn(ctx context.Context, opts Options) (*routes.Router, *analysis.Users, 
 }
 
 // plan resolves opts.Load against the corpus survey sv (nil when the run
-// has no copies, stages or loops) into schedule options, lets the
-// schedule reopen the corpus, and announces the plan.
+// has no copies, stages, loops or virtual users) into schedule options,
+// and lets the schedule reopen the corpus.
 func plan(opts Options, sv *schedule.Survey) (schedule.Options, error) {
 	so := opts.Schedule
 	if so.Duration == 0 {
@@ -322,13 +339,12 @@ func plan(opts Options, sv *schedule.Survey) (schedule.Options, error) {
 	if sv == nil {
 		return so, nil
 	}
-	var err error
 	if !opts.Load.IsZero() {
-		if so.Multiply, so.Stages, err = opts.Load.Resolve(sv.Flows); err != nil {
+		if err := opts.Load.Apply(&so); err != nil {
 			return so, err
 		}
 	}
-	if so.Loop && so.Period == 0 {
+	if so.Loop && !so.VU && so.Period == 0 {
 		so.Period = sv.LoopPeriod(so.Speed)
 	}
 	path := opts.Corpus
@@ -338,9 +354,6 @@ func plan(opts Options, sv *schedule.Survey) (schedule.Options, error) {
 			return nil, err
 		}
 		return r, nil
-	}
-	if opts.Announce != nil {
-		opts.Announce(schedule.Describe(opts.Load, so, *sv))
 	}
 	return so, nil
 }

@@ -60,8 +60,11 @@ type Result struct {
 	// WebSocket's client type); "" for none.
 	Label string
 	Flow  string
-	// Copy is the traffic copy (0-based) under --multiply.
-	Copy int
+	// Copy is the traffic copy (0-based) under --multiply, or the virtual
+	// user; Round is the copy's round or the VU's iteration
+	// (schedule.Event.Copy and Round), for the results of scheduled
+	// events (zero for round trips and pushes).
+	Copy, Round int
 	// Intended is when the event was scheduled to fire.
 	Intended time.Duration
 	// Sent is when it actually went out (zero with NotSent).
