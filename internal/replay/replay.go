@@ -38,12 +38,12 @@ type Options struct {
 	Corpus string
 	// Schedule shapes time (speed, shard, stagger, loop).
 	Schedule schedule.Options
-	// Load sets how many copies of the traffic run over time (multiply,
-	// users, a profile or stages), resolved against the corpus's flows
-	// into Schedule; the zero value leaves Schedule as it is.
+	// Load sets how many copies of the traffic, or virtual users, run
+	// over time (multiply, users, a profile or stages), applied to
+	// Schedule; the zero value leaves Schedule as it is.
 	Load schedule.Load
 	// Announce, when set, receives the load plan (a few lines) before the
-	// run starts, when the run has copies, stages or loops.
+	// run starts, when the run has copies, virtual users, stages or loops.
 	Announce func(plan string)
 	// AuthTokens are bearer tokens of distinct accounts: each recorded
 	// user of each copy is sent as one of them (correlate.Identities

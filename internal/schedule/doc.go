@@ -80,13 +80,15 @@
 // every record (so values are classified in corpus order) and each
 // user's span and records, in the order the iterations replay them.
 // Then each iteration reads the corpus again (Reopen) from its start,
-// paced so that it reaches its user's first record at the iteration's
+// paced so that it reaches its user's first record by the iteration's
 // start (planned up to 5 minutes ahead; a user further into the corpus
-// at Speed is reached by reading the rest at once). Iterations whose
-// reads would start within 30s of each other share one read, provided it
-// has not yet reached their user; a read ends once every iteration on it
-// has its user's last record, and holds in memory only the reorder
-// window and the events of its iterations' users. With Shards, VU k
+// at Speed is reached by reading the rest at once). A read starts at the
+// last multiple of 10s of run time before the iteration's must, and the
+// iterations whose reads fall in the same 10s share it, provided it has
+// not yet passed their user: an iteration's events are read at most 10s
+// before they are due. A read ends once every iteration on it has its
+// user's last record, and holds in memory only the reorder window and the
+// events of its iterations' users. With Shards, VU k
 // belongs to shard k mod Shards and cycles through that shard's users
 // only, so the shards of a run together run the VUs of the whole run.
 // OnIteration tells the caller when each iteration starts and ends, for

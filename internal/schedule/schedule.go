@@ -248,8 +248,9 @@ type instance struct {
 
 	// A VU iteration (vu): base is its start, end its planned end (or
 	// its stop when that comes first), open0 when its read of the corpus
-	// starts. It replays user's records, timed by clock; seen counts
-	// them, queued its events not yet handed out.
+	// starts (a step of the vuShare grid). It replays user's records,
+	// timed by clock; seen counts them, queued its events not yet handed
+	// out.
 	vu                bool
 	user              *User
 	end, open0        time.Duration
@@ -271,8 +272,8 @@ type pass struct {
 	hasHead bool
 	looped  bool
 
-	// A read for VU iterations: its phase (the open time of its first
-	// iteration) and the cached bound of its next record.
+	// A read for VU iterations: its phase (when it started: the open0
+	// of its iterations) and the cached bound of its next record.
 	vu    bool
 	phase time.Duration
 	bnd   time.Duration

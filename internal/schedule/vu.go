@@ -69,6 +69,22 @@ const minIteration = time.Millisecond
 // reading the rest at once.
 const maxLookahead = 5 * time.Minute
 
+// vuShare is the grid of the reads of VU iterations: an iteration's read
+// starts at the last multiple of vuShare before it must (to reach its
+// user at its start), so the iterations whose reads fall in one step of
+// the grid share one read, and each has its events read at most vuShare
+// before they are due (what memory holds of them).
+const vuShare = 10 * time.Second
+
+// floorTo rounds t down to a multiple of q.
+func floorTo(t, q time.Duration) time.Duration {
+	m := t % q
+	if m < 0 {
+		m += q
+	}
+	return t - m
+}
+
 // userClock times one user's records: the offset of each from the user's
 // first record, gaps longer than maxGap cut down to it.
 type userClock struct {
@@ -272,7 +288,7 @@ func (s *Schedule) generateBound() (time.Duration, bool) {
 	if s.vus == nil || len(s.vus.vus) == 0 {
 		return 0, false
 	}
-	return s.vus.vus[0].next - s.vus.lookahead, true
+	return s.vus.vus[0].next - s.vus.lookahead - vuShare, true
 }
 
 // generate plans the next iteration of the VU that starts one first.
@@ -322,7 +338,7 @@ func (s *Schedule) generate() {
 		s.serial++
 		in.connTag = s.serial
 	}
-	in.open0 = max(start-s.scale(u.First-p.minFirst), start-p.lookahead)
+	in.open0 = floorTo(max(start-s.scale(u.First-p.minFirst), start-p.lookahead), vuShare)
 	heap.Push(&p.pending, in)
 	v.round++
 	v.prevEnd = in.end
@@ -338,25 +354,18 @@ func (s *Schedule) openBound() (time.Duration, bool) {
 	return s.vus.pending[0].open0, true
 }
 
-// openVU puts the next planned iteration on a read of the corpus: one
-// under way that has not yet reached its user and started within the
-// attach window of it, else a new one.
+// openVU puts the next planned iteration on a read of the corpus: the
+// read of its step of the grid (vuShare) when there is one that has not
+// yet passed its user, else a new one.
 func (s *Schedule) openVU(ctx context.Context) error {
 	in := heap.Pop(&s.vus.pending).(*instance)
 	s.stats.Rounds++
-	var best *pass
 	for _, p := range s.passes {
-		if !p.vu || (p.feed.pos > 0 && p.feed.emitted >= in.user.First) {
-			continue
+		if p.vu && p.phase == in.open0 && (p.feed.pos == 0 || p.feed.emitted < in.user.First) {
+			p.insts = append(p.insts, in)
+			p.bndOK = false
+			return nil
 		}
-		if d := absDur(p.phase - in.open0); d <= attachWindow && (best == nil || d < absDur(best.phase-in.open0)) {
-			best = p
-		}
-	}
-	if best != nil {
-		best.insts = append(best.insts, in)
-		best.bndOK = false
-		return nil
 	}
 	if s.opts.Reopen == nil {
 		return fmt.Errorf("virtual users read the corpus more than once: give Reopen")
@@ -372,13 +381,6 @@ func (s *Schedule) openVU(ctx context.Context) error {
 	s.passes = append(s.passes, &pass{feed: newFeed(src, closer, &s.opts), insts: []*instance{in}, vu: true, phase: in.open0})
 	s.stats.Passes++
 	return nil
-}
-
-func absDur(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
 }
 
 // vuBound is the earliest time a record p has still to read may be due

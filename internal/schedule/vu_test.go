@@ -319,6 +319,18 @@ func TestVUsShareReads(t *testing.T) {
 	if st.Passes > 6 { // Prepare's, then one per wave
 		t.Fatalf("%d reads for %d iterations", st.Passes, st.Rounds)
 	}
+	// Ten users starting 100ms apart in the corpus, ten VUs starting
+	// 10ms apart: their iterations share one read, which reaches each
+	// user as its iteration starts.
+	recs = userRecs(10, func(i int) time.Duration { return time.Duration(i) * 100 * ms }, []time.Duration{0, 100 * ms, 200 * ms}, 0)
+	evs, _, s = vuRun(t, recs, Options{Multiply: 10, Stagger: 100 * ms, Duration: 150 * ms})
+	if got := iterationsOf(evs); len(got) != 10 || got[9] != "9.0 u9@90ms: 0s" || got[0] != "0.0 u0@0s: 0s 100ms" {
+		t.Fatalf("iterations %v", got)
+	}
+	// (their reads start between -810ms and 0: two steps of the 10s grid)
+	if st := s.Stats(); st.Passes != 3 {
+		t.Fatalf("%d reads for %d iterations of users far apart in the corpus, want Prepare's and two", st.Passes, st.Rounds)
+	}
 }
 
 // MaxGap cuts the gaps within a user's records, and the iteration is as
