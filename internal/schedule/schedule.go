@@ -72,11 +72,11 @@ type Options struct {
 	// every gap.
 	MaxGap time.Duration
 
-	// Multiply runs this many copies of the traffic at once (0 means 1),
-	// when Stages is empty.
+	// Multiply runs this many copies of the traffic (or VUs, with VU) at
+	// once (0 means 1), when Stages is empty.
 	Multiply int
-	// Stages shapes the number of active copies over run time (targets
-	// count copies): copy k runs while the target is above k.
+	// Stages shapes the number of active copies (or VUs, with VU) over
+	// run time: copy k runs while the target is above k.
 	Stages []Stage
 	// Stagger spreads the copies' starts: copy k of N starts k*Stagger/N
 	// after the moment it becomes active. Zero starts them together.
