@@ -33,13 +33,20 @@ func TestRunLoadFlags(t *testing.T) {
 		requests int64
 		say      []string
 	}{
-		{"multiply", []string{"--multiply", "3", "--stagger", "30ms"}, 15, []string{"3 copies at once = 3 users", "copy k starts k x 10ms after it becomes active", "copies: 3"}},
-		{"users on a one-flow corpus", []string{"--users", "2", "--stagger", "0"}, 10, []string{"2 users (--users)", "2 copies at once", "copies start together"}},
-		// rounds every 50ms: 9 rounds of 5 requests in 450ms, two copies
-		{"stages with loop", []string{"--stages", "0s:2,450ms:2", "--loop", "--stagger", "0"}, 90, []string{"stages in copies: 0s jump to 2, 450ms hold 2", "loop: each copy replays the corpus again every 50ms"}},
-		// rounds at 0, 50, ... 300ms: the event at 300ms is within the duration
+		{"multiply", []string{"--multiply", "3", "--stagger", "30ms"}, 15, []string{"3 copies at once = 3 users, 3 flows", "copy k starts k x 10ms after it becomes active", "copies: 3"}},
+		// one recorded user, no duration: each VU replays it once
+		{"users on a one-user corpus", []string{"--users", "2", "--stagger", "0"}, 10, []string{"2 virtual users (--users)", "2 VUs at once",
+			"no --duration: 2 iterations", "iterations", "vus_max"}},
+		// 2 VUs for 450ms, iterations of 41ms (the user's 40ms and the
+		// 1ms minimum): 10 whole ones each, the 11th (at 410ms) cut
+		// after its records at 410-440ms
+		{"stages", []string{"--stages", "0s:2,450ms:2", "--loop", "--stagger", "0"}, 108, []string{"stages in VUs: 0s jump to 2, 450ms hold 2",
+			"--loop is implied", "ends with the stages, after 450ms"}},
 		{"token pool", []string{"--multiply", "2", "--auth-tokens", "TOKENS"}, 10, []string{"2 copies at once"}},
-		{"profile cut by duration", []string{"--profile", "smoke", "--duration", "300ms", "--loop"}, 31, []string{"profile smoke (quick validation: 1 user for 30s), 30s", "ends after 300ms"}},
+		// 1 VU for 300ms: 7 whole iterations of 41ms, the 8th (at 287ms)
+		// cut after its records at 287 and 297ms
+		{"profile cut by duration", []string{"--profile", "smoke", "--duration", "300ms"}, 37, []string{"profile smoke (quick validation: 1 VU for 30s), 30s",
+			"ends after 300ms: iterations still running then are cut"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			target, n := countingServer(t)
@@ -85,7 +92,8 @@ func TestRunLoadBadInput(t *testing.T) {
 		{"profile and stages", []string{"--profile", "smoke", "--stages", "1s:1"}, []string{"give one of"}},
 		{"unknown profile", []string{"--profile", "soak"}, []string{`unknown profile "soak"`, "smoke, average, stress, spike, endurance"}},
 		{"bad stages", []string{"--stages", "30s:1,1x:2"}, []string{"--stages", `stage 2 "1x:2"`}},
-		{"stages never start a copy", []string{"--stages", "5s:0"}, []string{"never ask for a copy"}},
+		{"stages never start a VU", []string{"--stages", "5s:0"}, []string{"never ask for a virtual user"}},
+		{"negative graceful ramp-down", []string{"--users", "2", "--graceful-ramp-down", "-1s"}, []string{"--graceful-ramp-down"}},
 		{"loop without an end", []string{"--loop"}, []string{"--loop", "--duration"}},
 		{"negative stagger", []string{"--multiply", "2", "--stagger", "-1s"}, []string{"--stagger"}},
 		{"too many copies", []string{"--multiply", "1000000"}, []string{"at most 100000"}},

@@ -119,12 +119,13 @@ func replayFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "follow-redirects", Usage: "follow redirects to the target's own host (other hosts never)"},
 		&cli.StringFlag{Name: "flow-order", Value: "sent", Usage: "sent: a request follows the previous one of its flow on the wire (open model); answered: also waits for its answer when the recording did"},
 		&cli.IntFlag{Name: "max-endpoints", Value: 40, Usage: "rows of the endpoint table (busiest first), 0 for all"},
-		&cli.IntFlag{Name: "multiply", Usage: "run N copies of the traffic at once, each with its own client-made ids (tags, localIds, ids): N times the users"},
-		&cli.IntFlag{Name: "users", Usage: "concurrent users (flows) to run: ceil(N / recorded flows) copies; with --profile, the profile's peak"},
-		&cli.StringFlag{Name: "profile", Usage: "k6 load profile (targets in users): smoke, average, stress, spike, endurance"},
-		&cli.StringFlag{Name: "stages", Usage: "custom k6-style stages in copies, DURATION:COPIES ramps: '30s:1,1m:10,30s:0'"},
-		&cli.BoolFlag{Name: "loop", Usage: "repeat the corpus, each round with fresh ids, until the profile, stages or --duration end"},
-		&cli.DurationFlag{Name: "stagger", Value: time.Second, Usage: "spread copy starts: copy k of N starts k*stagger/N after it becomes active (0: together)"},
+		&cli.IntFlag{Name: "multiply", Usage: "run N copies of the whole corpus at once, each with its own client-made ids"},
+		&cli.IntFlag{Name: "users", Usage: "virtual users at once (k6 VUs): each replays one recorded user per iteration, then the next; with --profile, its peak"},
+		&cli.StringFlag{Name: "profile", Usage: "k6 load profile in VUs: smoke, average, stress, spike, endurance"},
+		&cli.StringFlag{Name: "stages", Usage: "custom k6 stages in VUs, DURATION:VUS ramps: '30s:1,1m:10,30s:0'"},
+		&cli.DurationFlag{Name: "graceful-ramp-down", Value: schedule.DefaultGracefulRampDown, Usage: "how long a VU a ramp-down stops may finish its iteration (k6's gracefulRampDown)"},
+		&cli.BoolFlag{Name: "loop", Usage: "with --multiply, repeat the corpus with fresh ids until --duration ends (VUs always iterate)"},
+		&cli.DurationFlag{Name: "stagger", Value: time.Second, Usage: "copy or VU k of N starts k*stagger/N after it becomes active (0: together)"},
 		&cli.StringFlag{Name: "auth-tokens", Usage: "file of bearer tokens, one per line, of distinct accounts: each recorded user of each copy gets one (instead of --auth-token)"},
 	}
 }
@@ -263,8 +264,12 @@ func readReplayFlags(c *cli.Context, corpusPath string) (replay.Options, error) 
 	if c.Duration("stagger") < 0 || c.Duration("stagger") > time.Hour {
 		return o, usageError{errors.New("--stagger must be between 0 and 1h")}
 	}
+	if g := c.Duration("graceful-ramp-down"); g < 0 || g > time.Hour {
+		return o, usageError{fmt.Errorf("--graceful-ramp-down %v: want 0 to 1h", g)}
+	}
 	o.Load = load
 	o.Schedule.Stagger = c.Duration("stagger")
+	o.Schedule.GracefulRampDown = c.Duration("graceful-ramp-down")
 	o.Schedule.Loop = c.Bool("loop")
 	o.Schedule.MaxGap = c.Duration("max-gap")
 	if o.Schedule.MaxGap < 0 {
@@ -453,12 +458,15 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 	}
 	if id := out.Identities; id.Events > 0 {
 		l := fmt.Sprintf("copies: %d client-made values given per-copy variants in %d events", id.ClientValues, id.Events)
+		if out.Schedule.VUs > 0 {
+			l = fmt.Sprintf("virtual users: %d client-made values given variants of each iteration's own in %d events", id.ClientValues, id.Events)
+		}
 		if id.Accounts > 0 {
 			l += fmt.Sprintf("; %d accounts from --auth-tokens in use", id.Accounts)
 		}
 		lines = append(lines, l)
 	}
-	if out.Schedule.Stopped > 0 {
+	if out.Schedule.Stopped > 0 && out.Schedule.VUs == 0 {
 		lines = append(lines, fmt.Sprintf("%d copy rounds were stopped by the load shape before their end (their remaining events not scheduled)", out.Schedule.Stopped))
 	}
 	for reason, n := range out.Engine.Skipped {

@@ -352,9 +352,15 @@ func notes(a, b *metrics.Snapshot) []string {
 	case ma.Corpus != "" && mb.Corpus != "" && ma.Corpus != mb.Corpus:
 		out = append(out, fmt.Sprintf("the runs replayed different corpora (%s, %s): endpoints and counts may not correspond", ma.Corpus, mb.Corpus))
 	}
-	if ma.Speed > 0 && mb.Speed > 0 && ma.Speed != mb.Speed || max(ma.Multiply, 1) != max(mb.Multiply, 1) {
-		out = append(out, fmt.Sprintf("the runs offered different loads (A: speed %gx, %d copies; B: speed %gx, %d copies): differences may come from the load, not the release",
-			ma.Speed, max(ma.Multiply, 1), mb.Speed, max(mb.Multiply, 1)))
+	load := func(m metrics.Meta) string {
+		if m.VUsMax > 0 {
+			return fmt.Sprintf("speed %gx, %d VUs", m.Speed, m.VUsMax)
+		}
+		return fmt.Sprintf("speed %gx, %d copies", m.Speed, max(m.Multiply, 1))
+	}
+	if ma.Speed > 0 && mb.Speed > 0 && ma.Speed != mb.Speed || max(ma.Multiply, 1) != max(mb.Multiply, 1) || ma.VUsMax != mb.VUsMax {
+		out = append(out, fmt.Sprintf("the runs offered different loads (A: %s; B: %s): differences may come from the load, not the release",
+			load(ma), load(mb)))
 	}
 	for _, x := range []struct {
 		name string

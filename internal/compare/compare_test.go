@@ -382,6 +382,24 @@ func TestCompareNotes(t *testing.T) {
 	}
 }
 
+// Runs of different virtual users are different loads, even at one
+// speed and without copies.
+func TestCompareNotesVUs(t *testing.T) {
+	a, b := releases()
+	a.Meta.VUsMax, b.Meta.VUsMax = 10, 20
+	rep, err := Compare(a, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if joined := strings.Join(rep.Notes, "\n"); !strings.Contains(joined, "different loads") || !strings.Contains(joined, "10 VUs") || !strings.Contains(joined, "20 VUs") {
+		t.Errorf("notes do not say the VUs differ:\n%s", joined)
+	}
+	b.Meta.VUsMax = 10
+	if rep, _ := Compare(a, b, Options{}); strings.Contains(strings.Join(rep.Notes, "\n"), "different loads") {
+		t.Errorf("same VUs called different loads: %v", rep.Notes)
+	}
+}
+
 func TestCompareEmpty(t *testing.T) {
 	empty := metrics.NewCollector().Snapshot()
 	rep, err := Compare(empty, empty, Options{})

@@ -364,7 +364,7 @@ type ticket struct {
 func (l *lane) owe(kind traffic.ResultKind, ev schedule.Event, endpoint, label, flow string, plan correlate.Plan) *ticket {
 	l.scheduled.Add(1)
 	l.byKind[kind].Add(1)
-	return &ticket{l: l, plan: plan, res: traffic.Result{Kind: kind, Endpoint: endpoint, Label: label, Flow: flow, Seq: ev.Seq, Copy: ev.Copy, Intended: ev.At}}
+	return &ticket{l: l, plan: plan, res: traffic.Result{Kind: kind, Endpoint: endpoint, Label: label, Flow: flow, Seq: ev.Seq, Copy: ev.Copy, Round: ev.Round, Intended: ev.At}}
 }
 
 // settle emits res as the event's result. The plan, if the exchange did

@@ -40,6 +40,7 @@ type Collector struct {
 	first     time.Duration
 	last      time.Duration
 	any       bool
+	iters     *iterations // VU iterations, once one started
 }
 
 type flowKey struct {
@@ -123,7 +124,11 @@ func (c *Collector) Add(r traffic.Result) {
 			sec.Overload++
 		}
 	}
-	if r.Flow != "" {
+	if c.iters != nil {
+		// With virtual users a flow belongs to an iteration: a VU
+		// replays another user's flows in its next one.
+		c.iters.addResult(&r, end)
+	} else if r.Flow != "" {
 		k := flowKey{r.Flow, r.Copy}
 		sp := c.flows[k]
 		if sp == nil {
@@ -146,6 +151,18 @@ func (c *Collector) second(t time.Duration) *Second {
 		c.series = append(c.series, Second{})
 	}
 	return &c.series[i]
+}
+
+// addSpan counts a span [from, to] in every second it touches of diff, a
+// difference array over seconds, grown as needed.
+func addSpan(diff []int64, from, to time.Duration) []int64 {
+	lo, hi := secondIndex(from), secondIndex(max(to, from))
+	for len(diff) <= hi+1 {
+		diff = append(diff, 0)
+	}
+	diff[lo]++
+	diff[hi+1]--
+	return diff
 }
 
 func secondIndex(t time.Duration) int {
@@ -178,29 +195,37 @@ func (c *Collector) Snapshot() *Snapshot {
 	for i, sec := range c.series {
 		s.Series[i] = Second{Requests: sec.Requests, Failed: sec.Failed, Overload: sec.Overload, Latency: cloneDist(sec.Latency)}
 	}
-	// active flows per second, from each flow's span (a difference array)
-	if len(c.flows) > 0 {
-		lastIdx := 0
-		for _, sp := range c.flows {
-			if i := secondIndex(sp.to); i > lastIdx {
-				lastIdx = i
-			}
-		}
-		for len(s.Series) <= lastIdx {
+	// active flows per second, from each flow's span (a difference
+	// array); with virtual users, the flows of each iteration
+	var diff []int64
+	for _, sp := range c.flows {
+		diff = addSpan(diff, sp.from, sp.to)
+	}
+	var iterFlows int64
+	if c.iters != nil {
+		var vus []int64
+		s.Iterations, vus = c.iters.snapshot(c.last)
+		for len(s.Series) < len(vus) {
 			s.Series = append(s.Series, Second{})
 		}
-		diff := make([]int64, len(s.Series)+1)
-		for _, sp := range c.flows {
-			diff[secondIndex(sp.from)]++
-			diff[secondIndex(sp.to)+1]--
+		for i, n := range vus {
+			s.Series[i].VUs = n
+		}
+		diff, iterFlows = c.iters.flows(diff)
+	}
+	if len(diff) > 0 {
+		for len(s.Series) < len(diff)-1 {
+			s.Series = append(s.Series, Second{})
 		}
 		var active int64
 		for i := range s.Series {
-			active += diff[i]
+			if i < len(diff) {
+				active += diff[i]
+			}
 			s.Series[i].Flows = active
 		}
 	}
-	s.Flows = int64(len(c.flows))
+	s.Flows = int64(len(c.flows)) + iterFlows
 	if c.any {
 		s.First, s.Last = c.first, c.last
 	}

@@ -84,11 +84,30 @@
 //
 // Series has one entry per second of the run: HTTP requests and failures
 // completed in that second (intended time plus latency), their latency
-// histogram, and the number of active flows. A flow (a Result.Flow and
-// Copy pair, a recorded client under --multiply) is active from its first
-// scheduled event to its last completion; this is reprise's measure of
-// concurrent users (the k6 "vus"), and FlowsActive summarises it. Shards
-// split by flow, so per-second flow counts add exactly when merged.
+// histogram, the number of active flows and, with virtual users, of VUs.
+// A flow (a Result.Flow and Copy pair, a recorded client under
+// --multiply) is active from its first scheduled event to its last
+// completion, and FlowsActive summarises it. Shards split by flow, so
+// per-second flow counts add exactly when merged.
+//
+// # Virtual users and iterations
+//
+// With virtual users the schedule tells the Collector when each
+// iteration (one pass of one recorded user's traffic) starts and ends
+// (StartIteration, EndIteration: its VU and round, its first event's
+// intended time, its last event's, its planned end or cut, and whether
+// it ran whole); results carry their VU and iteration (Result.Copy and
+// Round). Snapshot.Iterations counts whole iterations and interrupted
+// ones (cut, or started and never ended because the run stopped) and
+// holds the duration of each whole one: from its first event's intended
+// time to the completion of the last of its results (results later than
+// ten minutes after its last event no longer count). A VU is running
+// from its first iteration's start to the end of its last one without a
+// break; Series[i].VUs counts those running at some point of second i
+// (k6's vus), VUsActive summarises them over the seconds some ran, and
+// Meta.VUsMax is the run's VU count (k6's vus_max). Shards run their share
+// of the VUs, so iterations, their histogram, per-second VUs and vus_max
+// add exactly when merged.
 //
 // # Results document (version 1)
 //
@@ -98,7 +117,7 @@
 //	  "format": "reprise-results",       always this string
 //	  "version": 1,                      unknown versions are refused
 //	  "meta": {                          Meta: tool, target, corpus, speed,
-//	    "start": RFC 3339, "end": ...,   multiply, shard, shards,
+//	    "start": RFC 3339, "end": ...,   multiply, vus_max, shard, shards,
 //	    "duration_ns": int,              scheduled, scheduled_by_kind,
 //	    "scheduled": int, ...            aborted (why an abort threshold
 //	                                     stopped the run, when one did),
@@ -123,10 +142,14 @@
 //	  "first_ns": int, "last_ns": int,   earliest intended time and latest
 //	                                     completion, from the run's start
 //	  "flows": int,                      distinct flows
+//	  "iterations": {"complete",         virtual users only: whole and
+//	    "interrupted", "duration": Dist}, interrupted iterations, duration
+//	                                     of the whole ones
 //	  "overall": Stats,
 //	  "endpoints": [Stats, ...],         sorted by endpoint
 //	  "series": {"interval_ms": 1000,
-//	             "seconds": [{"requests", "failed", "flows", "latency": Dist}]},
+//	             "seconds": [{"requests", "failed", "flows", "vus",
+//	                          "latency": Dist}]},
 //	  "thresholds": [{"expr", "endpoint", "metric", "op", "limit",
 //	                  "observed", "unit", "pass", "note"}]
 //	}

@@ -143,6 +143,9 @@ func (e *histEncoder) encodeAll(s *Snapshot) error {
 	for _, ep := range s.Endpoints {
 		stats(ep)
 	}
+	if s.Iterations != nil {
+		visit(s.Iterations.Duration)
+	}
 	for i := range s.Series {
 		visit(s.Series[i].Latency)
 	}

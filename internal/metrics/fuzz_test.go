@@ -28,6 +28,18 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
+	vus := NewCollector()
+	vus.StartIteration(0, 0, 0)
+	vus.Add(traffic.Result{Kind: traffic.ResultHTTP, Endpoint: "GET /health", Flow: "u", Intended: 0, Latency: 2 * time.Millisecond, Status: 200, Expected: 200})
+	vus.EndIteration(0, 0, 0, time.Second, true)
+	vus.StartIteration(1, 0, time.Second)
+	vuSnap := vus.Snapshot()
+	vuSnap.Meta = Meta{VUsMax: 2, Duration: 2 * time.Second}
+	buf.Reset()
+	if err := Encode(&buf, vuSnap); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
 	f.Add([]byte(`{"format":"reprise-results","version":1,"overall":{},"endpoints":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Decode(bytes.NewReader(data))

@@ -36,6 +36,7 @@ type document struct {
 	First      int64             `json:"first_ns"`
 	Last       int64             `json:"last_ns"`
 	Flows      int64             `json:"flows"`
+	Iterations *IterationStats   `json:"iterations,omitempty"`
 	Overall    *Stats            `json:"overall"`
 	Endpoints  []*Stats          `json:"endpoints"`
 	Series     *seriesJSON       `json:"series,omitempty"`
@@ -67,6 +68,7 @@ func Encode(w io.Writer, s *Snapshot) error {
 		First:      int64(s.First),
 		Last:       int64(s.Last),
 		Flows:      s.Flows,
+		Iterations: s.Iterations,
 		Overall:    s.Overall,
 		Endpoints:  s.Endpoints,
 		Thresholds: s.Thresholds,
@@ -138,8 +140,14 @@ func Decode(r io.Reader) (*Snapshot, error) {
 			return nil, fmt.Errorf("read results: endpoint %q: %w", e.Endpoint, err)
 		}
 	}
+	if it := doc.Iterations; it != nil {
+		if err := it.validate(); err != nil {
+			return nil, fmt.Errorf("read results: %w", err)
+		}
+	}
 	sort.Slice(doc.Endpoints, func(i, j int) bool { return doc.Endpoints[i].Endpoint < doc.Endpoints[j].Endpoint })
 	s := &Snapshot{
+		Iterations: doc.Iterations,
 		Meta:       doc.Meta,
 		Overall:    doc.Overall,
 		Endpoints:  doc.Endpoints,
@@ -155,7 +163,7 @@ func Decode(r io.Reader) (*Snapshot, error) {
 			return nil, fmt.Errorf("read results: series of %d seconds over the %d limit", len(doc.Series.Seconds), maxSeconds)
 		}
 		for i, sec := range doc.Series.Seconds {
-			if sec.Requests < 0 || sec.Failed < 0 || sec.Flows < 0 {
+			if sec.Requests < 0 || sec.Failed < 0 || sec.Flows < 0 || sec.VUs < 0 {
 				return nil, fmt.Errorf("read results: series second %d has a negative count", i)
 			}
 		}
@@ -166,7 +174,7 @@ func Decode(r io.Reader) (*Snapshot, error) {
 }
 
 func validMeta(m *Meta) error {
-	if m.Duration < 0 || m.Scheduled < 0 || m.Shards < 0 || m.Multiply < 0 || m.Speed < 0 {
+	if m.Duration < 0 || m.Scheduled < 0 || m.Shards < 0 || m.Multiply < 0 || m.VUsMax < 0 || m.Speed < 0 {
 		return errors.New("negative duration, count or speed")
 	}
 	if m.Interrupted != nil && m.Interrupted.At < 0 {

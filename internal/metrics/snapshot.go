@@ -25,6 +25,9 @@ type Meta struct {
 	MaxRate bool `json:"max_rate,omitempty"`
 	// Multiply is the number of traffic copies.
 	Multiply int `json:"multiply,omitempty"`
+	// VUsMax is the number of virtual users the run had (k6's vus_max),
+	// zero for a run of copies; merged shards add theirs.
+	VUsMax int `json:"vus_max,omitempty"`
 	// Shard is "i/N" for one shard of a sharded run.
 	Shard string `json:"shard,omitempty"`
 	// Shards is the number of shard snapshots merged into this one (0 or 1
@@ -108,12 +111,15 @@ type Second struct {
 	Failed int64 `json:"failed"`
 	// Flows counts flows (a flow and copy pair) active in this second: its
 	// first result was scheduled at or before and its last completed at or
-	// after. This is reprise's measure of concurrent users.
+	// after.
 	Flows int64 `json:"flows"`
 	// Overload counts HTTP results in this second that show a target
 	// that cannot keep up (traffic.Result.Overload: timeouts, resets,
 	// 429 and 5xx the recording did not have, requests kept back).
 	Overload int64 `json:"overload,omitempty"`
+	// VUs counts the virtual users running an iteration at some point of
+	// this second (k6's vus).
+	VUs int64 `json:"vus,omitempty"`
 	// Latency of the requests completed in this second.
 	Latency *Dist `json:"latency,omitempty"`
 }
@@ -149,6 +155,9 @@ type Snapshot struct {
 	Series []Second
 	// Flows counts the distinct flows (flow and copy pairs) seen.
 	Flows int64
+	// Iterations are the virtual users' iterations (nil for a run of
+	// copies).
+	Iterations *IterationStats
 	// First is the earliest intended time and Last the latest completion,
 	// as offsets from the run's start.
 	First, Last time.Duration
@@ -227,9 +236,34 @@ func (s *Snapshot) FlowsActive() (med, min, max int64) {
 	return v[(len(v)-1)/2], v[0], v[len(v)-1]
 }
 
+// VUsActive summarises Series[i].VUs over the seconds from the first with
+// a virtual user running to the last: median, minimum and maximum. All
+// zero when no second had one.
+func (s *Snapshot) VUsActive() (med, min, max int64) {
+	lo, hi := -1, -1
+	for i, sec := range s.Series {
+		if sec.VUs > 0 {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i
+		}
+	}
+	if lo < 0 {
+		return 0, 0, 0
+	}
+	v := make([]int64, 0, hi-lo+1)
+	for _, sec := range s.Series[lo : hi+1] {
+		v = append(v, sec.VUs)
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	return v[(len(v)-1)/2], v[0], v[len(v)-1]
+}
+
 // Merge adds o into s exactly: counters add, histograms merge, the time
 // series adds second by second (each snapshot's series starts at its own
-// run start), Meta bounds widen, scheduled counts add and Meta.Shards
+// run start), Meta bounds widen, scheduled counts, iterations and VUs add
+// (shards run their share of the VUs) and Meta.Shards
 // counts the snapshots merged (a zero Snapshot counts for none, so
 // merging N snapshots into one gives N). Threshold verdicts are dropped:
 // evaluate them again on the merged snapshot.
@@ -276,6 +310,7 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	if m.Multiply == 0 {
 		m.Multiply = o.Meta.Multiply
 	}
+	m.VUsMax += o.Meta.VUsMax
 	m.Shard = ""
 	m.Shards = n
 	if !o.Meta.Start.IsZero() && (m.Start.IsZero() || o.Meta.Start.Before(m.Start)) {
@@ -327,6 +362,7 @@ func (s *Snapshot) Merge(o *Snapshot) {
 		t.Failed += sec.Failed
 		t.Overload += sec.Overload
 		t.Flows += sec.Flows
+		t.VUs += sec.VUs
 		t.Latency = mergeDist(t.Latency, sec.Latency)
 	}
 	switch {
@@ -338,6 +374,12 @@ func (s *Snapshot) Merge(o *Snapshot) {
 		s.Last = max(s.Last, o.Last)
 	}
 	s.Flows += o.Flows
+	if o.Iterations != nil {
+		if s.Iterations == nil {
+			s.Iterations = &IterationStats{}
+		}
+		s.Iterations.merge(o.Iterations)
+	}
 	s.Thresholds = nil
 	s.finalize()
 }

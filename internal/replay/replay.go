@@ -38,12 +38,12 @@ type Options struct {
 	Corpus string
 	// Schedule shapes time (speed, shard, stagger, loop).
 	Schedule schedule.Options
-	// Load sets how many copies of the traffic run over time (multiply,
-	// users, a profile or stages), resolved against the corpus's flows
-	// into Schedule; the zero value leaves Schedule as it is.
+	// Load sets how many copies of the traffic, or virtual users, run
+	// over time (multiply, users, a profile or stages), applied to
+	// Schedule; the zero value leaves Schedule as it is.
 	Load schedule.Load
 	// Announce, when set, receives the load plan (a few lines) before the
-	// run starts, when the run has copies, stages or loops.
+	// run starts, when the run has copies, virtual users, stages or loops.
 	Announce func(plan string)
 	// AuthTokens are bearer tokens of distinct accounts: each recorded
 	// user of each copy is sent as one of them (correlate.Identities
@@ -195,6 +195,7 @@ func (lr *laneRun) finish(ctx context.Context, opts Options, st engine.Stats, sc
 		Speed:     sched.Speed(),
 		MaxRate:   opts.Engine.MaxRate,
 		Multiply:  sched.Copies(),
+		VUsMax:    sched.VUs(),
 		Start:     st.Start,
 		End:       st.Start.Add(st.Elapsed),
 		Duration:  st.Elapsed,
@@ -284,11 +285,28 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	an := analysis.NewAnalyzer(analysis.Options{Route: router.Route, Label: prof.SocketLabel, NoShapes: opts.Engine.NoShapes, Users: users})
 	sopts.Analyzer = an
 	sopts.ShardOf = users.Shard
+	sopts.UserOf = users.ID
+	col := metrics.NewCollector()
+	if sopts.VU {
+		sopts.OnIteration = func(it schedule.Iteration) {
+			if it.Done {
+				col.EndIteration(it.VU, it.Round, it.Last, it.End, it.Complete)
+			} else {
+				col.StartIteration(it.VU, it.Round, it.Start)
+			}
+		}
+	}
 	sched, err := schedule.New(r, sopts)
 	if err != nil {
 		return nil, err
 	}
 	defer sched.Close()
+	if err := sched.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	if opts.Announce != nil && sv != nil {
+		opts.Announce(schedule.Describe(opts.Load, sopts, *sv, sched.Users()))
+	}
 	var events engine.Events = sched
 	ids := correlate.NewIdentities()
 	ids.Tokens = opts.AuthTokens
@@ -305,6 +323,10 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	cfgs := make([]engine.Config, len(targets))
 	for i, t := range targets {
 		lr := &laneRun{name: t.Name, col: metrics.NewCollector(), ids: correlate.NewIdentities()}
+		if i == 0 {
+			// the main lane's collector also counts the VUs' iterations
+			lr.col = col
+		}
 		lr.ids.Tokens = opts.AuthTokens
 		lr.ids.Run = opts.RunTag
 		if i > 0 {
@@ -328,7 +350,6 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		}
 		lanes[i], cfgs[i] = lr, cfg
 	}
-	col := lanes[0].col
 	if !opts.StartAt.IsZero() {
 		if err := waitStart(ctx, opts.StartAt, opts.Waiting); err != nil {
 			return nil, err
@@ -437,8 +458,8 @@ func learn(ctx context.Context, opts Options) (*routes.Router, *analysis.Users, 
 }
 
 // plan resolves opts.Load against the corpus survey sv (nil when the run
-// has no copies, stages or loops) into schedule options, lets the
-// schedule reopen the corpus, and announces the plan.
+// has no copies, stages, loops or virtual users) into schedule options,
+// and lets the schedule reopen the corpus.
 func plan(opts Options, sv *schedule.Survey) (schedule.Options, error) {
 	so := opts.Schedule
 	if so.Duration == 0 {
@@ -447,13 +468,12 @@ func plan(opts Options, sv *schedule.Survey) (schedule.Options, error) {
 	if sv == nil {
 		return so, nil
 	}
-	var err error
 	if !opts.Load.IsZero() {
-		if so.Multiply, so.Stages, err = opts.Load.Resolve(sv.Flows); err != nil {
+		if err := opts.Load.Apply(&so); err != nil {
 			return so, err
 		}
 	}
-	if so.Loop && so.Period == 0 {
+	if so.Loop && !so.VU && so.Period == 0 {
 		so.Period = sv.LoopPeriod(so.Speed)
 	}
 	path := opts.Corpus
@@ -463,9 +483,6 @@ func plan(opts Options, sv *schedule.Survey) (schedule.Options, error) {
 			return nil, err
 		}
 		return r, nil
-	}
-	if opts.Announce != nil {
-		opts.Announce(schedule.Describe(opts.Load, so, *sv))
 	}
 	return so, nil
 }

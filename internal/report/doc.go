@@ -27,9 +27,16 @@
 //	http_req_tls_handshaking  TLS handshake, zero on a reused or plain connection
 //	http_req_waiting     request written to the first response byte (time to first byte)
 //	http_reqs            requests sent and their rate over the replay's duration
+//	iteration_duration   virtual users only: a whole iteration (one recorded user's traffic),
+//	                     its first event's intended time to the completion of its last result
+//	iterations           virtual users only: whole iterations and their rate; "N interrupted"
+//	                     for those cut by the end of the run, a ramp-down or an interrupt
 //	schedule_lag         actual minus intended send time of every scheduled event
 //	shape_checks         JSON response shape == recorded shape (keys and value types,
 //	                     values ignored), as a rate with ✓ passed ✗ failed
+//	vus                  virtual users running per second, over the seconds some ran:
+//	                     median, min, max
+//	vus_max              the virtual users of the run (k6's vus_max)
 //	ws_connecting        WebSocket handshake time
 //	ws_msgs_received     server messages received, rate, and "of N recorded (P%)"
 //	ws_msgs_sent         client messages sent
@@ -85,14 +92,22 @@
 //	ws_msgs_received (received / recorded)   -                 ratio
 //	http_reqs (rate, reqs, requests)         .rate (default)   rate: 1000/min, 20/s, 5000/h;
 //	                                         .count            bare = per second; count
-//	flows (vus, users)*                      -                 count: median per second
+//	flows*                                   -                 count: median per second
+//	vus (users)*                             -                 count: median per second
+//	vus_max*                                 -                 count
+//	iterations*                              .count (default)  count; rate as http_reqs
+//	                                         .rate
+//	iteration_duration*                      as latency        duration
 //	ws_sessions, ws_msgs_sent                -                 count
 //
 // Metrics marked * are measured for the whole run only. Examples:
 // "p95<500ms", "p(99.9)<2s", "avg<200ms", "error_rate<1%",
 // "http_req_failed<0.01", "rate>=1000/min", "checks>99%", "shape_checks>=99%",
 // "service.p99<300ms", "ws_roundtrip.p99<300ms", "ws_msgs_received>=99%",
-// "GET /health: p95<50ms, p99<100ms".
+// "vus>=100", "iterations>=500", "iterations.rate>=2/s",
+// "iteration_duration.p95<10s", "GET /health: p95<50ms, p99<100ms". A
+// threshold on vus, vus_max, iterations or iteration_duration is skipped
+// in a run of copies (--multiply), which has no virtual users.
 //
 // Rates divide by the replay's own duration: at --speed 10 a rate
 // threshold judges the replayed rate, ten times the recorded one. A

@@ -200,6 +200,28 @@ func observe(s *metrics.Snapshot, st *metrics.Stats, t Threshold) (float64, stri
 		}
 		med, _, _ := s.FlowsActive()
 		return float64(med), "", true
+	case MetricVUs:
+		if s.Meta.VUsMax == 0 {
+			return 0, "no virtual users (a run of copies)", false
+		}
+		med, _, _ := s.VUsActive()
+		return float64(med), "", true
+	case MetricVUsMax:
+		if s.Meta.VUsMax == 0 {
+			return 0, "no virtual users (a run of copies)", false
+		}
+		return float64(s.Meta.VUsMax), "", true
+	case MetricIterations:
+		if s.Iterations == nil {
+			return 0, "no iterations (a run of copies)", false
+		}
+		if t.Stat == "rate" {
+			if s.Duration() <= 0 {
+				return 0, "the run has no duration", false
+			}
+			return s.PerSecond(s.Iterations.Complete), "", true
+		}
+		return float64(s.Iterations.Complete), "", true
 	case MetricWSReceived:
 		if st.WS == nil || st.WS.MsgsRecorded == 0 {
 			return 0, "no recorded server messages", false
@@ -251,6 +273,11 @@ func distFor(s *metrics.Snapshot, st *metrics.Stats, m Metric) *metrics.Dist {
 		return ws.RoundTrip
 	case MetricWSPush:
 		return ws.Push
+	case MetricIterDuration:
+		if s.Iterations == nil {
+			return nil
+		}
+		return s.Iterations.Duration
 	}
 	return nil
 }

@@ -162,12 +162,25 @@ func metricLines(s *metrics.Snapshot) []line {
 	if o.HTTPScheduled() > 0 {
 		add("http_reqs", itoa(o.Requests), formatRate(s.PerSecond(o.Requests)))
 	}
+	if it := s.Iterations; it != nil {
+		trend("iteration_duration", it.Duration)
+		cells := []string{itoa(it.Complete), formatRate(s.PerSecond(it.Complete))}
+		if it.Interrupted > 0 {
+			cells = append(cells, itoa(it.Interrupted)+" interrupted")
+		}
+		add("iterations", cells...)
+	}
 	if !s.Meta.MaxRate {
 		// a max-rate run has no schedule to lag behind
 		trend("schedule_lag", o.ScheduleLag)
 	}
 	if sh := o.Shapes; sh != nil && sh.ChecksPassed+sh.ChecksFailed > 0 {
 		add("shape_checks", formatPercent(float64(sh.ChecksPassed)/float64(sh.ChecksPassed+sh.ChecksFailed)), "✓ "+itoa(sh.ChecksPassed), "✗ "+itoa(sh.ChecksFailed))
+	}
+	if n := int64(s.Meta.VUsMax); n > 0 {
+		med, lo, hi := s.VUsActive()
+		add("vus", itoa(med), "min="+itoa(lo), "max="+itoa(hi))
+		add("vus_max", itoa(n), "min="+itoa(n), "max="+itoa(n))
 	}
 	if w := o.WS; w != nil {
 		trend("ws_connecting", w.Connecting)

@@ -52,6 +52,10 @@ const (
 	MetricChecks       Metric = "checks"             // ratio of checks passed
 	MetricShapeChecks  Metric = "shape_checks"       // ratio of response shapes as recorded
 	MetricFlows        Metric = "flows"              // concurrent flows (median per second)
+	MetricVUs          Metric = "vus"                // virtual users running (median per second)
+	MetricVUsMax       Metric = "vus_max"            // virtual users of the run
+	MetricIterations   Metric = "iterations"         // whole VU iterations: count (default) or rate
+	MetricIterDuration Metric = "iteration_duration" // duration of whole VU iterations
 	MetricWSConnecting Metric = "ws_connecting"
 	MetricWSSession    Metric = "ws_session_duration"
 	MetricWSRoundTrip  Metric = "ws_roundtrip"
@@ -75,7 +79,8 @@ var metricAliases = map[string]Metric{
 	"http_req_failed": MetricFailed, "error_rate": MetricFailed, "errors": MetricFailed,
 	"http_reqs": MetricReqRate, "rate": MetricReqRate, "reqs": MetricReqRate, "requests": MetricReqRate,
 	"checks": MetricChecks, "shape_checks": MetricShapeChecks,
-	"flows": MetricFlows, "vus": MetricFlows, "users": MetricFlows,
+	"flows": MetricFlows, "vus": MetricVUs, "users": MetricVUs, "vus_max": MetricVUsMax,
+	"iterations": MetricIterations, "iteration_duration": MetricIterDuration,
 	"ws_connecting": MetricWSConnecting, "ws_session_duration": MetricWSSession,
 	"ws_roundtrip": MetricWSRoundTrip, "ws_push_delivery": MetricWSPush, "ws_push": MetricWSPush,
 	"ws_msgs_received": MetricWSReceived, "ws_sessions": MetricWSSessions, "ws_msgs_sent": MetricWSSent,
@@ -85,7 +90,7 @@ func (m Metric) isDist() bool {
 	switch m {
 	case MetricDuration, MetricService, MetricConnecting, MetricScheduleLag,
 		MetricBlocked, MetricTLS, MetricSending, MetricWaiting, MetricReceiving,
-		MetricWSConnecting, MetricWSSession, MetricWSRoundTrip, MetricWSPush:
+		MetricWSConnecting, MetricWSSession, MetricWSRoundTrip, MetricWSPush, MetricIterDuration:
 		return true
 	}
 	return false
@@ -93,7 +98,7 @@ func (m Metric) isDist() bool {
 
 func (m Metric) overallOnly() bool {
 	switch m {
-	case MetricConnecting, MetricScheduleLag, MetricFlows,
+	case MetricConnecting, MetricScheduleLag, MetricFlows, MetricVUs, MetricVUsMax, MetricIterations, MetricIterDuration,
 		MetricBlocked, MetricTLS, MetricSending, MetricWaiting, MetricReceiving:
 		return true
 	}
@@ -143,7 +148,8 @@ type Thresholds []Threshold
 //
 // STAT is avg, min, med, max, pN or p(N); OP is <, <=, >, >= or ==. Bare
 // forms: "p95<500ms", "avg<200ms", "error_rate<1%", "rate>=1000/min",
-// "checks>99%", "flows>=100". See the package documentation for every
+// "checks>99%", "flows>=100", "vus>=100", "iterations>=500",
+// "iteration_duration.p95<10s". See the package documentation for every
 // metric and unit. An element that does not parse gives an error naming
 // it and the problem.
 func ParseThresholds(exprs []string) (Thresholds, error) {
@@ -298,7 +304,7 @@ func parseLHS(lhs string, t *Threshold) error {
 		if _, _, ok := parseStat(lhs); ok {
 			return setMetric(t, MetricDuration, lhs)
 		}
-		return fmt.Errorf("unknown metric or statistic %q (want p95, p(99.9), avg, min, med, max, error_rate, rate, checks, shape_checks, flows, or METRIC.STAT such as service.p95 or ws_roundtrip.p99)", lhs)
+		return fmt.Errorf("unknown metric or statistic %q (want p95, p(99.9), avg, min, med, max, error_rate, rate, checks, shape_checks, flows, vus, iterations, or METRIC.STAT such as service.p95 or iteration_duration.p95)", lhs)
 	}
 	return setMetric(t, metricAliases[strings.ToLower(name)], stat)
 }
@@ -324,6 +330,15 @@ func setMetric(t *Threshold, m Metric, stat string) error {
 			t.Stat, t.Kind = "count", KindCount
 		default:
 			return fmt.Errorf("%s takes .rate or .count, not %q", m, stat)
+		}
+	case m == MetricIterations:
+		switch strings.ToLower(stat) {
+		case "", "count":
+			t.Stat, t.Kind = "count", KindCount
+		case "rate":
+			t.Stat, t.Kind = "rate", KindRate
+		default:
+			return fmt.Errorf("%s takes .count or .rate, not %q", m, stat)
 		}
 	case stat != "":
 		return fmt.Errorf("%s takes no statistic (%q)", m, stat)
@@ -482,6 +497,8 @@ func (t Threshold) metricLabel() string {
 	switch {
 	case t.Metric == MetricFlows:
 		return "flows (median per second)"
+	case t.Metric == MetricVUs:
+		return "vus (median per second)"
 	case t.Metric == MetricWSReceived:
 		return "ws_msgs_received of recorded"
 	case t.Stat != "":

@@ -9,15 +9,15 @@ import (
 )
 
 // Describe says in a few lines what a resolved plan will do, for printing
-// at the start of a run: the load asked for (l), the copies over time (o,
-// after Load.Resolve) and the corpus they replay (sv).
-func Describe(l Load, o Options, sv Survey) string {
+// at the start of a run: the load asked for (l), the copies or virtual
+// users over time (o, after Load.Apply), the corpus they replay (sv) and,
+// with virtual users, the recorded users they cycle through (users, from
+// Schedule.Users after Prepare; nil when unknown).
+func Describe(l Load, o Options, sv Survey, users []User) string {
 	speed := o.Speed
 	if speed == 0 {
 		speed = 1
 	}
-	flows := max(sv.Flows, 1)
-	pass := time.Duration(float64(sv.Span()) / speed)
 	var b strings.Builder
 	line := func(format string, args ...any) {
 		if b.Len() == 0 {
@@ -28,39 +28,135 @@ func Describe(l Load, o Options, sv Survey) string {
 		fmt.Fprintf(&b, format, args...)
 		b.WriteByte('\n')
 	}
-	users := func(copies float64) string { return plural(int(math.Ceil(copies-1e-9))*flows, "user") }
-
+	unit := "copies"
+	if o.VU {
+		unit = "VUs"
+	}
 	switch {
 	case l.Profile != "":
 		p, _ := LookupProfile(l.Profile)
 		scaled := ""
 		if l.Users > 0 {
-			scaled = fmt.Sprintf(", scaled to peak at %s", plural(l.Users, "user"))
+			scaled = fmt.Sprintf(", scaled to peak at %s", plural(l.Users, "VU"))
 		}
 		line("profile %s (%s)%s, %s", p.Name, p.Summary, scaled, FormatDuration(StagesDuration(p.Stages)))
-		line("k6 stages in users: %s", stagesText(p.Stages))
+		line("k6 stages in VUs: %s", stagesText(p.Stages))
 	case len(l.Stages) > 0:
-		line("stages in copies: %s, %s", stagesText(l.Stages), FormatDuration(StagesDuration(l.Stages)))
+		line("stages in %s: %s, %s", unit, stagesText(l.Stages), FormatDuration(StagesDuration(l.Stages)))
 	case l.Users > 0:
-		line("%s (--users)", plural(l.Users, "user"))
+		line("%s (--users)", plural(l.Users, "virtual user"))
 	}
-	line("corpus: %s over %s; one copy replays every flow, so users = copies x %d",
-		plural(sv.Flows, "recorded flow"), FormatDuration(sv.Span().Round(time.Millisecond)), flows)
+	if o.VU {
+		describeVUs(line, o, sv, users, speed)
+	} else {
+		describeCopies(line, o, sv, speed)
+	}
+	if o.Duration > 0 && (len(o.Stages) == 0 || o.Duration < StagesDuration(o.Stages)) {
+		if o.VU {
+			line("ends after %v: iterations still running then are cut", o.Duration)
+		} else {
+			line("ends after %v", o.Duration)
+		}
+	} else if o.VU && len(o.Stages) > 0 {
+		line("ends with the stages, after %v: iterations still running then are cut", StagesDuration(o.Stages))
+	}
+	return b.String()
+}
+
+// describeVUs says how virtual users replay the recorded users.
+func describeVUs(line func(string, ...any), o Options, sv Survey, users []User, speed float64) {
+	nUsers := sv.Users
+	if users != nil {
+		nUsers = len(users)
+	}
+	line("corpus: %s (%s) over %s; a VU replays one recorded user per iteration, then the next",
+		plural(nUsers, "recorded user"), plural(sv.Flows, "flow"), FormatDuration(sv.Span().Round(time.Millisecond)))
+	if len(users) > 0 {
+		lo, hi, sum := time.Duration(math.MaxInt64), time.Duration(0), time.Duration(0)
+		for i := range users {
+			d := max(time.Duration(float64(users[i].Length)/speed), time.Duration(float64(users[i].Last)/speed)+minIteration)
+			lo, hi, sum = min(lo, d), max(hi, d), sum+d
+		}
+		mean := sum / time.Duration(len(users))
+		r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+		if lo == hi {
+			line("an iteration replays a user from its first record to the end of its last: %v at %sx", r(lo), num(speed))
+		} else {
+			line("an iteration replays a user from its first record to the end of its last: %v to %v (mean %v) at %sx",
+				r(lo), r(hi), r(mean), num(speed))
+		}
+	}
+	if o.MaxGap > 0 {
+		line("gaps over %v between a user's records are cut down to it", o.MaxGap)
+	}
+	vus := max(o.Multiply, 1)
+	if len(o.Stages) > 0 {
+		vus = copiesOf(o.Stages)
+		line("VUs over time: %s (peak %s)", timeline(o.Stages), plural(vus, "VU"))
+		if s := sparkline(o.Stages, 48); s != "" {
+			line("shape: %s", s)
+		}
+		line("VU k runs while the target is above k; a VU a ramp-down stops finishes its iteration within %v (graceful ramp-down), the rest is cut",
+			o.GracefulRampDown)
+	} else {
+		line("%s at once", plural(vus, "VU"))
+	}
+	if o.Shards > 1 {
+		mine := (vus - o.Shard + o.Shards - 1) / o.Shards
+		line("shard %d/%d runs VUs k with k mod %d = %d (%d of %d), over its own users", o.Shard, o.Shards, o.Shards, o.Shard, max(mine, 0), vus)
+	}
+	if nUsers == 0 && users != nil {
+		line("no recorded user here: the VUs have nothing to replay")
+	}
+	shared := len(o.Stages) == 0 && o.Duration == 0
+	switch {
+	case shared:
+		line("no --duration: %s, every user replayed and every VU busy once (VU k: users k, k+%d, ...)",
+			plural(max(nUsers, vus), "iteration"), vus)
+	case vus == 1:
+		line("the VU replays the users in turn, each iteration with identities of its own")
+	default:
+		line("VU k replays users k, k+%d, k+%d, ... (mod %d), each iteration with identities of its own", vus, 2*vus, max(nUsers, 1))
+	}
+	if o.Loop {
+		line("--loop is implied: VUs iterate until the run ends")
+	}
+	if vus > 1 && o.Stagger > 0 {
+		line("VU k starts k x %v after it becomes active (stagger %v over %s)",
+			(o.Stagger / time.Duration(vus)).Round(time.Microsecond), o.Stagger, plural(vus, "VU"))
+	}
+}
+
+// describeCopies says how copies of the corpus replay it.
+func describeCopies(line func(string, ...any), o Options, sv Survey, speed float64) {
+	flows := max(sv.Flows, 1)
+	pass := time.Duration(float64(sv.Span()) / speed)
+	copiesText := func(copies float64) string {
+		c := int(math.Ceil(copies - 1e-9))
+		if sv.Users > 0 {
+			return fmt.Sprintf("%s, %s", plural(c*sv.Users, "user"), plural(c*flows, "flow"))
+		}
+		return plural(c*flows, "flow")
+	}
+	who := plural(sv.Flows, "recorded flow")
+	if sv.Users > 0 {
+		who = fmt.Sprintf("%s (%s)", plural(sv.Users, "recorded user"), plural(sv.Flows, "flow"))
+	}
+	line("corpus: %s over %s; a copy replays all of it", who, FormatDuration(sv.Span().Round(time.Millisecond)))
 	if sv.PeakActive > 0 {
 		line("one copy keeps %.1f flows active at once on average (at most %d): the report's flows line measures it",
 			sv.MeanActive, sv.PeakActive)
 	}
-
 	copies := max(o.Multiply, 1)
 	if len(o.Stages) > 0 {
 		copies = copiesOf(o.Stages)
-		line("copies over time: %s (peak %s = %s)", timeline(o.Stages), plural(copies, "copy"), users(Peak(o.Stages)))
+		line("copies over time: %s (peak %s = %s)", timeline(o.Stages), plural(copies, "copy"), copiesText(Peak(o.Stages)))
 		if s := sparkline(o.Stages, 48); s != "" {
 			line("shape: %s", s)
 		}
 		line("copy k runs while the target is above k: ramping up starts copies, ramping down stops them")
 	} else {
-		line("%s at once = %s", plural(copies, "copy"), users(float64(copies)))
+		line("%s at once = %s", plural(copies, "copy"), copiesText(float64(copies)))
 	}
 	if copies > 1 {
 		if o.Stagger > 0 {
@@ -85,10 +181,6 @@ func Describe(l Load, o Options, sv Survey) string {
 		line("note: one pass of the corpus takes %v, the run %v: without --loop copies stop after one pass",
 			pass.Round(time.Millisecond), end)
 	}
-	if o.Duration > 0 && (len(o.Stages) == 0 || o.Duration < StagesDuration(o.Stages)) {
-		line("ends after %v", o.Duration)
-	}
-	return b.String()
 }
 
 func stagesText(stages []Stage) string {

@@ -72,11 +72,11 @@ type Options struct {
 	// every gap.
 	MaxGap time.Duration
 
-	// Multiply runs this many copies of the traffic at once (0 means 1),
-	// when Stages is empty.
+	// Multiply runs this many copies of the traffic (or VUs, with VU) at
+	// once (0 means 1), when Stages is empty.
 	Multiply int
-	// Stages shapes the number of active copies over run time (targets
-	// count copies): copy k runs while the target is above k.
+	// Stages shapes the number of active copies (or VUs, with VU) over
+	// run time: copy k runs while the target is above k.
 	Stages []Stage
 	// Stagger spreads the copies' starts: copy k of N starts k*Stagger/N
 	// after the moment it becomes active. Zero starts them together.
@@ -102,6 +102,23 @@ type Options struct {
 	// Analyzer derives the facts of every record read (nil: one with
 	// default options).
 	Analyzer *analysis.Analyzer
+
+	// VU runs k6 virtual users instead of copies of the corpus: Multiply
+	// (0 means 1) and Stages then count VUs. A VU replays one recorded
+	// user per iteration (see the package documentation), so Reopen is
+	// needed, and Prepare reads the source once before the first event.
+	VU bool
+	// UserOf gives the recorded user of a flow (analysis.Users.ID), for
+	// virtual users; nil makes every flow a user of its own.
+	UserOf func(flow string) string
+	// GracefulRampDown is how long a VU that the stages stop may go on
+	// to finish the iteration under way (k6's gracefulRampDown; the CLI
+	// defaults to 30s); what is left after it is cut. The end of the
+	// stages or of Duration cuts at once.
+	GracefulRampDown time.Duration
+	// OnIteration, when set, is told when each VU iteration starts and
+	// ends (called from Next, in schedule order).
+	OnIteration func(Iteration)
 }
 
 // DefaultWindow is the default reorder window.
@@ -147,8 +164,11 @@ func (o Options) Validate() error {
 	if o.Duration < 0 || o.Period < 0 {
 		return errors.New("duration and loop period must not be negative")
 	}
-	if o.Loop && len(o.Stages) == 0 && o.Duration == 0 {
+	if o.Loop && !o.VU && len(o.Stages) == 0 && o.Duration == 0 {
 		return errors.New("looping needs an end: give a duration or stages")
+	}
+	if o.GracefulRampDown < 0 || o.GracefulRampDown > maxStagger {
+		return fmt.Errorf("graceful ramp-down %v out of range: want 0 to %v", o.GracefulRampDown, maxStagger)
 	}
 	return nil
 }
@@ -165,11 +185,18 @@ type Stats struct {
 	// First and Last are the corpus offsets of the first and last emitted
 	// records.
 	First, Last time.Duration
-	// Copies is the most copies the plan runs at once.
+	// Copies is the most copies the plan runs at once (with virtual
+	// users, the most VUs of the whole run).
 	Copies int
 	// Rounds counts the copy rounds started (passes of a copy over the
-	// corpus); Stopped those its stages or Duration ended early.
+	// corpus, or VU iterations); Stopped those its stages or Duration
+	// ended early.
 	Rounds, Stopped int64
+	// VUs is the number of virtual users this schedule runs (its shard's
+	// share of Copies); Iterations counts the VU iterations that ran
+	// whole and Cut those cut short, once their last event went out.
+	VUs             int
+	Iterations, Cut int64
 	// Passes counts reads of the corpus.
 	Passes int64
 	// Period is the loop period (zero without Loop, or until known).
@@ -196,6 +223,12 @@ type Schedule struct {
 	lastAt      time.Duration
 	stats       Stats
 	err         error
+
+	// virtual users (Options.VU)
+	prepared bool
+	users    []User
+	userByID map[string]*User
+	vus      *vuPlan
 }
 
 // instance is one round of one copy: a pass of the copy over the corpus.
@@ -212,6 +245,19 @@ type instance struct {
 	last      time.Duration // latest event queued
 	lastPos   uint64
 	lastStart time.Duration
+
+	// A VU iteration (vu): base is its start, end its planned end (or
+	// its stop when that comes first), open0 when its read of the corpus
+	// starts (a step of the vuShare grid). It replays user's records,
+	// timed by clock; seen counts them, queued its events not yet handed
+	// out.
+	vu                bool
+	user              *User
+	end, open0        time.Duration
+	clock             userClock
+	seen, queued      int64
+	startedOut, ended bool
+	cut, reported     bool
 }
 
 // pass is one read of the corpus feeding the instances attached to it.
@@ -225,6 +271,13 @@ type pass struct {
 	late    bool
 	hasHead bool
 	looped  bool
+
+	// A read for VU iterations: its phase (when it started: the open0
+	// of its iterations) and the cached bound of its next record.
+	vu    bool
+	phase time.Duration
+	bnd   time.Duration
+	bndOK bool
 }
 
 // New plans src with opts.
@@ -249,6 +302,13 @@ func New(src traffic.Source, opts Options) (*Schedule, error) {
 		s.copies = max(opts.Multiply, 1)
 	}
 	s.rounds = make([]int, s.copies)
+	if opts.VU {
+		if opts.Reopen == nil {
+			return nil, errors.New("virtual users read the corpus more than once: give Reopen")
+		}
+		s.stats.Copies = s.copies
+		return s, nil
+	}
 	s.plan()
 	if opts.Reopen == nil && (opts.Loop || s.groups() > 1) {
 		return nil, errors.New("this plan reads the corpus more than once: give Reopen")
@@ -309,14 +369,26 @@ func (s *Schedule) Stats() Stats { return s.stats }
 // Speed returns the effective speed.
 func (s *Schedule) Speed() float64 { return s.opts.Speed }
 
-// Copies returns the most copies the plan runs at once.
-func (s *Schedule) Copies() int { return s.copies }
+// Copies returns the most copies the plan runs at once (zero with
+// virtual users: see VUs).
+func (s *Schedule) Copies() int {
+	if s.opts.VU {
+		return 0
+	}
+	return s.copies
+}
+
+// VUs returns the number of virtual users the schedule runs (its shard's
+// share with Options.Shards; zero without virtual users), once prepared.
+func (s *Schedule) VUs() int { return s.stats.VUs }
 
 // Varies reports whether some event is not copy 0's first pass (an
-// Event.Identity other than ""): more than one copy, loops, or a copy that
-// the stages stop and start again. Those events need identities of their
-// own (correlate.Identities).
-func (s *Schedule) Varies() bool { return s.copies > 1 || s.opts.Loop || len(s.planned) > 1 }
+// Event.Identity other than ""): more than one copy, loops, virtual users,
+// or a copy that the stages stop and start again. Those events need
+// identities of their own (correlate.Identities).
+func (s *Schedule) Varies() bool {
+	return s.opts.VU || s.copies > 1 || s.opts.Loop || len(s.planned) > 1
+}
 
 // Close releases the sources the schedule opened with Reopen. The
 // schedule ends (io.EOF) after Close.
@@ -327,6 +399,7 @@ func (s *Schedule) Close() error {
 	s.passes = nil
 	s.nextPlanned = len(s.planned)
 	s.out = nil
+	s.vus = nil
 	if s.err == nil {
 		s.err = io.EOF
 	}
@@ -335,23 +408,36 @@ func (s *Schedule) Close() error {
 
 // Next returns the next event, io.EOF after the last.
 func (s *Schedule) Next(ctx context.Context) (Event, error) {
+	if !s.prepared {
+		if err := s.Prepare(ctx); err != nil {
+			return Event{}, err
+		}
+	}
 	for {
 		if s.err != nil {
 			return Event{}, s.err
 		}
-		bound, p, group, any := s.bound()
-		// An event goes out once no pass can still yield an earlier one.
-		if s.out.Len() > 0 && (!any || s.out[0].at <= bound) {
+		bound, act := s.bound()
+		// An event goes out once nothing not yet queued can be earlier.
+		if s.out.Len() > 0 && (act.kind == actNone || s.out[0].at <= bound) {
 			return s.pop(), nil
 		}
-		if !any {
-			return Event{}, io.EOF
-		}
 		var err error
-		if group {
+		switch act.kind {
+		case actNone:
+			return Event{}, io.EOF
+		case actGroup:
 			err = s.openGroup(ctx)
-		} else {
-			err = s.advance(ctx, p)
+		case actAdvance:
+			if act.p.vu {
+				err = s.advanceVU(ctx, act.p)
+			} else {
+				err = s.advance(ctx, act.p)
+			}
+		case actGenerate:
+			s.generate()
+		case actOpen:
+			err = s.openVU(ctx)
 		}
 		if err != nil {
 			for _, p := range s.passes {
@@ -364,25 +450,59 @@ func (s *Schedule) Next(ctx context.Context) (Event, error) {
 	}
 }
 
+// What Next does to learn more.
+const (
+	actNone     = iota
+	actAdvance  // read or queue the next record of a pass
+	actGroup    // start the next planned copy activations
+	actGenerate // plan the next VU iteration
+	actOpen     // put the next planned VU iteration on a read
+)
+
+type action struct {
+	kind int
+	p    *pass
+}
+
 // bound finds the earliest time anything not yet queued may be due: a
-// pass's next record (at least its earliest base when not yet read), or
-// the next planned activation.
-func (s *Schedule) bound() (b time.Duration, which *pass, group, any bool) {
+// pass's next record (at least its earliest base when not yet read), the
+// next planned activation, or the next VU iteration to plan or open;
+// action says what to do to learn more.
+func (s *Schedule) bound() (time.Duration, action) {
+	var b time.Duration
+	act := action{kind: actNone}
+	consider := func(t time.Duration, a action) {
+		if act.kind == actNone || t < b {
+			b, act = t, a
+		}
+	}
+	// A VU iteration due now is planned and opened before a read
+	// advances, so that iterations starting together share the read.
+	if t, ok := s.generateBound(); ok {
+		consider(t, action{kind: actGenerate})
+	}
+	if t, ok := s.openBound(); ok {
+		consider(t, action{kind: actOpen})
+	}
 	for _, p := range s.passes {
-		pb := p.minBase
-		if p.hasHead {
-			pb += s.scale(p.feed.rel(p.head.Start()))
+		var pb time.Duration
+		if p.vu {
+			if !p.bndOK {
+				p.bnd, p.bndOK = s.vuBound(p), true
+			}
+			pb = p.bnd
+		} else {
+			pb = p.minBase
+			if p.hasHead {
+				pb += s.scale(p.feed.rel(p.head.Start()))
+			}
 		}
-		if !any || pb < b {
-			b, which, any = pb, p, true
-		}
+		consider(pb, action{kind: actAdvance, p: p})
 	}
 	if s.nextPlanned < len(s.planned) {
-		if gb := s.planned[s.nextPlanned].base; !any || gb < b {
-			b, which, group, any = gb, nil, true, true
-		}
+		consider(s.planned[s.nextPlanned].base, action{kind: actGroup})
 	}
-	return b, which, group, any
+	return b, act
 }
 
 func (s *Schedule) scale(d time.Duration) time.Duration {
@@ -504,6 +624,7 @@ func (s *Schedule) queue(at time.Duration, rec traffic.Record, fx *analysis.Fact
 		delete(in.open, rec.WSClose.ConnID)
 	}
 	in.last, in.lastPos, in.lastStart = max(in.last, at), pos, rec.Start()
+	in.queued++
 	s.pushes++
 	heap.Push(&s.out, outEv{at: at, seq: s.pushes, rec: rec, fx: fx, pos: pos, in: in})
 }
@@ -580,6 +701,17 @@ func (s *Schedule) pop() Event {
 	s.stats.Emitted++
 	ev := Event{Seq: s.seq, At: e.at, Record: rename(e.rec, e.in), Copy: e.in.copy, Round: e.in.round, Pos: e.pos, Facts: e.fx}
 	s.seq++
+	if in := e.in; in.vu {
+		if !in.startedOut {
+			in.startedOut = true
+			s.reportStart(in)
+		}
+		if in.queued--; in.queued == 0 && in.ended {
+			s.reportEnd(in)
+		}
+	} else {
+		e.in.queued--
+	}
 	return ev
 }
 

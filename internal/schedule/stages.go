@@ -18,7 +18,8 @@ const maxStages = 1000
 // Stage is one k6-style stage: the target ramps linearly from the previous
 // stage's target (0 before the first stage) to Target over Duration. A
 // zero Duration jumps to Target at once. In Options.Stages the target
-// counts traffic copies; in a Profile it counts users (k6 VUs).
+// counts traffic copies, or virtual users with Options.VU; in a Profile
+// and in Load it counts virtual users (k6 VUs).
 type Stage struct {
 	Duration time.Duration
 	Target   float64
@@ -187,19 +188,20 @@ func activeSpans(stages []Stage, k int) []span {
 	return out
 }
 
-// Profile is a named load shape in users, after the Happy team's k6
-// profile table (users and durations).
+// Profile is a named load shape in virtual users, after the Happy team's
+// k6 profile table (VUs and durations).
 type Profile struct {
 	// Name is what --profile takes.
 	Name string
 	// Summary says what the profile is for.
 	Summary string
-	// Stages are k6 stages; targets count users (k6 VUs).
+	// Stages are k6 stages; targets count virtual users.
 	Stages []Stage
 }
 
-// Profiles returns the named profiles, the k6 scenarios of the Happy Server
-// Workers load tests with their exact stages:
+// Profiles returns the named profiles, after the Happy Server Workers k6
+// profile table (its VUs and durations; the ramps within are reprise's).
+// Targets are virtual users:
 //
 //	smoke      1 VU for 30s                                      30s
 //	average    30s to 20, 1m to 100, 30s to 0                    2m
@@ -210,11 +212,11 @@ func Profiles() []Profile {
 	s := time.Second
 	m := time.Minute
 	return []Profile{
-		{Name: "smoke", Summary: "quick validation: 1 user for 30s", Stages: []Stage{{0, 1}, {30 * s, 1}}},
-		{Name: "average", Summary: "normal load: ramp to 100 users and back over 2m", Stages: []Stage{{30 * s, 20}, {m, 100}, {30 * s, 0}}},
-		{Name: "stress", Summary: "high load: ramp through 100 to 200 users over 6m", Stages: []Stage{{m, 50}, {2 * m, 100}, {2 * m, 200}, {m, 0}}},
-		{Name: "spike", Summary: "sudden spike: 10 users, 200 within 10s, held 30s, back to 10", Stages: []Stage{{10 * s, 10}, {10 * s, 200}, {30 * s, 200}, {10 * s, 10}}},
-		{Name: "endurance", Summary: "sustained load: 50 users for 10m between 1m ramps", Stages: []Stage{{m, 50}, {10 * m, 50}, {m, 0}}},
+		{Name: "smoke", Summary: "quick validation: 1 VU for 30s", Stages: []Stage{{0, 1}, {30 * s, 1}}},
+		{Name: "average", Summary: "normal load: ramp to 100 VUs and back over 2m", Stages: []Stage{{30 * s, 20}, {m, 100}, {30 * s, 0}}},
+		{Name: "stress", Summary: "high load: ramp through 100 to 200 VUs over 6m", Stages: []Stage{{m, 50}, {2 * m, 100}, {2 * m, 200}, {m, 0}}},
+		{Name: "spike", Summary: "sudden spike: 10 VUs, 200 within 10s, held 30s, back to 10", Stages: []Stage{{10 * s, 10}, {10 * s, 200}, {30 * s, 200}, {10 * s, 10}}},
+		{Name: "endurance", Summary: "sustained load: 50 VUs for 10m between 1m ramps", Stages: []Stage{{m, 50}, {10 * m, 50}, {m, 0}}},
 	}
 }
 
@@ -237,19 +239,18 @@ func profileNames() string {
 }
 
 // Load is the shape of a run as a user asks for it: at most one of
-// Multiply, Users (optionally with Profile), Profile or Stages. Resolve
-// turns it into copies of the recorded traffic, which is what a schedule
-// runs: every copy replays every recorded flow, so a corpus of F flows
-// under C copies has C*F flows, reprise's count of concurrent users.
+// Multiply, Users (optionally with Profile), Profile or Stages. Multiply
+// runs copies of the whole corpus; the others run k6 virtual users, each
+// replaying one recorded user at a time (Options.VU).
 type Load struct {
-	// Multiply runs this many copies at once.
+	// Multiply runs this many copies of the corpus at once.
 	Multiply int
-	// Users asks for this many concurrent users (flows): ceil(Users/F)
-	// copies. With Profile, it scales the profile to peak at Users.
+	// Users runs this many virtual users at once. With Profile, it
+	// scales the profile to peak at Users.
 	Users int
-	// Profile names one of Profiles; its targets are users.
+	// Profile names one of Profiles; its targets are virtual users.
 	Profile string
-	// Stages is a custom shape whose targets are copies.
+	// Stages is a custom shape whose targets are virtual users.
 	Stages []Stage
 }
 
@@ -257,6 +258,9 @@ type Load struct {
 func (l Load) IsZero() bool {
 	return l.Multiply == 0 && l.Users == 0 && l.Profile == "" && len(l.Stages) == 0
 }
+
+// VU reports whether l runs virtual users.
+func (l Load) VU() bool { return l.Users > 0 || l.Profile != "" || len(l.Stages) > 0 }
 
 // Validate checks that l is one consistent request.
 func (l Load) Validate() error {
@@ -266,8 +270,8 @@ func (l Load) Validate() error {
 	if l.Multiply > MaxCopies {
 		return fmt.Errorf("multiply %d: at most %d copies", l.Multiply, MaxCopies)
 	}
-	if l.Users > MaxCopies*1000 {
-		return fmt.Errorf("users %d: at most %d", l.Users, MaxCopies*1000)
+	if l.Users > MaxCopies {
+		return fmt.Errorf("users %d: at most %d virtual users", l.Users, MaxCopies)
 	}
 	n := 0
 	for _, set := range []bool{l.Multiply > 0, l.Users > 0 && l.Profile == "", l.Profile != "", len(l.Stages) > 0} {
@@ -284,58 +288,39 @@ func (l Load) Validate() error {
 		}
 	}
 	if len(l.Stages) > 0 && Peak(l.Stages) <= 0 {
-		return errors.New("the stages never ask for a copy: give a target above 0")
+		return errors.New("the stages never ask for a virtual user: give a target above 0")
 	}
 	return validateStages(l.Stages)
 }
 
-// Resolve turns l into copies for a corpus of flows recorded flows: a
-// constant count (multiply) or stages whose targets are copies. A
-// profile's user targets become users/flows copies, so copy k runs while
-// the profile asks for more than k*flows users.
-func (l Load) Resolve(flows int) (multiply int, stages []Stage, err error) {
+// Apply sets the load of o: Multiply copies of the corpus, or virtual
+// users (o.VU, with o.Multiply VUs at once or o.Stages in VUs). A profile
+// scaled by Users keeps its shape: its targets are multiplied by
+// Users/peak, so VU k runs while the scaled target is above k.
+func (l Load) Apply(o *Options) error {
 	if err := l.Validate(); err != nil {
-		return 0, nil, err
-	}
-	needFlows := func() error {
-		if flows < 1 {
-			return errors.New("the corpus has no flows to multiply")
-		}
-		return nil
+		return err
 	}
 	switch {
 	case l.Multiply > 0:
-		return l.Multiply, nil, nil
+		o.VU, o.Multiply, o.Stages = false, l.Multiply, nil
 	case l.Profile != "":
-		if err := needFlows(); err != nil {
-			return 0, nil, err
-		}
 		p, _ := LookupProfile(l.Profile)
 		scale := 1.0
 		if l.Users > 0 {
 			scale = float64(l.Users) / Peak(p.Stages)
 		}
-		stages = make([]Stage, len(p.Stages))
+		stages := make([]Stage, len(p.Stages))
 		for i, st := range p.Stages {
-			stages[i] = Stage{Duration: st.Duration, Target: st.Target * scale / float64(flows)}
+			stages[i] = Stage{Duration: st.Duration, Target: st.Target * scale}
 		}
-		if Peak(stages) > MaxCopies {
-			return 0, nil, fmt.Errorf("profile %s needs %.0f copies: at most %d", l.Profile, math.Ceil(Peak(stages)), MaxCopies)
-		}
-		return 0, stages, nil
+		o.VU, o.Multiply, o.Stages = true, 0, stages
 	case l.Users > 0:
-		if err := needFlows(); err != nil {
-			return 0, nil, err
-		}
-		c := (l.Users + flows - 1) / flows
-		if c > MaxCopies {
-			return 0, nil, fmt.Errorf("%d users need %d copies: at most %d", l.Users, c, MaxCopies)
-		}
-		return c, nil, nil
+		o.VU, o.Multiply, o.Stages = true, l.Users, nil
 	case len(l.Stages) > 0:
-		return 0, append([]Stage(nil), l.Stages...), nil
+		o.VU, o.Multiply, o.Stages = true, 0, append([]Stage(nil), l.Stages...)
 	}
-	return 1, nil, nil
+	return nil
 }
 
 // copiesOf is the number of copies stages need: the ceiling of their peak.

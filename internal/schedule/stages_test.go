@@ -119,70 +119,45 @@ func TestProfilesMatchK6(t *testing.T) {
 	}
 }
 
-func TestLoadResolve(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		load     Load
-		flows    int
-		multiply int
-		peak     float64 // of the resolved stages, in copies
-		total    time.Duration
-		err      string
-	}{
-		{"nothing is one copy", Load{}, 20, 1, 0, 0, ""},
-		{"multiply", Load{Multiply: 10}, 20, 10, 0, 0, ""},
-		{"users round up to whole copies", Load{Users: 45}, 20, 3, 0, 0, ""},
-		{"users below one copy", Load{Users: 5}, 20, 1, 0, 0, ""},
-		{"a single-flow corpus: users are copies", Load{Users: 200}, 1, 200, 0, 0, ""},
-		{"profile users become copies", Load{Profile: "average"}, 20, 0, 5, 2 * time.Minute, ""},
-		{"profile scaled by users", Load{Profile: "stress", Users: 400}, 20, 0, 20, 6 * time.Minute, ""},
-		{"custom stages are copies", Load{Stages: []Stage{{time.Second, 3}}}, 20, 0, 3, time.Second, ""},
-		{"two at once", Load{Multiply: 2, Users: 3}, 1, 0, 0, 0, "give one of"},
-		{"profile and stages", Load{Profile: "smoke", Stages: []Stage{{time.Second, 1}}}, 1, 0, 0, 0, "give one of"},
-		{"unknown profile", Load{Profile: "soak"}, 1, 0, 0, 0, `unknown profile "soak" (known: smoke, average, stress, spike, endurance)`},
-		{"empty corpus", Load{Users: 10}, 0, 0, 0, 0, "no flows"},
-		{"too many copies", Load{Users: 1e6}, 1, 0, 0, 0, "at most 100000"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m, st, err := tc.load.Resolve(tc.flows)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m != tc.multiply || math.Abs(Peak(st)-tc.peak) > 1e-9 || StagesDuration(st) != tc.total {
-				t.Fatalf("multiply %d, stages %v; want %d, peak %v over %v", m, st, tc.multiply, tc.peak, tc.total)
-			}
-		})
-	}
-}
-
 func TestDescribe(t *testing.T) {
-	sv := Survey{Records: 100, Flows: 20, First: 0, Last: 99 * time.Second / 5}
+	sv := Survey{Records: 100, Flows: 20, Users: 4, First: 0, Last: 99 * time.Second / 5}
 	load := Load{Profile: "average"}
-	_, stages, err := load.Resolve(sv.Flows)
-	if err != nil {
+	o := Options{Stagger: time.Second, Loop: true, GracefulRampDown: 30 * time.Second, Duration: 2 * time.Minute}
+	if err := load.Apply(&o); err != nil {
 		t.Fatal(err)
 	}
-	text := Describe(load, Options{Stages: stages, Stagger: time.Second, Loop: true}, sv)
+	users := []User{{ID: "a", Length: 10 * time.Second}, {ID: "b", Length: 19 * time.Second}, {ID: "c", Length: 12 * time.Second}, {ID: "d", Length: 15 * time.Second}}
+	text := Describe(load, o, sv, users)
 	for _, want := range []string{
-		"profile average (normal load: ramp to 100 users and back over 2m), 2m",
-		"k6 stages in users: 30s ramp to 20, 1m ramp to 100, 30s ramp to 0",
-		"20 recorded flows over 19.8s",
-		"copies over time: 0s 0 -> 30s 1 -> 1m30s 5 -> 2m 0 (peak 5 copies = 100 users)",
-		"copy k starts k x 200ms after it becomes active",
-		"loop: each copy replays the corpus again every 20s",
+		"profile average (normal load: ramp to 100 VUs and back over 2m), 2m",
+		"k6 stages in VUs: 30s ramp to 20, 1m ramp to 100, 30s ramp to 0",
+		"corpus: 4 recorded users (20 flows) over 19.8s; a VU replays one recorded user per iteration, then the next",
+		"to the end of its last: 10s to 19s (mean 14s) at 1x",
+		"VUs over time: 0s 0 -> 30s 20 -> 1m30s 100 -> 2m 0 (peak 100 VUs)",
+		"finishes its iteration within 30s (graceful ramp-down)",
+		"VU k replays users k, k+100, k+200, ... (mod 4)",
+		"VU k starts k x 10ms after it becomes active",
+		"--loop is implied",
+		"ends with the stages, after 2m0s: iterations still running then are cut",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("missing %q in\n%s", want, text)
 		}
 	}
-	text = Describe(Load{Multiply: 3}, Options{Multiply: 3, Duration: time.Minute}, sv)
-	for _, want := range []string{"3 copies at once = 60 users", "copies start together", "note: one pass of the corpus takes 19.8s, the run 1m0s: without --loop"} {
+	text = Describe(Load{Users: 3}, Options{VU: true, Multiply: 3}, sv, users)
+	for _, want := range []string{"3 virtual users (--users)", "3 VUs at once", "no --duration: 4 iterations, every user replayed and every VU busy once"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in\n%s", want, text)
+		}
+	}
+	text = Describe(Load{Users: 1}, Options{VU: true, Multiply: 1, Duration: time.Minute, Shard: 1, Shards: 2}, sv, nil)
+	for _, want := range []string{"1 VU at once", "shard 1/2 runs VUs k with k mod 2 = 1 (0 of 1)", "ends after 1m0s: iterations still running then are cut"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in\n%s", want, text)
+		}
+	}
+	text = Describe(Load{Multiply: 3}, Options{Multiply: 3, Duration: time.Minute}, sv, nil)
+	for _, want := range []string{"3 copies at once = 12 users, 60 flows", "copies start together", "note: one pass of the corpus takes 19.8s, the run 1m0s: without --loop"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("missing %q in\n%s", want, text)
 		}

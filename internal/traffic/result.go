@@ -100,8 +100,11 @@ type Result struct {
 	// carry their connection's open event): results of one event in two
 	// lanes of a run pair by it.
 	Seq uint64
-	// Copy is the traffic copy (0-based) under --multiply.
-	Copy int
+	// Copy is the traffic copy (0-based) under --multiply, or the virtual
+	// user; Round is the copy's round or the VU's iteration
+	// (schedule.Event.Copy and Round), for the results of scheduled
+	// events (zero for round trips and pushes).
+	Copy, Round int
 	// Intended is when the event was scheduled to fire.
 	Intended time.Duration
 	// Sent is when it actually went out (zero with NotSent).
