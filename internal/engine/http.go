@@ -84,7 +84,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	res := t.res
 
 	// The trace runs on the transport's goroutines: its times are atomics.
-	var ph phases
+	ph := &t.ph
 	trace := ph.trace(l.now, step.markWritten)
 	reqCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, trace), l.cfg.Timeout)
 	defer cancel()
@@ -339,26 +339,30 @@ type phases struct {
 	getConn, dnsStart, connectStart, connectDone atomic.Int64
 	tlsStart, tlsDone, gotConn, wrote, firstByte atomic.Int64
 	writes                                       atomic.Int32 // times the request was written
+	now                                          func() time.Duration
 }
 
+// at notes the clock in v, once.
+func (p *phases) at(v *atomic.Int64) { v.CompareAndSwap(0, int64(p.now())) }
+
 func (p *phases) trace(now func() time.Duration, written func()) *httptrace.ClientTrace {
-	at := func(v *atomic.Int64) { v.CompareAndSwap(0, int64(now())) }
+	p.now = now
 	return &httptrace.ClientTrace{
-		GetConn:           func(string) { at(&p.getConn) },
-		DNSStart:          func(httptrace.DNSStartInfo) { at(&p.dnsStart) },
-		ConnectStart:      func(string, string) { at(&p.connectStart) },
+		GetConn:           func(string) { p.at(&p.getConn) },
+		DNSStart:          func(httptrace.DNSStartInfo) { p.at(&p.dnsStart) },
+		ConnectStart:      func(string, string) { p.at(&p.connectStart) },
 		ConnectDone:       func(string, string, error) { p.connectDone.Store(int64(now())) },
-		TLSHandshakeStart: func() { at(&p.tlsStart) },
+		TLSHandshakeStart: func() { p.at(&p.tlsStart) },
 		TLSHandshakeDone:  func(tls.ConnectionState, error) { p.tlsDone.Store(int64(now())) },
-		GotConn:           func(httptrace.GotConnInfo) { at(&p.gotConn) },
+		GotConn:           func(httptrace.GotConnInfo) { p.at(&p.gotConn) },
 		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			at(&p.wrote)
+			p.at(&p.wrote)
 			if i.Err == nil {
 				p.writes.Add(1)
 			}
 			written()
 		},
-		GotFirstResponseByte: func() { at(&p.firstByte) },
+		GotFirstResponseByte: func() { p.at(&p.firstByte) },
 	}
 }
 

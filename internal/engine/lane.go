@@ -139,7 +139,7 @@ func (l *lane) accept(ctx context.Context, ev schedule.Event) {
 		if x.Response != nil {
 			t.res.Expected = x.Response.Status
 		}
-		step := l.flows.next(x, l.cfg.WaitForAnswers)
+		step := l.flows.next(x, l.cfg.WaitForAnswers, &t.step)
 		rw := l.rewrite(ev)
 		client := l.client
 		if l.pools != nil {
@@ -316,8 +316,8 @@ type flowStep struct {
 // wire after the previous one (open model); with answered, it also waits
 // for the previous answer when the recording had that answer before x
 // started.
-func (o *flowOrder) next(x *traffic.Exchange, answered bool) *flowStep {
-	mine := &flowStep{written: make(chan struct{}), done: make(chan struct{})}
+func (o *flowOrder) next(x *traffic.Exchange, answered bool, mine *flowStep) *flowStep {
+	mine.written, mine.done = make(chan struct{}), make(chan struct{})
 	if x.Timing.Total > 0 {
 		mine.recordedEnd = x.Start + x.Timing.Total
 	}
@@ -354,6 +354,10 @@ func (s *flowStep) markWritten() { s.writeOnce.Do(func() { close(s.written) }) }
 // correlation plan (Done, so dependents stop waiting) are kept here and
 // nowhere else.
 type ticket struct {
+	// step and ph are an exchange's place in its flow and request phases,
+	// kept here to spare allocations.
+	step flowStep
+	ph   phases
 	l    *lane
 	plan correlate.Plan
 	res  traffic.Result
