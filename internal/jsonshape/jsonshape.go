@@ -23,9 +23,21 @@ const (
 	maxElements = 4
 )
 
-// Of returns the shape of a JSON document, and false when data is not
-// JSON.
+// Of returns the shape of a JSON document, and false when data does not
+// start with a JSON value (what follows the first value is ignored). It
+// reads the bytes in one pass without decoding the values.
 func Of(data []byte) (string, bool) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return "", false
+	}
+	sc := scanner{data: data}
+	return sc.value(0)
+}
+
+// decodeOf is Of through encoding/json: the reference the scanner is
+// tested against.
+func decodeOf(data []byte) (string, bool) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return "", false

@@ -2,6 +2,7 @@ package jsonshape
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -58,6 +59,25 @@ func FuzzShape(f *testing.F) {
 		}
 		if len(Paths(s)) == 0 {
 			t.Fatalf("shape %q has no paths", s)
+		}
+	})
+}
+
+// FuzzScanMatchesDecode checks the one-pass scanner against the shape of
+// the document decoded by encoding/json.
+func FuzzScanMatchesDecode(f *testing.F) {
+	for _, s := range []string{`{"a":[1,{"b":null}],"c d":"x"}`, `[[],[[]]]`, `{"\"":1}`, `1`, `{"a":1,"a":"x"}`,
+		`[1,"a",true,null,{},[]]`, `{"k":"\u00e9\ud83d\ude00"}`, "{\"\xff\":1}", `-0.5e+3`, `truex`, `{"a":1} trailing`,
+		`[[[[[[[[[[1]]]]]]]]]]`, `{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":1}}}}}}}}}`} {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(strings.Repeat("[", 10000) + strings.Repeat("]", 10000)))
+	f.Add([]byte(strings.Repeat("[", 10001) + strings.Repeat("]", 10001)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := Of(data)
+		want, wantOK := decodeOf(data)
+		if ok != wantOK || got != want {
+			t.Fatalf("%q: scanned %q %v, decoded %q %v", data, got, ok, want, wantOK)
 		}
 	})
 }
