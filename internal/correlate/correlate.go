@@ -113,6 +113,11 @@ type Stats struct {
 	// Waits counts requests that wait for the answer to the request that
 	// made a value they use (a client-made id), as the recording did.
 	Waits atomic.Int64
+	// Orders counts requests that wait for the answer to an earlier
+	// request using the same value, as the recording did, when one of
+	// the two changes something (a read before the delete, an update
+	// after another): pairs of reads keep the open model.
+	Orders atomic.Int64
 }
 
 type flowState struct {
@@ -124,7 +129,9 @@ type flowState struct {
 
 // source is where a value came from: a response (path is where the live
 // value is found), or, for a value the client made (client), the request
-// that sent it first, whose answer later uses wait for.
+// that sent it first, whose answer later uses wait for. uses are the
+// latest exchanges that sent the value after its producer (at most
+// maxUses), which later ones may have to follow.
 type source struct {
 	producer *plan
 	// facts and value say where the live value is: at the recorded
@@ -132,7 +139,13 @@ type source struct {
 	facts  *analysis.Facts
 	value  string
 	client bool
+	// uses are the latest requests that used the value (at most
+	// maxUses), for the order of writes after reads.
+	uses []*plan
 }
+
+// maxUses bounds the earlier uses of a value a request may follow.
+const maxUses = 8
 
 // New returns an empty Correlator.
 func New() *Correlator {
@@ -228,13 +241,18 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 	fs := c.flow(flowKey{ev.Record.Flow(), ev.Round}, ev.Copy)
 	p := &plan{done: make(chan struct{}), stats: &c.stats}
 	start := ev.Record.Start()
-	if x := ev.Record.Exchange; x != nil {
+	switch ev.Record.Kind {
+	case traffic.KindExchange:
+		x := ev.Record.Exchange
 		if x.Timing.Total > 0 {
 			p.recordedEnd = x.Start + x.Timing.Total
 		}
 		if x.Response != nil {
 			p.recordedStatus = x.Response.Status
 		}
+		p.reads = isRead(x.Request.Method)
+	case traffic.KindWSOpen:
+		p.reads = true
 	}
 
 	// Values the request sends: linked to their producer, or remembered
@@ -269,6 +287,9 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 		}
 		if src == nil || src.producer == p {
 			continue
+		}
+		if !isPlaceholder(v) && !contains(f.Credentials, v) {
+			c.follow(p, src, start)
 		}
 		if src.client {
 			// A value the client made earlier: nothing to substitute
@@ -324,10 +345,49 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 			p.produces = true
 		}
 	}
-	if len(p.links) == 0 && len(p.after) == 0 && !p.produces && !p.introduces && p.skip == "" && len(p.standIns) == 0 {
+	if len(p.links) == 0 && len(p.after) == 0 && len(p.follows) == 0 && !p.produces && !p.introduces && !p.tracked && p.skip == "" && len(p.standIns) == 0 {
 		return nil
 	}
 	return p
+}
+
+// follow makes p wait for the earlier uses of src's value whose answer the
+// recorded client had before p started, unless both only read (a read
+// cannot spoil another), and records p as a use for later requests. So a
+// delete does not overtake the read of the same resource the client made
+// just before it, even when both were free to go at once (they waited for
+// the same create on a target slower than the recording): without it the
+// server may handle the delete first and answer the read 404. Only
+// exchanges with a recorded end are remembered: they are the ones whose
+// answer is known to come (Done).
+func (c *Correlator) follow(p *plan, src *source, start time.Duration) {
+	for _, u := range src.uses {
+		if u == p || u.recordedEnd <= 0 || u.recordedEnd > start || (u.reads && p.reads) {
+			continue
+		}
+		if !slices.Contains(p.follows, u) && !slices.Contains(p.after, u) {
+			p.follows = append(p.follows, u)
+			c.stats.Orders.Add(1)
+		}
+	}
+	if p.recordedEnd <= 0 || slices.Contains(src.uses, p) {
+		return
+	}
+	if len(src.uses) == maxUses {
+		copy(src.uses, src.uses[1:])
+		src.uses = src.uses[:maxUses-1]
+	}
+	src.uses = append(src.uses, p)
+	p.tracked = true
+}
+
+// isRead reports whether an HTTP method only reads.
+func isRead(method string) bool {
+	switch strings.ToUpper(method) {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	return false
 }
 
 func contains(list []string, v string) bool {
@@ -356,8 +416,14 @@ type link struct {
 // plan is one request's correlation: what it waits for and substitutes,
 // and, as a producer, the live response others read.
 type plan struct {
-	links      []link
-	after      []*plan // requests whose answer this one waits for
+	links []link
+	after []*plan // requests whose answer this one waits for
+	// follows are earlier uses of a value this request uses, whose
+	// answer it waits for; their failure is not its own (a read that
+	// failed does not stop the delete after it).
+	follows    []*plan
+	reads      bool // an HTTP read (GET, HEAD, OPTIONS) or an upgrade
+	tracked    bool // a later request may follow this one: Done must come
 	produces   bool
 	introduces bool // the request made a value later ones use
 	skip       string
@@ -380,6 +446,13 @@ type plan struct {
 }
 
 func (p *plan) Wait(ctx context.Context) error {
+	for _, u := range p.follows {
+		select {
+		case <-u.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	for _, prod := range p.after {
 		select {
 		case <-prod.done:

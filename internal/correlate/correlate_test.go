@@ -294,6 +294,10 @@ type artifactServer struct {
 	mu   sync.Mutex
 	have map[string]bool
 	slow time.Duration
+	// readDelay holds every GET before it looks (a slow read path);
+	// failReads answers every GET 500.
+	readDelay time.Duration
+	failReads bool
 }
 
 func (s *artifactServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -308,6 +312,13 @@ func (s *artifactServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		w.Write([]byte(`{"success":true}`))
 	case "GET", "DELETE":
+		if r.Method == "GET" {
+			time.Sleep(s.readDelay)
+			if s.failReads {
+				w.WriteHeader(500)
+				return
+			}
+		}
 		s.mu.Lock()
 		ok := s.have[id]
 		if r.Method == "DELETE" {
@@ -367,6 +378,75 @@ func TestClientMadeValuesWaitForTheirCreate(t *testing.T) {
 			}
 			if got := statuses[404] > 0; got != tc.want404 || statuses[200]+statuses[404] != 9 {
 				t.Fatalf("statuses %v", statuses)
+			}
+		})
+	}
+}
+
+// A client that read an artifact and, once answered, deleted it: both
+// wait for the slow create, so on a target slower than the recording they
+// are free to go at the same moment. The delete waits for the read's
+// answer as the recorded client did (without that, the server handles
+// the delete first and the read finds nothing), and for both reads,
+// which do not wait for each other. A read that failed does not hold the
+// delete back: the artifact is still removed.
+func TestDeleteWaitsForTheReadsBeforeIt(t *testing.T) {
+	const id = "0b8e4f2c-7a1d-4e6b-9c3f-5d2a1e0f9b7c"
+	ms := time.Millisecond
+	var recs []traffic.Record
+	for _, r := range []struct {
+		at     time.Duration
+		method string
+		path   string
+		body   string
+	}{
+		{0, "POST", "/v1/artifacts", `{"id":"` + id + `","header":"aGVhZGVy"}`},
+		{10 * ms, "GET", "/v1/artifacts/" + id, ""},
+		{10 * ms, "GET", "/v1/artifacts/" + id + "?fields=header", ""},
+		{20 * ms, "DELETE", "/v1/artifacts/" + id, ""},
+	} {
+		recs = append(recs, ex(r.at, r.method, r.path, r.body, `{"success":true}`, "tok-0000000000"))
+	}
+	const copies = 3
+	for _, tc := range []struct {
+		name      string
+		failReads bool
+		want      map[int]int
+	}{
+		{"reads answered before the delete", false, map[int]int{200: 4 * copies}},
+		{"failed reads do not stop the delete", true, map[int]int{200: 2 * copies, 500: 2 * copies}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &artifactServer{have: map[string]bool{}, slow: 100 * ms, readDelay: 80 * ms, failReads: tc.failReads}
+			hs := httptest.NewServer(srv)
+			defer hs.Close()
+			target, _ := url.Parse(hs.URL)
+			sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{Multiply: copies, Stagger: 5 * ms})
+			corr := correlate.New()
+			cfg := engine.Config{Target: target, MaxLag: 50 * ms, Identities: correlate.NewIdentities(), Correlator: corr}
+			var mu sync.Mutex
+			statuses := map[int]int{}
+			cfg.Results = func(r traffic.Result) {
+				mu.Lock()
+				statuses[r.Status]++
+				mu.Unlock()
+			}
+			if _, err := engine.Run(context.Background(), cfg, sched); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(statuses) != fmt.Sprint(tc.want) {
+				t.Fatalf("statuses %v, want %v", statuses, tc.want)
+			}
+			srv.mu.Lock()
+			n := len(srv.have)
+			srv.mu.Unlock()
+			if n != 0 {
+				t.Errorf("%d artifacts left behind", n)
+			}
+			// Each copy's delete follows its two reads; the reads do not
+			// follow each other.
+			if got := corr.Stats().Orders.Load(); got != 2*copies {
+				t.Errorf("%d requests ordered after an earlier use, want %d", got, 2*copies)
 			}
 		})
 	}

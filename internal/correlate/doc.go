@@ -27,6 +27,17 @@
 // when a looping copy starts a new round, what its earlier rounds learned
 // is dropped.
 //
+// A request also waits for the answer to an earlier request that used the
+// same value (its producer aside) when the recording shows that answer
+// came before the request started and one of the two changes something
+// (is not a GET, HEAD or OPTIONS): the delete of an artifact after its
+// read, a kv write after the previous one. On a target slower than the
+// recording, the read and the delete that waited for the same create are
+// free to go at the same moment; without this order the server may handle
+// the delete first and answer the read 404. Reads among themselves keep
+// the open model, and an earlier use that failed does not hold the later
+// one back (Stats.Orders counts these waits).
+//
 // When a producer fails (no response, or an error status), the requests
 // that depend on it are not sent and are counted as "dependency failed",
 // so one root failure is not reported as a cascade of 404s.
