@@ -266,6 +266,9 @@ func TestNodeClientAgainstSlowCompressingServer(t *testing.T) {
 		if e := snap.Endpoint("WS /v1/updates"); e != nil && e.WS != nil {
 			ws = e.WS
 		}
+		if ws.MsgsRecorded > 0 && float64(ws.MsgsReceived) < 0.95*float64(ws.MsgsRecorded) {
+			t.Errorf("run %d: the sockets received %d of %d recorded server messages (under 95 %%): they closed before the pushes of their user's requests", run, ws.MsgsReceived, ws.MsgsRecorded)
+		}
 		t.Logf("run %d: %d requests, %d failed, %d WebSockets opened of %d, %d of %d recorded server messages; replay took %v for %v of corpus at 10x; "+
 			"latency p50 %v p95 %v p99 %v, schedule lag p95 %v; server peak %d at once, %d queued, %d connections",
 			run, o.Requests, o.Failed, ws.Sessions, ws.Connects, ws.MsgsReceived, ws.MsgsRecorded, took.Round(time.Millisecond), (coll.Exchanges[len(coll.Exchanges)-1].Start - coll.Exchanges[0].Start).Round(time.Second),

@@ -447,6 +447,9 @@ func notes(w io.Writer, out *replay.Outcome, extra ...string) {
 	if out.Waits > 0 {
 		lines = append(lines, fmt.Sprintf("dependencies: %d requests waited for the answer to the request that made a value they use (an id the client made), as the recording did", out.Waits))
 	}
+	if out.Orders > 0 {
+		lines = append(lines, fmt.Sprintf("order: %d writes waited for the answers to earlier uses of the value they change (a delete after its read), as the recording did", out.Orders))
+	}
 	if n := sumCounts(out.Undecoded); n > 0 {
 		lines = append(lines, fmt.Sprintf("%d live response bodies could not be decoded (%s): correlation and shape checks skipped them", n, countList(out.Undecoded)))
 	}

@@ -38,6 +38,9 @@ type lane struct {
 	slots  chan struct{} // one token per request in flight
 
 	flows flowOrder
+	// pending holds each client's exchanges not answered yet, by recorded
+	// user and copy (owned by the dispatcher goroutine).
+	pending map[poolKey][]*flowStep
 	ws    *wsState
 	wg    sync.WaitGroup // every goroutine the lane started
 
@@ -65,6 +68,7 @@ func newLane(cfg Config, c *clock) *lane {
 		skipped:   map[string]int64{},
 		undecoded: map[string]int64{},
 		flows:     flowOrder{steps: map[string]*flowStep{}},
+		pending:   map[poolKey][]*flowStep{},
 		dialer:    &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second},
 		tlsCfg:    &tls.Config{InsecureSkipVerify: cfg.Insecure},
 	}
@@ -140,6 +144,7 @@ func (l *lane) accept(ctx context.Context, ev schedule.Event) {
 			t.res.Expected = x.Response.Status
 		}
 		step := l.flows.next(x, l.cfg.WaitForAnswers, &t.step)
+		l.track(poolKey{ev.Facts.User, ev.Copy}, step)
 		rw := l.rewrite(ev)
 		client := l.client
 		if l.pools != nil {
@@ -287,6 +292,60 @@ func (l *lane) sleepUntil(ctx context.Context, at time.Duration) {
 	case <-ctx.Done():
 	}
 	t.Stop()
+}
+
+// track notes an exchange of a client until it is answered; the
+// client's list is pruned of answered ones as it grows.
+func (l *lane) track(k poolKey, step *flowStep) {
+	list := l.pending[k]
+	if len(list) >= 8 {
+		kept := list[:0]
+		for _, s := range list {
+			select {
+			case <-s.done:
+			default:
+				kept = append(kept, s)
+			}
+		}
+		clear(list[len(kept):])
+		list = kept
+	}
+	l.pending[k] = append(list, step)
+	if len(l.pending) > 1<<12 && l.flows.accepts%sweepEvery == 0 {
+		for k, list := range l.pending {
+			if allDone(list) {
+				delete(l.pending, k)
+			}
+		}
+	}
+}
+
+func allDone(list []*flowStep) bool {
+	for _, s := range list {
+		select {
+		case <-s.done:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// answeredBefore lists the unanswered exchanges of a client whose recorded
+// answer came before at.
+func (l *lane) answeredBefore(k poolKey, at time.Duration) []<-chan struct{} {
+	var out []<-chan struct{}
+	for _, s := range l.pending[k] {
+		if s.recordedEnd == 0 || s.recordedEnd > at {
+			continue
+		}
+		select {
+		case <-s.done:
+		default:
+			out = append(out, s.done)
+		}
+	}
+	return out
 }
 
 // flowOrder keeps each flow's requests in recorded order. The dispatcher

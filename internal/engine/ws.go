@@ -74,7 +74,9 @@ type wsConn struct {
 // wsOut is one thing a connection's goroutine has to do: send a client
 // message, or close (end set).
 type wsOut struct {
-	ev   schedule.Event
+	// after are answers a client close waits for first.
+	after []<-chan struct{}
+	ev    schedule.Event
 	t    *ticket
 	end  *traffic.WSClose  // set for the close
 	plan correlate.Plan    // values of earlier responses the message sends back
@@ -153,7 +155,14 @@ func (s *wsState) dispatch(ctx context.Context, ev schedule.Event) {
 			l.ignored.Add(1)
 			return
 		}
+		var after []<-chan struct{}
+		if cl.FromClient && ev.Facts != nil {
+			// The recorded client closed once the answers it had by then
+			// were in: pushes they cause still find the socket open.
+			after = l.answeredBefore(poolKey{ev.Facts.User, ev.Copy}, cl.Start)
+		}
 		s.closeLocked(c, ev, cl)
+		c.queue.lastAfter(after)
 	}
 }
 
@@ -389,6 +398,12 @@ func (s *wsState) end(ctx context.Context, c *wsConn, out wsOut, connected bool)
 		return
 	}
 	l.sleepUntil(ctx, out.ev.At)
+	for _, ch := range out.after {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+	}
 	cl := out.end
 	res.Sent = l.now()
 	serverEnded := c.ended()
@@ -555,6 +570,18 @@ func (q *outQueue) close(o wsOut) {
 	q.items = append(q.items, o)
 	q.closed = true
 	q.signal()
+}
+
+// lastAfter sets what the last item queued (the close) waits for.
+func (q *outQueue) lastAfter(after []<-chan struct{}) {
+	if len(after) == 0 {
+		return
+	}
+	q.mu.Lock()
+	if n := len(q.items); n > 0 {
+		q.items[n-1].after = after
+	}
+	q.mu.Unlock()
 }
 
 // get waits for the next item; false once the close was taken.

@@ -136,8 +136,9 @@ type LaneOutcome struct {
 	// Misses those a live response did not have.
 	Links, Misses int64
 	// Waits counts requests that waited for the answer to the request
-	// that made a value they use.
-	Waits int64
+	// that made a value they use; Orders those that waited for the answer
+	// to an earlier use of a value they write.
+	Waits, Orders int64
 	// Identities counts what giving each copy its own client-made values
 	// did (zero for a single plain pass).
 	Identities correlate.IdentityStats
@@ -230,6 +231,7 @@ func (lr *laneRun) finish(ctx context.Context, opts Options, st engine.Stats, sc
 		lr.outcome.Links = lr.corr.Stats().Links.Load()
 		lr.outcome.Misses = lr.corr.Stats().Misses.Load()
 		lr.outcome.Waits = lr.corr.Stats().Waits.Load()
+		lr.outcome.Orders = lr.corr.Stats().Orders.Load()
 	}
 	lr.outcome.Identities = lr.ids.Stats()
 	lr.outcome.Undecoded = st.Undecoded
