@@ -41,8 +41,8 @@ type lane struct {
 	// pending holds each client's exchanges not answered yet, by recorded
 	// user and copy (owned by the dispatcher goroutine).
 	pending map[poolKey][]*flowStep
-	ws    *wsState
-	wg    sync.WaitGroup // every goroutine the lane started
+	ws      *wsState
+	wg      sync.WaitGroup // every goroutine the lane started
 
 	scheduled   atomic.Int64
 	byKind      [8]atomic.Int64 // by traffic.ResultKind

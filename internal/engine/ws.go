@@ -77,10 +77,10 @@ type wsOut struct {
 	// after are answers a client close waits for first.
 	after []<-chan struct{}
 	ev    schedule.Event
-	t    *ticket
-	end  *traffic.WSClose  // set for the close
-	plan correlate.Plan    // values of earlier responses the message sends back
-	rw   correlate.Rewrite // the copy's own values
+	t     *ticket
+	end   *traffic.WSClose  // set for the close
+	plan  correlate.Plan    // values of earlier responses the message sends back
+	rw    correlate.Rewrite // the copy's own values
 }
 
 func newWSState(l *lane) *wsState {
