@@ -27,8 +27,9 @@ const (
 const maxHistEncoded = 1 << 20
 
 // denseAt is the number of populated buckets at which a Dist moves from
-// the sparse histogram to the dense one (188 KiB, constant-time records).
-const denseAt = 512
+// the sparse histogram to the dense one (188 KiB, constant-time records):
+// early, so a long run reaches its memory within its first minute.
+const denseAt = 128
 
 // Dist is a distribution of durations: an HDR histogram, sparse while it
 // holds few distinct buckets (an endpoint seldom hit costs a few KiB) and
