@@ -44,6 +44,8 @@ type Analyzer struct {
 
 	cache      map[uint64]*Facts // position -> facts
 	cacheOrder []uint64
+	cacheBytes int64 // bodies held by the cache
+	keep       bool  // cache facts for later passes
 
 	class   map[string]valueClass
 	order   []string
@@ -73,6 +75,15 @@ func NewAnalyzer(opts Options) *Analyzer {
 	return &Analyzer{opts: opts, cache: map[uint64]*Facts{}, class: map[string]valueClass{}}
 }
 
+// Keep says whether the corpus will be read again (loops, copies that
+// start apart, virtual users): then facts are kept, within bounds, for
+// the later passes; a single pass keeps none (a record's copies in one
+// pass share its facts anyway).
+func (a *Analyzer) Keep(keep bool) { a.keep = keep }
+
+// maxCachedBytes bounds the bodies the kept facts hold.
+const maxCachedBytes = 64 << 20
+
 // Stats returns the counters so far.
 func (a *Analyzer) Stats() Stats { return a.stats }
 
@@ -99,14 +110,23 @@ func (a *Analyzer) Record(pos uint64, rec traffic.Record) *Facts {
 	}
 	f.Vary = a.varied(f)
 	f.Makes = a.makes(f)
-	if len(a.cacheOrder) >= maxCached {
+	if !a.keep {
+		return f
+	}
+	for len(a.cacheOrder) > 0 && (len(a.cacheOrder) >= maxCached || a.cacheBytes > maxCachedBytes) {
+		old := a.cache[a.cacheOrder[0]]
+		a.cacheBytes -= old.size()
 		delete(a.cache, a.cacheOrder[0])
 		a.cacheOrder = a.cacheOrder[1:]
 	}
 	a.cache[pos] = f
 	a.cacheOrder = append(a.cacheOrder, pos)
+	a.cacheBytes += f.size()
 	return f
 }
+
+// size is the memory of f's bodies, roughly.
+func (f *Facts) size() int64 { return int64(len(f.Request.Data) + len(f.Response.Data) + 256) }
 
 // classify decides the class of the values f shows first.
 func (a *Analyzer) classify(f *Facts) {

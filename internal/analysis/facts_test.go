@@ -84,6 +84,7 @@ func TestFactsOfAnExchange(t *testing.T) {
 // shows them.
 func TestAnalyzerClassifiesOnceAndShares(t *testing.T) {
 	a := NewAnalyzer(Options{})
+	a.Keep(true) // the corpus is read again
 	recs := []traffic.Record{
 		// a lookup that finds nothing, then the create that makes it
 		exchange("GET", "/v1/kv/settings.0", "", 404, `{"error":"not found"}`),

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -74,7 +75,10 @@ type Correlator struct {
 	// rounds holds each copy's current round and what it learned in it:
 	// a copy's new round drops the state of its older ones.
 	rounds map[int]*copyRound
-	stats  Stats
+	// producers are registered in order; retained sums what they hold.
+	producers []producerReg
+	retained  int64
+	stats     Stats
 }
 
 // flowKey is a flow in one round of its copy: each copy (and each round
@@ -113,6 +117,8 @@ type Stats struct {
 	// Waits counts requests that wait for the answer to the request that
 	// made a value they use (a client-made id), as the recording did.
 	Waits atomic.Int64
+	// Forgotten counts producers forgotten to bound memory (maxRetained).
+	Forgotten atomic.Int64
 	// Orders counts requests that wait for the answer to an earlier
 	// request using the same value, as the recording did, when one of
 	// the two changes something (a read before the delete, an update
@@ -134,9 +140,9 @@ type flowState struct {
 // maxUses), which later ones may have to follow.
 type source struct {
 	producer *plan
-	// facts and value say where the live value is: at the recorded
-	// value's path in the producer's response (found when first needed).
-	facts  *analysis.Facts
+	// value is the recorded value: the live one is at its path in the
+	// producer's response (the producer's recorded body, found when
+	// first needed).
 	value  string
 	client bool
 	// uses are the latest requests that used the value (at most
@@ -257,6 +263,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 
 	// Values the request sends: linked to their producer, or remembered
 	// as the client's own.
+	var reg producerReg
 	for _, v := range f.Sends {
 		if c.Pooled && contains(f.Credentials, v) {
 			continue
@@ -280,6 +287,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 					c.addGlobal(globalKey{v, ev.Copy, ev.Round}, src)
 				}
 				p.introduces = true
+				reg.values = append(reg.values, v)
 				continue
 			}
 			fs.add(v, nil)
@@ -337,13 +345,23 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 			if _, known := fs.values[v]; known {
 				continue
 			}
-			src := &source{producer: p, facts: f, value: v}
+			if !p.produces {
+				// a copy of the recorded body, so the producer does not
+				// hold on to the corpus block it was read from
+				p.recorded = bytes.Clone(f.Response.Data)
+			}
+			src := &source{producer: p, value: v}
 			fs.add(v, src)
 			if global(v) {
 				c.addGlobal(globalKey{v, ev.Copy, ev.Round}, src)
 			}
 			p.produces = true
+			reg.values = append(reg.values, v)
 		}
+	}
+	if len(reg.values) > 0 {
+		reg.plan, reg.key, reg.global = p, flowKey{ev.Record.Flow(), ev.Round}, globalKey{copy: ev.Copy, round: ev.Round}
+		c.retain(reg)
 	}
 	if len(p.links) == 0 && len(p.after) == 0 && len(p.follows) == 0 && !p.produces && !p.introduces && !p.tracked && p.skip == "" && len(p.standIns) == 0 {
 		return nil
@@ -439,6 +457,12 @@ type plan struct {
 	once   sync.Once
 	failed bool // set before done closes
 
+	// recorded is the recorded response of a producer; pathsOnce and
+	// paths where each of its values is.
+	recorded  []byte
+	pathsOnce sync.Once
+	paths     map[string][]any
+
 	mu     sync.Mutex // guards live, parsed and body
 	live   any        // parsed live body
 	parsed bool
@@ -482,7 +506,7 @@ func (p *plan) Live() []string {
 		if l.src.producer.failed {
 			continue // a soft link whose producer failed: keep the recorded value
 		}
-		path, found := l.src.facts.PathOf(l.src.value)
+		path, found := l.src.producer.pathOf(l.src.value)
 		if !found {
 			p.stats.Misses.Add(1)
 			continue
@@ -509,9 +533,76 @@ func (p *plan) Skip() string { return p.skip }
 func (p *plan) Done(status int, _ http.Header, body []byte, err error) {
 	p.once.Do(func() {
 		p.failed = err != nil || status == 0 || status >= 400 && status != p.recordedStatus
-		p.body = body
+		if len(body) > 0 && p.produces {
+			// the live body, at its own size (a read buffer has slack)
+			p.body = bytes.Clone(body)
+		}
 		close(p.done)
 	})
+}
+
+// pathOf returns where v is in the producer's recorded response.
+func (p *plan) pathOf(v string) ([]any, bool) {
+	p.pathsOnce.Do(func() {
+		p.paths = map[string][]any{}
+		analysis.WalkJSON(p.recorded, func(path []any, s string) {
+			if _, seen := p.paths[s]; !seen && analysis.Dynamic(s) {
+				p.paths[s] = append([]any(nil), path...)
+			}
+		})
+		p.recorded = nil
+	})
+	path, ok := p.paths[v]
+	return path, ok
+}
+
+// producerReg is a producer's registration: the values it brought, for
+// forgetting them when the correlator holds too much.
+type producerReg struct {
+	plan   *plan
+	key    flowKey
+	global globalKey // copy and round
+	values []string
+	bytes  int64
+}
+
+// maxRetained bounds what producers hold (their recorded and live
+// responses, their values, the plans that wait on them): beyond it the
+// oldest are forgotten (a value of theirs used later is sent as recorded
+// and counted as a miss; a use of a forgotten client-made value does not
+// wait for its create).
+const maxRetained = 32 << 20
+
+// producerOverhead is what a producer holds beside its bodies: its plan,
+// its sources, map entries and the plans that follow its values.
+const producerOverhead = 1024
+
+// retain registers a producer and forgets the oldest ones beyond
+// maxRetained.
+func (c *Correlator) retain(reg producerReg) {
+	reg.bytes = 2*int64(len(reg.plan.recorded)) + 128*int64(len(reg.values)) + producerOverhead
+	c.producers = append(c.producers, reg)
+	c.retained += reg.bytes
+	for c.retained > maxRetained && len(c.producers) > 1 {
+		old := c.producers[0]
+		c.producers[0] = producerReg{}
+		c.producers = c.producers[1:]
+		c.retained -= old.bytes
+		if fs := c.flows[old.key]; fs != nil {
+			for _, v := range old.values {
+				if src := fs.values[v]; src != nil && src.producer == old.plan {
+					delete(fs.values, v)
+				}
+			}
+		}
+		for _, v := range old.values {
+			k := globalKey{v, old.global.copy, old.global.round}
+			if src := c.global[k]; src != nil && src.producer == old.plan {
+				delete(c.global, k)
+			}
+		}
+		c.stats.Forgotten.Add(1)
+	}
 }
 
 // value finds the live value at path in the producer's response.

@@ -307,9 +307,11 @@ func New(src traffic.Source, opts Options) (*Schedule, error) {
 			return nil, errors.New("virtual users read the corpus more than once: give Reopen")
 		}
 		s.stats.Copies = s.copies
+		opts.Analyzer.Keep(true)
 		return s, nil
 	}
 	s.plan()
+	opts.Analyzer.Keep(opts.Loop || s.groups() > 1)
 	if opts.Reopen == nil && (opts.Loop || s.groups() > 1) {
 		return nil, errors.New("this plan reads the corpus more than once: give Reopen")
 	}
