@@ -11,7 +11,7 @@ import (
 const (
 	// maxClasses bounds the values whose class is remembered (oldest
 	// forgotten first).
-	maxClasses = 1 << 20
+	maxClasses = 1 << 16
 	// maxCached bounds the records whose facts are kept for later passes
 	// (oldest forgotten first, then derived again).
 	maxCached = 1 << 14

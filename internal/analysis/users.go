@@ -133,7 +133,7 @@ func fnv32(s string) uint32 {
 // Bounds of the user finder: flows and telling values it remembers.
 const (
 	maxUserFlows  = 1 << 20
-	maxUserValues = 1 << 20
+	maxUserValues = 1 << 18
 )
 
 // UserFinder finds the recorded users of a corpus from its records, in

@@ -20,7 +20,7 @@ import (
 )
 
 // maxPerFlow bounds the values remembered per flow.
-const maxPerFlow = 50000
+const maxPerFlow = 1 << 13
 
 // ErrDependency is returned by Wait when a producer failed.
 var ErrDependency = errors.New("a response this request depends on failed")
@@ -101,7 +101,7 @@ type copyRound struct {
 }
 
 // maxGlobal bounds the values linked across flows.
-const maxGlobal = 1 << 20
+const maxGlobal = 1 << 16
 
 var _ Planner = (*Correlator)(nil)
 
@@ -130,8 +130,12 @@ type flowState struct {
 	// values maps a recorded value to where it came from; a nil source
 	// marks a value the client sent first.
 	values map[string]*source
-	order  []string
+	order  []string // values with a source, oldest first
+	seen   []string // values the client sent first, oldest first
 }
+
+// maxSeen bounds the values a flow remembers the client sent first.
+const maxSeen = 1 << 8
 
 // source is where a value came from: a response (path is where the live
 // value is found), or, for a value the client made (client), the request
@@ -177,9 +181,26 @@ func (c *Correlator) addGlobal(k globalKey, s *source) {
 	}
 	c.global[k] = s
 	c.globalOrder = append(c.globalOrder, k)
+	if len(c.globalOrder) > 2*len(c.global)+1024 {
+		c.compactGlobal()
+	}
 	if cr := c.rounds[k.copy]; cr != nil && cr.round == k.round {
 		cr.global = append(cr.global, k)
 	}
+}
+
+// compactGlobal forgets the order of global values already dropped (by a
+// copy's new round, or forgotten producers), so a long run keeps no trace
+// of them.
+func (c *Correlator) compactGlobal() {
+	kept := c.globalOrder[:0]
+	for _, g := range c.globalOrder {
+		if _, ok := c.global[g]; ok {
+			kept = append(kept, g)
+		}
+	}
+	clear(c.globalOrder[len(kept):])
+	c.globalOrder = kept
 }
 
 // flow returns the state of a flow in a copy's round. A copy's new round
@@ -203,16 +224,7 @@ func (c *Correlator) flow(k flowKey, cp int) *flowState {
 		}
 		cr.round, cr.flows, cr.global = k.round, nil, nil
 		if len(c.globalOrder) > 2*len(c.global)+1024 {
-			// Forget the order of values already dropped, so a long
-			// looping run keeps no trace of its past rounds.
-			kept := c.globalOrder[:0]
-			for _, g := range c.globalOrder {
-				if _, ok := c.global[g]; ok {
-					kept = append(kept, g)
-				}
-			}
-			clear(c.globalOrder[len(kept):])
-			c.globalOrder = kept
+			c.compactGlobal()
 		}
 	}
 	fs := &flowState{values: map[string]*source{}}
@@ -620,10 +632,24 @@ func (p *plan) value(path []any) (string, bool) {
 }
 
 func (fs *flowState) add(v string, s *source) {
+	if s == nil {
+		if len(fs.seen) >= maxSeen {
+			old := fs.seen[0]
+			fs.seen = fs.seen[1:]
+			if src, ok := fs.values[old]; ok && src == nil {
+				delete(fs.values, old)
+			}
+		}
+		fs.values[v] = nil
+		fs.seen = append(fs.seen, v)
+		return
+	}
 	if len(fs.order) >= maxPerFlow {
 		old := fs.order[0]
 		fs.order = fs.order[1:]
-		delete(fs.values, old)
+		if src := fs.values[old]; src != nil {
+			delete(fs.values, old)
+		}
 	}
 	fs.values[v] = s
 	fs.order = append(fs.order, v)
