@@ -130,7 +130,8 @@ type flowState struct {
 	// values maps a recorded value to where it came from; a nil source
 	// marks a value the client sent first.
 	values map[string]*source
-	order  []string // values with a source, oldest first
+	order  []string // values with a source, oldest first (some may be gone)
+	nsrc   int      // values with a source in values
 	seen   []string // values the client sent first, oldest first
 }
 
@@ -603,7 +604,7 @@ func (c *Correlator) retain(reg producerReg) {
 		if fs := c.flows[old.key]; fs != nil {
 			for _, v := range old.values {
 				if src := fs.values[v]; src != nil && src.producer == old.plan {
-					delete(fs.values, v)
+					fs.forget(v, src)
 				}
 			}
 		}
@@ -644,13 +645,37 @@ func (fs *flowState) add(v string, s *source) {
 		fs.seen = append(fs.seen, v)
 		return
 	}
+	if len(fs.order) > 2*fs.nsrc+256 {
+		// sources forgotten to bound memory leave their values here:
+		// keep only the live ones
+		kept := fs.order[:0]
+		for _, o := range fs.order {
+			if fs.values[o] != nil {
+				kept = append(kept, o)
+			}
+		}
+		clear(fs.order[len(kept):])
+		fs.order = kept
+	}
 	if len(fs.order) >= maxPerFlow {
 		old := fs.order[0]
 		fs.order = fs.order[1:]
 		if src := fs.values[old]; src != nil {
 			delete(fs.values, old)
+			fs.nsrc--
 		}
+	}
+	if old, ok := fs.values[v]; !ok || old == nil {
+		fs.nsrc++
 	}
 	fs.values[v] = s
 	fs.order = append(fs.order, v)
+}
+
+// forget drops v when s is still its source.
+func (fs *flowState) forget(v string, s *source) {
+	if cur := fs.values[v]; cur != nil && cur == s {
+		delete(fs.values, v)
+		fs.nsrc--
+	}
 }
