@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/reprise/reprise/internal/coding"
 )
 
 // Mix categories and their weights: the Happy team's k6 full-API mix.
@@ -106,6 +108,9 @@ func (u *user) report() Report {
 	return u.rep
 }
 
+// acceptEncoding is what the client asks the server to compress with.
+const acceptEncoding = "gzip, deflate, br"
+
 // do sends one request and decodes a JSON object answer. route is the
 // template the request is counted under; ok lists the statuses the caller
 // expects (default 200).
@@ -126,6 +131,9 @@ func (u *user) do(ctx context.Context, method, route, path string, body any, ok 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	// As a browser or Node's fetch does: the server may compress its
+	// answers, and the client reads through the coding.
+	req.Header.Set("Accept-Encoding", acceptEncoding)
 	req.Header.Set("User-Agent", "happy-app/1.4.2 (reprise-workload)")
 	if u.token != "" {
 		req.Header.Set("Authorization", "Bearer "+u.token)
@@ -154,6 +162,13 @@ func (u *user) do(ctx context.Context, method, route, path string, body any, ok 
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return resp.StatusCode, nil, fmt.Errorf("%s: read body: %w", label, err)
+	}
+	if ce := resp.Header.Values("Content-Encoding"); len(ce) > 0 {
+		dec, err := coding.DecodeCodings(coding.Parse(ce...), raw, 16<<20)
+		if err != nil {
+			return resp.StatusCode, nil, fmt.Errorf("%s: decode body: %w", label, err)
+		}
+		raw = dec.Data
 	}
 	var out map[string]any
 	if len(raw) > 0 && raw[0] == '{' {
