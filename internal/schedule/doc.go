@@ -9,8 +9,12 @@
 // the first record, and is filtered by shard. Records are re-sorted by
 // start within a bounded reorder window, so a corpus written in completion
 // order still replays in start order; a record that arrives later than the
-// window goes out at once and is counted as Late. Reading is streamed: a
-// pass never holds more than the window of corpus time in memory.
+// window goes out at once and is counted as Late. The window adapts: it is
+// twice the furthest a record has come after a later-starting one so far,
+// at least 250ms and at most Options.Window (10s), so a corpus written in
+// order holds a quarter second of records in memory and one written in
+// completion order as much as its longest exchanges need. Reading is
+// streamed: a pass never holds more than the window in memory.
 //
 // # Copies (--multiply)
 //

@@ -32,7 +32,22 @@ type feed struct {
 	idle time.Duration
 	last time.Duration
 
+	// disorder is the furthest a record came after a later-starting one
+	// so far: the reorder window holds twice that (at least minWindow, at
+	// most Options.Window), so a corpus written in order holds few records
+	// in memory.
+	disorder time.Duration
+
 	read, skipped int64
+}
+
+// minWindow is the smallest reorder window.
+const minWindow = 250 * time.Millisecond
+
+// window is the reorder window in use: twice the disorder seen so far,
+// within minWindow and Options.Window.
+func (f *feed) window() time.Duration {
+	return min(f.opts.Window, max(minWindow, 2*f.disorder))
 }
 
 func newFeed(src traffic.Source, closer func() error, opts *Options) *feed {
@@ -45,7 +60,7 @@ func (f *feed) next(ctx context.Context) (rec traffic.Record, pos uint64, late b
 	for {
 		// Return the earliest pending record once nothing earlier can
 		// still arrive within the window, or once the source is drained.
-		if f.pending.Len() > 0 && (f.srcEOF || f.pending[0].start <= f.maxSeen-f.opts.Window) {
+		if f.pending.Len() > 0 && (f.srcEOF || f.pending[0].start <= f.maxSeen-f.window()) {
 			p := heap.Pop(&f.pending).(pendingRec)
 			return f.emit(p.rec, false)
 		}
@@ -82,6 +97,8 @@ func (f *feed) next(ctx context.Context) (rec traffic.Record, pos uint64, late b
 		}
 		if start > f.maxSeen {
 			f.maxSeen = start
+		} else if d := f.maxSeen - start; d > f.disorder {
+			f.disorder = d
 		}
 		f.arrival++
 		heap.Push(&f.pending, pendingRec{start: start, arrival: f.arrival, rec: rec})

@@ -64,7 +64,8 @@ type Options struct {
 	// ShardOf gives the shard (0 to n-1) of a flow: whole recorded users
 	// to one shard (analysis.Users.Shard). Nil hashes the flow's name.
 	ShardOf func(flow string, n int) int
-	// Window is the reorder window in corpus time (default 10s).
+	// Window is the longest reorder window in corpus time (default 10s);
+	// the window in use adapts to the disorder the corpus shows.
 	Window time.Duration
 	// MaxGap cuts any gap between consecutive records longer than it down
 	// to it (corpus time, before Speed): idle stretches of a corpus, such
