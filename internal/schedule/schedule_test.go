@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -581,5 +582,39 @@ func TestVaries(t *testing.T) {
 		if got := s.Varies(); got != want || want != tc.varies {
 			t.Errorf("stages %q multiply %d: Varies %v, events with other identities %v", tc.stages, tc.opts.Multiply, got, want)
 		}
+	}
+}
+
+// The reorder window adapts to the corpus's disorder: a record written
+// 300ms after a later-starting one teaches the window to hold 600ms, so a
+// later one 500ms out of order still goes out in start order; a corpus in
+// order reads only a quarter second ahead.
+func TestReorderWindowAdapts(t *testing.T) {
+	ms := time.Millisecond
+	recs := []traffic.Record{ex("a", 0), ex("a", 1000), ex("b", 700), ex("a", 3000), ex("a", 4000), ex("b", 3500), ex("a", 6000)}
+	s, _ := New(traffic.SliceSource(recs), Options{})
+	var starts []time.Duration
+	for _, ev := range drain(t, s) {
+		starts = append(starts, ev.Record.Start())
+	}
+	if !slices.IsSorted(starts) || s.Stats().Late != 0 {
+		t.Fatalf("starts %v, late %d", starts, s.Stats().Late)
+	}
+	// In order: reading stays within the window of the record going out.
+	var read int
+	src := traffic.SourceFunc(func(ctx context.Context) (traffic.Record, error) {
+		if read == 1000 {
+			return traffic.Record{}, io.EOF
+		}
+		read++
+		return traffic.Record{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{Flow: "a", Start: time.Duration(read) * 10 * ms}}, nil
+	})
+	s, _ = New(src, Options{})
+	ev, err := s.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ahead := time.Duration(read)*10*ms - ev.Record.Start(); ahead > 300*ms {
+		t.Fatalf("read %v ahead of the first event", ahead)
 	}
 }
