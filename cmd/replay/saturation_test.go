@@ -94,3 +94,26 @@ func TestUnauthorizedRunNamesTheFlags(t *testing.T) {
 		}
 	}
 }
+
+// The shipped corpus replayed twice at one built-in server that keeps its
+// state, with no extra flag: no failure either time (every run gives the
+// values its client made variants of its own).
+func TestShippedCorpusTwiceAtOneServer(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("two replays of the shipped corpus at ten times its pace: not under -short or the race detector")
+	}
+	target := happyTarget(t)
+	corpus := happyCorpus(t, t.TempDir())
+	for run := 1; run <= 2; run++ {
+		results := filepath.Join(t.TempDir(), "r.json")
+		code, stdout, stderr := runReplay(t, "run", corpus, "--target", target, "--speed", "10", "-q", "--out", "json="+results)
+		if code != exitOK {
+			t.Fatalf("run %d: exit %d\n%s%s", run, code, stdout, stderr)
+		}
+		s := readResultsT(t, results)
+		a, err := s.Accounting()
+		if err != nil || a.Completed != a.Scheduled || s.Overall.Failed != 0 {
+			t.Errorf("run %d: %v (%v), %d failed\n%s", run, a, err, s.Overall.Failed, stdout)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/reprise/reprise/internal/coding"
 	"github.com/reprise/reprise/internal/correlate"
 	"github.com/reprise/reprise/internal/engine"
 	"github.com/reprise/reprise/internal/schedule"
@@ -447,6 +448,59 @@ func TestDeleteWaitsForTheReadsBeforeIt(t *testing.T) {
 			// follow each other.
 			if got := corr.Stats().Orders.Load(); got != 2*copies {
 				t.Errorf("%d requests ordered after an earlier use, want %d", got, 2*copies)
+			}
+		})
+	}
+}
+
+// A server that compresses its answers with whatever the client accepts:
+// correlation reads the live body through its coding, for each coding, and
+// the recorded body through its own.
+func TestCorrelationReadsEveryCoding(t *testing.T) {
+	for _, ce := range []string{"gzip", "deflate", "br", "zstd", "gzip, br"} {
+		t.Run(ce, func(t *testing.T) {
+			ss := &sessionServer{sessions: map[string]bool{}, tokens: map[string]bool{}}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				rec := httptest.NewRecorder()
+				ss.ServeHTTP(rec, r)
+				body, err := coding.Encode(ce, rec.Body.Bytes())
+				if err != nil {
+					t.Error(err)
+				}
+				w.Header().Set("Content-Encoding", ce)
+				w.WriteHeader(rec.Code)
+				w.Write(body)
+			}))
+			defer srv.Close()
+			const tok = "tok0000recorded0000"
+			const sid = "0123456789abcdef0123456789abcdef"
+			compressed := func(rec traffic.Record) traffic.Record {
+				x := rec.Exchange
+				x.Request.Header = append(x.Request.Header, traffic.Field{Name: "Accept-Encoding", Value: ce})
+				b, _ := coding.Encode(ce, x.Response.Body.Data)
+				x.Response.Header = traffic.Fields{{Name: "Content-Encoding", Value: ce}}
+				x.Response.Body = traffic.Body{Data: b, Size: int64(len(b))}
+				return rec
+			}
+			recs := []traffic.Record{
+				compressed(ex(0, "POST", "/v1/auth", `{"publicKey":"k"}`, `{"success":true,"token":"`+tok+`"}`, "")),
+				compressed(ex(10*time.Millisecond, "POST", "/v1/sessions", `{"tag":"t1"}`, `{"session":{"id":"`+sid+`","tag":"t1"}}`, tok)),
+				compressed(ex(20*time.Millisecond, "GET", "/v1/sessions/"+sid, ``, `{}`, tok)),
+			}
+			target, _ := url.Parse(srv.URL)
+			sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{})
+			c := correlate.New()
+			var mu sync.Mutex
+			statuses := map[int]int{}
+			if _, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: c, Results: func(r traffic.Result) {
+				mu.Lock()
+				statuses[r.Status]++
+				mu.Unlock()
+			}}, sched); err != nil {
+				t.Fatal(err)
+			}
+			if statuses[200] != 3 || c.Stats().Links.Load() < 2 || c.Stats().Misses.Load() != 0 {
+				t.Fatalf("statuses %v, links %d, misses %d", statuses, c.Stats().Links.Load(), c.Stats().Misses.Load())
 			}
 		})
 	}
