@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -58,25 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "version", Usage: "print the version (" + version.Tool + ", as in replay's results and HAR files) and exit"},
 		},
-		Action: func(c *cli.Context) error {
-			switch {
-			case c.Bool("version"):
-				fmt.Fprintln(c.App.Writer, version.Tool)
-				return nil
-			case c.Args().First() == "help" && c.NArg() <= 2:
-				if name := c.Args().Get(1); name != "" && c.App.Command(name) != nil {
-					return cli.ShowCommandHelp(c, name)
-				}
-				return cli.ShowAppHelp(c)
-			case c.NArg() > 0:
-				var names []string
-				for _, cmd := range c.App.Commands {
-					names = append(names, cmd.Name)
-				}
-				return usageError{fmt.Errorf("unknown command %q: the commands are %s (record --help describes them)", c.Args().First(), strings.Join(names, ", "))}
-			}
-			return cli.ShowAppHelp(c)
-		},
+		Action:          cliargs.RootAction("record", version.Tool, func(err error) error { return usageError{err} }),
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
 		HideVersion:     true,

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -71,21 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "version", Usage: "print the version (" + version.Tool + ", as in results and HAR files) and exit"},
 		},
-		Action: func(c *cli.Context) error {
-			switch {
-			case c.Bool("version"):
-				fmt.Fprintln(c.App.Writer, version.Tool)
-				return nil
-			case c.Args().First() == "help" && c.NArg() <= 2:
-				if name := c.Args().Get(1); name != "" && c.App.Command(name) != nil {
-					return cli.ShowCommandHelp(c, name)
-				}
-				return cli.ShowAppHelp(c)
-			case c.NArg() > 0:
-				return usageError{fmt.Errorf("unknown command %q: the commands are %s (replay --help describes them)", c.Args().First(), commandNames(c.App))}
-			}
-			return cli.ShowAppHelp(c)
-		},
+		Action:          cliargs.RootAction("replay", version.Tool, func(err error) error { return usageError{err} }),
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
 		HideVersion:     true,
@@ -136,17 +121,6 @@ func (i interruptedError) Error() string {
 
 // ExitCode makes the interrupted exit code reach the process.
 func (i interruptedError) ExitCode() int { return exitInterrupted }
-
-// commandNames lists the app's commands, "run, demo, ...".
-func commandNames(app *cli.App) string {
-	var names []string
-	for _, c := range app.Commands {
-		if !c.Hidden {
-			names = append(names, c.Name)
-		}
-	}
-	return strings.Join(names, ", ")
-}
 
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {

@@ -234,27 +234,15 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options) {
 			off += len(seg) + 1
 			vs.add(seg, w)
 		}
-		for name, vals := range query(f.URL) {
-			for _, v := range vals {
-				vs.add(v, InURL)
-				vs.placeholders(v, InURL)
-				if v != "" && traffic.IsTokenParam(name) {
-					f.Credentials = append(f.Credentials, v)
-				}
-			}
-		}
+		queryValues(query(f.URL), &f.Credentials, func(v string) {
+			vs.add(v, InURL)
+			vs.placeholders(v, InURL)
+		})
 	}
-	for _, h := range q.Header {
-		v := h.Value
-		if cred, ok := traffic.Bearer(v); ok {
-			v = cred
-			if strings.EqualFold(h.Name, "authorization") {
-				f.Credentials = append(f.Credentials, cred)
-			}
-		}
+	headerValues(q.Header, &f.Credentials, func(v string) {
 		vs.add(v, InHeader)
 		vs.placeholders(v, InHeader)
-	}
+	})
 	if f.Response.Data != nil {
 		scanJSON(f.Response.Data, func(v string) {
 			vs.add(v, InResponse)
@@ -317,6 +305,35 @@ func (vs *values) add(v string, w Where) {
 		}
 	}
 	vs.list = append(vs.list, Value{S: v, Where: w})
+}
+
+// queryValues calls fn for every query value, and adds those of token
+// parameters (traffic.TokenParams) to creds.
+func queryValues(q url.Values, creds *[]string, fn func(v string)) {
+	for name, vals := range q {
+		for _, v := range vals {
+			fn(v)
+			if v != "" && traffic.IsTokenParam(name) {
+				*creds = append(*creds, v)
+			}
+		}
+	}
+}
+
+// headerValues calls fn for every header value, a bearer credential split
+// off its scheme, and adds the credentials of Authorization headers to
+// creds.
+func headerValues(h traffic.Fields, creds *[]string, fn func(v string)) {
+	for _, f := range h {
+		v := f.Value
+		if cred, ok := traffic.Bearer(v); ok {
+			v = cred
+			if strings.EqualFold(f.Name, "authorization") {
+				*creds = append(*creds, cred)
+			}
+		}
+		fn(v)
+	}
 }
 
 // query parses u's query, nil when it has none.

@@ -208,32 +208,17 @@ func (f *UserFinder) AddRecord(rec traffic.Record) {
 			fx.Sends = append(fx.Sends, seg)
 		}
 	}
-	if rawQuery != "" {
-		if vals, err := url.ParseQuery(rawQuery); err == nil {
-			for name, vs := range vals {
-				for _, v := range vs {
-					if telling(v) {
-						fx.Sends = append(fx.Sends, v)
-					}
-					if v != "" && traffic.IsTokenParam(name) {
-						fx.Credentials = append(fx.Credentials, v)
-					}
-				}
-			}
-		}
-	}
-	for _, h := range q.Header {
-		v := h.Value
-		if cred, ok := traffic.Bearer(v); ok {
-			v = cred
-			if strings.EqualFold(h.Name, "authorization") {
-				fx.Credentials = append(fx.Credentials, cred)
-			}
-		}
+	sendTelling := func(v string) {
 		if telling(v) {
 			fx.Sends = append(fx.Sends, v)
 		}
 	}
+	if rawQuery != "" {
+		if vals, err := url.ParseQuery(rawQuery); err == nil {
+			queryValues(vals, &fx.Credentials, sendTelling)
+		}
+	}
+	headerValues(q.Header, &fx.Credentials, sendTelling)
 	if b := readBody(q.Header, q.Body); len(b.Data) > 0 {
 		ScanStrings(b.Data, MinValue, func(v string) {
 			if telling(v) {

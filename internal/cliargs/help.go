@@ -245,3 +245,31 @@ func wrapTo(b *strings.Builder, text, first, rest string) {
 	}
 	b.WriteString(strings.TrimRight(line, " ") + "\n")
 }
+
+// RootAction is the action of a program's root command: --version prints
+// the version, "help [COMMAND]" the help, an unknown command is refused
+// through usage (which marks the error as a bad command line), and no
+// command prints the help.
+func RootAction(program, version string, usage func(error) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		switch {
+		case c.Bool("version"):
+			fmt.Fprintln(c.App.Writer, version)
+			return nil
+		case c.Args().First() == "help" && c.NArg() <= 2:
+			if name := c.Args().Get(1); name != "" && c.App.Command(name) != nil {
+				return cli.ShowCommandHelp(c, name)
+			}
+			return cli.ShowAppHelp(c)
+		case c.NArg() > 0:
+			var names []string
+			for _, cmd := range c.App.Commands {
+				if !cmd.Hidden {
+					names = append(names, cmd.Name)
+				}
+			}
+			return usage(fmt.Errorf("unknown command %q: the commands are %s (%s --help describes them)", c.Args().First(), strings.Join(names, ", "), program))
+		}
+		return cli.ShowAppHelp(c)
+	}
+}
