@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cliargs.OnUsageError(app.Commands, app.OnUsageError)
 	cliargs.SetHelp(app, examples)
-	err := app.RunContext(ctx, cliargs.Permute(app.Commands, args))
+	err := cliargs.Run(ctx, app, cliargs.Permute(app.Commands, args))
 	return exitCode(err, stderr)
 }
 

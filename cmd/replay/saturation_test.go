@@ -18,8 +18,8 @@ import (
 // client never holds more connections than --max-conns, and the server
 // answers normally afterwards.
 func TestSaturatedTargetIsReportedNotWedged(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 6-second load test")
+	if testing.Short() || raceEnabled {
+		t.Skip("a timed load test: not under -short or the race detector")
 	}
 	srv, err := happyapi.New(happyapi.Config{AnyToken: true, MaxRate: 50, MaxQueue: 200,
 		AuthLimit: happyapi.RateLimit{N: -1}, TicketLimit: happyapi.RateLimit{N: -1}})
