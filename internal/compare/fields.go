@@ -41,10 +41,12 @@ const (
 )
 
 // pairField is one field in one comparison of two answers: its first
-// value on each side, and whether any occurrence differed.
+// value on each side, whether any occurrence differed, and whether one
+// differed in more than its id-like parts (masked).
 type pairField struct {
-	x, y   string
-	differ bool
+	x, y        string
+	differ      bool
+	substantive bool
 }
 
 // docDiff collects the fields of one comparison of two answers.
@@ -67,14 +69,48 @@ func (d *docDiff) leaf(key, x, y string) {
 	if y == "" {
 		y = absentValue
 	}
+	sub := x != y && masked(x) != masked(y)
 	f := d.fields[key]
 	if f == nil {
-		d.fields[key] = &pairField{x: x, y: y, differ: x != y}
+		d.fields[key] = &pairField{x: x, y: y, differ: x != y, substantive: sub}
 		return
 	}
 	if x != y && !f.differ {
 		f.differ, f.x, f.y = true, x, y
 	}
+	f.substantive = f.substantive || sub
+}
+
+// masked is a value with its id-like parts (runs of letters, digits and
+// + / = _ - . that analysis.IDLike takes for ids, and numbers of ten
+// digits or more: times) replaced by one mark, so that two values
+// differing only in ids compare equal: "/v1/sessions/3995b4e5…" and
+// {"c":"V3ao4YkY…","t":"encrypted"} in a string.
+func masked(v string) string {
+	tokenChar := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("+/=_-.", c) >= 0
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); {
+		if !tokenChar(v[i]) {
+			b.WriteByte(v[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(v) && tokenChar(v[j]) {
+			j++
+		}
+		tok := v[i:j]
+		digits := strings.Trim(tok, "0123456789") == ""
+		if analysis.IDLike(tok) || digits && len(tok) >= 10 {
+			b.WriteString("\x00")
+		} else {
+			b.WriteString(tok)
+		}
+		i = j
+	}
+	return b.String()
 }
 
 // decodeJSON reads one JSON document (numbers kept as written); false
@@ -347,9 +383,9 @@ const maxDistinct = 64
 
 // fieldStat accumulates one field of one endpoint over its pairs.
 type fieldStat struct {
-	// n pairs compared A against B, d of them differing; n2 and d2 the
-	// same of A against A2.
-	n, d, n2, d2 int64
+	// n pairs compared A against B, d of them differing (dSub in more
+	// than their id-like parts); n2 and d2 the same of A against A2.
+	n, d, dSub, n2, d2 int64
 	// Of the pairs compared both ways, onlyAB differed A against B only,
 	// onlyAA2 A against A2 only.
 	onlyAB, onlyAA2 int64
@@ -422,8 +458,9 @@ func epochLike(num string) bool {
 
 // noise says why a field's differences are noise without a second
 // instance of A to learn it from, or "": most of A's values look like
-// ids or times, or A gave a different value in most answers (counters,
-// random values). ignored names --ignore-field rules that matched.
+// ids or times, A gave a different value in most answers (counters,
+// random values), or most differences are in id-like parts of the
+// values only.
 func (s *fieldStat) noise() string {
 	if s.aVals == 0 {
 		return ""
@@ -436,6 +473,8 @@ func (s *fieldStat) noise() string {
 		return "timestamps"
 	case s.aVals >= 4 && (s.over || int64(len(s.distinct))*2 >= s.aVals):
 		return "a different value in most answers"
+	case s.d > 0 && 2*s.dSub <= s.d:
+		return "differs in id-like parts only"
 	}
 	return ""
 }
@@ -480,6 +519,9 @@ func (fs *fieldSet) add(seq uint64, win int64, ab, aa2 *docDiff) {
 		if f.differ {
 			s.d++
 			s.winD.add(win)
+			if f.substantive {
+				s.dSub++
+			}
 			if !s.hasEx {
 				s.hasEx, s.exA, s.exB, s.exSeq = true, f.x, f.y, seq
 				if aa2 != nil {

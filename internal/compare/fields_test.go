@@ -108,6 +108,34 @@ func TestFieldNoise(t *testing.T) {
 	}
 }
 
+func TestMasked(t *testing.T) {
+	for _, tc := range []struct {
+		x, y string
+		same bool
+	}{
+		{`"/v1/sessions/3995b4e5370b3ed6d0e8e98dea97a0a9"`, `"/v1/sessions/2b122dd89d8dc36e2c32c42bd98c426a"`, true},
+		{`"{\"c\":\"V3ao4YkYdQG5h2cjDHyJdqqYnMMYZGcbp7vpjM76GzaXEOjhE3xRTg==\",\"t\":\"encrypted\"}"`,
+			`"{\"c\":\"t4+gggFv8t6kvVzvvlu9tznybrTFU/5r2mb4jCUmBeDr7GijeTqUbL2ruu==\",\"t\":\"encrypted\"}"`, true},
+		{`"session 3fa85f64-5717-4562-b3fc-2c963f66afa6 at 1796297109744"`, `"session 9aa85f64-5717-4562-b3fc-2c963f66afa7 at 1796297109801"`, true},
+		{`"{\"c\":\"V3ao4YkYdQG5h2cjDHyJ\",\"t\":\"encrypted\"}"`, `"{\"c\":\"V3ao4YkYdQG5h2cjDHyJ\",\"t\":\"plain\"}"`, false},
+		{`"healthy"`, `"ok"`, false},
+		{`"v1"`, `"v2"`, false},
+		{`12`, `13`, false},
+	} {
+		if got := masked(tc.x) == masked(tc.y); got != tc.same {
+			t.Errorf("%s and %s masked alike: %v, want %v (%q %q)", tc.x, tc.y, got, tc.same, masked(tc.x), masked(tc.y))
+		}
+	}
+	s := &fieldStat{}
+	for range 10 {
+		s.noteA(`"session of x"`)
+	}
+	s.d, s.dSub = 10, 1
+	if got := s.noise(); got != "differs in id-like parts only" {
+		t.Errorf("noise %q for a field differing in ids only", got)
+	}
+}
+
 func TestExampleRedacted(t *testing.T) {
 	rd := newRedactor()
 	for _, tc := range []struct {

@@ -17,9 +17,11 @@ import (
 
 // release says how a simulated release answers.
 type release struct {
-	// slow is added to the latency of slowEndpoint.
-	slow         time.Duration
-	slowEndpoint string
+	// slow is added to the latency and service time of slowEndpoint;
+	// queued to the latency of queuedEndpoint only (time waiting to be
+	// sent behind slow requests of the same flows).
+	slow, queued                 time.Duration
+	slowEndpoint, queuedEndpoint string
 	// state is the "state" member of GET /v1/items answers.
 	state string
 	// drop leaves out the WebSocket messages of type "update".
@@ -72,8 +74,12 @@ func liveRun(t *testing.T, seed uint64, n int, releases ...release) *Report {
 			if ep == rel.slowEndpoint {
 				lat += rel.slow
 			}
+			svc := lat - 100*time.Microsecond
+			if ep == rel.queuedEndpoint {
+				lat += rel.queued
+			}
 			res := traffic.Result{Kind: traffic.ResultHTTP, Endpoint: ep, Seq: seq, Intended: at, Sent: at,
-				Latency: lat, Service: lat - 100*time.Microsecond, Status: 200, Expected: 200, Flow: "u1"}
+				Latency: lat, Service: svc, Status: 200, Expected: 200, Flow: "u1"}
 			cols[l].Add(res)
 			live.Result(l, res)
 			live.Observe(l, Answer{Seq: seq, Endpoint: ep, Status: 200,
@@ -160,9 +166,13 @@ func TestLiveSameRelease(t *testing.T) {
 	}
 }
 
+// B is slower on GET /v1/items, and one field of its answers changed;
+// GET /health's requests wait behind it (their latency grows, their
+// service time does not): only GET /v1/items is flagged.
 func TestLiveSlowerAndChanged(t *testing.T) {
 	b := baseline
 	b.slow, b.slowEndpoint, b.state = 15*time.Millisecond, "GET /v1/items", "ACTIVE"
+	b.queued, b.queuedEndpoint = 10*time.Millisecond, "GET /health"
 	rep := liveRun(t, 7, 3000, baseline, b)
 	if rep.Verdict() != Regression {
 		t.Fatalf("verdict %s, want regression", rep.Verdict())
@@ -180,6 +190,15 @@ func TestLiveSlowerAndChanged(t *testing.T) {
 		if e.Endpoint == "GET /v1/items" {
 			items = e
 		}
+	}
+	var health *Endpoint
+	for _, e := range rep.Endpoints {
+		if e.Endpoint == "GET /health" {
+			health = e
+		}
+	}
+	if q := health.metric("latency paired shift"); q == nil || q.Class != Unchanged || !strings.Contains(q.Note, "waiting to be sent") || math.Abs(q.Delta-10) > 0.5 {
+		t.Errorf("GET /health, queued 10ms behind: %+v", q)
 	}
 	shift, state := items.metric("latency paired shift"), items.metric("field items[].state")
 	if shift == nil || shift.Class != Regression || math.Abs(shift.Delta-15) > 0.5 || *shift.CILow > 15 || *shift.CIHigh < 15 {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/reprise/reprise/internal/metrics"
@@ -176,12 +177,34 @@ func (l *Live) Compare(a, b, a2 *metrics.Snapshot, opts Options) (*Report, error
 		r.Endpoints = append(r.Endpoints, e)
 	}
 	r.judge(&c)
+	for _, e := range append([]*Endpoint{r.Overall}, r.Endpoints...) {
+		queued(e)
+	}
 	for _, cmp := range r.all() {
 		if cmp.Field != nil && cmp.Field.Noise != "" {
 			info.NoiseFields++
 		}
 	}
 	return r, nil
+}
+
+// queued judges again the latency changes of an endpoint whose service
+// time did not change: the difference is time waiting to be sent,
+// behind other requests of the same flows on the same connections (a
+// slower endpoint holding a user's connections delays that user's
+// other requests), not this endpoint's doing. They are unchanged, with
+// a note; the endpoint that held the connections has its own change.
+func queued(e *Endpoint) {
+	e.Class = Unchanged
+	for _, cmp := range e.Comparisons {
+		if stat, ok := strings.CutPrefix(cmp.Metric, "latency "); ok && cmp.Class != Unchanged {
+			if svc := e.metric("service " + stat); svc != nil && svc.Class == Unchanged {
+				cmp.Class = Unchanged
+				cmp.Note = "service time did not change: time waiting to be sent behind other requests of the same flows"
+			}
+		}
+		e.Class = max(e.Class, cmp.Class)
+	}
 }
 
 type liveReport struct {
