@@ -41,13 +41,28 @@ func (r regressionError) ExitCode() int { return exitRegression }
 func compareCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "compare",
-		Usage:     "compare two runs (release A and release B): what got slower, what started failing, what changed in the responses",
-		ArgsUsage: "A.json B.json",
-		Description: `Reads two results documents (replay run --out json=FILE, or replay merge) and compares B
-against A, per endpoint and overall: latency and service-time percentiles (p50 p90 p95 p99)
-and mean, the whole latency distribution (Mann-Whitney U), error rate, checks, shape checks,
-request rate, statuses and errors seen in one run only, JSON response shapes (keys and types,
-values ignored) and endpoints in one run only.
+		Usage:     "compare two releases (A and B): live, one replay sent to both at once, or two runs' results; what got slower, what started failing, what changed in the responses",
+		ArgsUsage: "CORPUS --a URL --b URL [--a2 URL] | A.json B.json",
+		Description: `Live: replay compare CORPUS --a URL --b URL [--a2 URL] replays the corpus once, sending every
+recorded event to each release at the same intended time (each with its own client-made ids and
+correlation, as copies are), and pairs each request to B with its twin to A. Durations are judged
+on the paired differences, so the noise of the moment (a busy machine, a slow network) falls on
+both twins and cancels: percentiles with paired bootstrap intervals, the mean (paired t), the
+shift of the whole distribution (Wilcoxon signed-rank); error rates on the pairs that disagree
+(McNemar). The answers are compared field by field (status, --diff-header headers, JSON bodies by
+path, WebSocket messages per connection and type): a field differing in most pairs is a
+regression, unless it is noise. Noise is learnt from --a2, a second instance of release A (fields
+that differ as often between A and A2: ids, timestamps, request ids), or without it recognised by
+its values (ids, times, a different value in most answers). Every replay run flag applies
+(--speed, --multiply, --auth-token(s), --only, --threshold judged on each release). --out
+json=FILE holds each release's full results and the comparison; html=FILE a report.
+
+Two results documents: replay compare A.json B.json reads two runs (replay run --out json=FILE, or
+replay merge) and compares B against A, per endpoint and overall: latency and service-time
+percentiles (p50 p90 p95 p99) and mean, the whole latency distribution (Mann-Whitney U), error
+rate, checks, shape checks, request rate, statuses and errors seen in one run only, JSON response
+shapes (keys and types, values ignored) and endpoints in one run only. Two runs at two times carry
+the noise of each moment: prefer the live form when both releases can run at once.
 
 A change is flagged only when it is statistically significant (p-values adjusted over all tests,
 Benjamini-Hochberg, at --alpha) and beyond the practical threshold (--min-change of A and
@@ -56,20 +71,10 @@ regression. --threshold-delta rules set what counts as a regression for a metric
   --threshold-delta 'p95>+10%'  --threshold-delta 'GET /v1/sessions: error_rate>+0.5pp'
   --threshold-delta 'rate<-10%'  --threshold-delta 'service.p99>+20ms'
 
-Exit codes: 0 no regression, 1 error, 2 bad usage, 3 regression found (--fail-on never: 0).`,
-		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "threshold-delta", Usage: "what counts as a regression: [ENDPOINT: ]METRIC OP CHANGE, e.g. 'p95>+10%' (repeatable)"},
-			&cli.Float64Flag{Name: "alpha", Value: compare.DefaultAlpha, Usage: "significance level, over p-values adjusted for the number of tests"},
-			&cli.StringFlag{Name: "min-change", Value: "5%", Usage: "practical threshold: smallest change worth flagging, relative to A"},
-			&cli.DurationFlag{Name: "min-latency-change", Value: compare.DefaultMinLatencyChange, Usage: "practical threshold for durations, with --min-change"},
-			&cli.StringFlag{Name: "fail-on", Value: "regression", Usage: "exit 3 on: regression, or never"},
-			&cli.StringSliceFlag{Name: "out", Usage: "write the comparison: json=FILE (every comparison with its test; repeatable)"},
-			&cli.BoolFlag{Name: "all", Usage: "also list every comparison, unchanged ones included"},
-		},
+Exit codes: 0 no regression, 1 error, 2 bad usage, 3 regression found (--fail-on never: 0),
+99 (live) a --threshold breached on B, 130 interrupted.`,
+		Flags: append(compareFlags(), liveFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return usageError{errors.New("compare takes two results files: replay compare A.json B.json")}
-			}
 			opts, err := compareOptions(c)
 			if err != nil {
 				return err
@@ -78,9 +83,16 @@ Exit codes: 0 no regression, 1 error, 2 bad usage, 3 regression found (--fail-on
 			if failOn != "regression" && failOn != "never" {
 				return usageError{fmt.Errorf("--fail-on %q: want regression or never", failOn)}
 			}
-			outs, err := parseOuts(c.StringSlice("out"), "json")
+			outs, err := parseOuts(c.StringSlice("out"), "json", "html")
 			if err != nil {
 				return usageError{err}
+			}
+			live, err := liveForm(c)
+			if err != nil {
+				return err
+			}
+			if live {
+				return liveCompare(c, opts, failOn, outs)
 			}
 			pa, pb := c.Args().Get(0), c.Args().Get(1)
 			a, err := readResults(pa)
@@ -100,20 +112,54 @@ Exit codes: 0 no regression, 1 error, 2 bad usage, 3 regression found (--fail-on
 				return usageError{err}
 			}
 			rep.A.File, rep.B.File = pa, pb
-			if err := rep.WriteText(c.App.Writer, compare.TextOptions{All: c.Bool("all")}); err != nil {
-				return err
-			}
-			for _, o := range outs {
-				if err := writeAtomic(o.path, 0o644, rep.WriteJSON); err != nil {
-					return fmt.Errorf("--out %s: %w", o.path, err)
-				}
-			}
-			if n := len(rep.Rows(compare.Regression)); n > 0 && failOn == "regression" {
-				return regressionError{n, rep.Tally()}
-			}
-			return nil
+			return finishCompare(c, rep, outs, failOn)
 		},
 	}
+}
+
+// compareFlags are the flags of both forms of compare.
+func compareFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "threshold-delta", Usage: "what counts as a regression: [ENDPOINT: ]METRIC OP CHANGE, e.g. 'p95>+10%' (repeatable)"},
+		&cli.Float64Flag{Name: "alpha", Value: compare.DefaultAlpha, Usage: "significance level, over p-values adjusted for the number of tests"},
+		&cli.StringFlag{Name: "min-change", Value: "5%", Usage: "practical threshold: smallest change worth flagging, relative to A"},
+		&cli.DurationFlag{Name: "min-latency-change", Value: compare.DefaultMinLatencyChange, Usage: "practical threshold for durations, with --min-change"},
+		&cli.StringFlag{Name: "fail-on", Value: "regression", Usage: "exit 3 on: regression, or never"},
+		&cli.StringSliceFlag{Name: "out", Usage: "write the comparison: json=FILE (every comparison with its test; live: each release's full results too), html=FILE (verdict, latency A against B, field differences); repeatable"},
+		&cli.BoolFlag{Name: "all", Usage: "also list every comparison, unchanged ones included"},
+	}
+}
+
+// finishCompare prints a comparison, writes its outputs and turns a
+// regression into the exit code.
+func finishCompare(c *cli.Context, rep *compare.Report, outs []output, failOn string) error {
+	if err := rep.WriteText(c.App.Writer, compare.TextOptions{All: c.Bool("all")}); err != nil {
+		return err
+	}
+	if err := writeComparison(rep, outs); err != nil {
+		return err
+	}
+	if n := len(rep.Rows(compare.Regression)); n > 0 && failOn == "regression" {
+		return regressionError{n, rep.Tally()}
+	}
+	return nil
+}
+
+// writeComparison writes the --out files of a comparison.
+func writeComparison(rep *compare.Report, outs []output) error {
+	if err := makeOutDirs(outs); err != nil {
+		return err
+	}
+	for _, o := range outs {
+		write := rep.WriteJSON
+		if o.format == "html" {
+			write = rep.WriteHTML
+		}
+		if err := writeAtomic(o.path, 0o644, write); err != nil {
+			return fmt.Errorf("--out %s: %w", o.path, err)
+		}
+	}
+	return nil
 }
 
 // compareOptions reads the statistical flags.

@@ -111,7 +111,7 @@ func TestCompareBadInput(t *testing.T) {
 		{"bad fail-on", []string{"compare", a, a, "--fail-on", "sometimes"}, exitUsage, []string{"--fail-on"}},
 		{"bad rule", []string{"compare", a, a, "--threshold-delta", "p95>-10%"}, exitUsage, []string{"--threshold-delta", "plus sign"}},
 		{"unknown endpoint", []string{"compare", a, a, "--threshold-delta", "GET /nope: p95>+10%"}, exitUsage, []string{"GET /nope", "known:"}},
-		{"bad out", []string{"compare", a, a, "--out", "html=x"}, exitUsage, []string{"--out"}},
+		{"bad out", []string{"compare", a, a, "--out", "csv=x"}, exitUsage, []string{"--out", "known: json, html"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runReplay(t, tc.args...)

@@ -39,7 +39,7 @@ var examples = map[string]string{
 	"export":   "replay export dev.rpz --har dev.har",
 	"serve":    "replay serve --listen 127.0.0.1:8787 --any-token --latency lognormal:median=5ms,sigma=0.5",
 	"workload": "replay workload --target http://127.0.0.1:8787 --users 6 --duration 2m",
-	"compare":  "replay compare a.json b.json --threshold-delta 'p95>+10%' --out json=cmp.json",
+	"compare":  "replay compare dev.rpz -a http://release-a:8787 -b http://release-b:8787 --speed 10 --out html=cmp.html  (or: replay compare a.json b.json)",
 	"merge":    "replay merge shard-0.json shard-1.json shard-2.json --out json=run.json --threshold hap-19",
 }
 

@@ -239,6 +239,10 @@ func IDLike(v string) bool {
 	return digit && letter && !strings.Contains(v, "://") && !looksLikeTime(v)
 }
 
+// TimeLike reports whether v is a date or a time as JSON bodies write
+// them: RFC 3339 (with or without a zone) or a bare date.
+func TimeLike(v string) bool { return looksLikeTime(v) }
+
 func looksLikeTime(v string) bool {
 	if len(v) < 10 || v[4] != '-' || v[0] < '0' || v[0] > '9' {
 		return false

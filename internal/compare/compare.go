@@ -62,6 +62,8 @@ const (
 	KindError        = "error"        // an error kind or not-sent reason appearing or gone
 	KindShape        = "shape"        // a response shape appearing or gone
 	KindEndpoint     = "endpoint"     // an endpoint in one run only
+	KindPaired       = "paired"       // the shift of paired durations (Wilcoxon signed-rank)
+	KindField        = "field"        // a field of the answers differing between A and B
 )
 
 // Comparison is one compared quantity of one endpoint (or of the whole
@@ -110,12 +112,23 @@ type Comparison struct {
 	Shape   string   `json:"shape,omitempty"`
 	Closest string   `json:"closest,omitempty"`
 	Diff    []string `json:"diff,omitempty"`
+	// CILow and CIHigh bound the 95% interval of Delta, in a live
+	// comparison (paired bootstrap for percentiles, Student for the
+	// mean, the sign test's order statistics for the paired shift).
+	CILow  *float64 `json:"ci_low,omitempty"`
+	CIHigh *float64 `json:"ci_high,omitempty"`
+	// Field describes a field of the answers (KindField).
+	Field *FieldDiff `json:"field,omitempty"`
 	// Note explains ("too few values to test", "not significant").
 	Note string `json:"note,omitempty"`
 
 	higherWorse bool
 	absMin      float64
 	order       int
+	// paired: a status or error of a live comparison, where one seen
+	// too rarely to be significant is chance (races between the
+	// releases), not a change.
+	paired bool
 }
 
 // Endpoint groups the comparisons of one endpoint.
@@ -219,6 +232,15 @@ type Report struct {
 	// Tests is the number of statistical tests (the size of the family
 	// the p-values are adjusted over).
 	Tests int
+	// A2 is the second instance of release A of a live comparison, when
+	// it had one.
+	A2 *Run
+	// Live describes a live comparison (one replay sent to both
+	// releases); nil for a comparison of two results documents.
+	Live *LiveInfo
+	// Results are the full results of each release of a live comparison
+	// ("a", "b", "a2").
+	Results []LaneResults
 }
 
 // Compare compares run b against run a.
@@ -248,7 +270,13 @@ func Compare(a, b *metrics.Snapshot, opts Options) (*Report, error) {
 	for _, n := range slices.Sorted(maps.Keys(names)) {
 		r.Endpoints = append(r.Endpoints, c.endpoint(n, a.Endpoint(n), b.Endpoint(n)))
 	}
-	// adjust every p-value over the whole family, then classify
+	r.judge(&c)
+	return r, nil
+}
+
+// judge adjusts every p-value of the report over the whole family, then
+// classifies each comparison and each endpoint.
+func (r *Report) judge(c *comparer) {
 	var ps []*float64
 	all := r.all()
 	for _, cmp := range all {
@@ -268,7 +296,6 @@ func Compare(a, b *metrics.Snapshot, opts Options) (*Report, error) {
 			e.Class = max(e.Class, cmp.Class)
 		}
 	}
-	return r, nil
 }
 
 func orEmpty(s *metrics.Stats) *metrics.Stats {
@@ -740,6 +767,21 @@ func (c *comparer) classify(cmp *Comparison) {
 	case KindEndpoint:
 		cmp.Class = Change
 		return
+	case KindField:
+		c.classifyField(cmp)
+		return
+	case KindPaired:
+		// a shift of paired durations: the median of the differences
+		// beyond the practical threshold, relative to A's median
+		d := math.Abs(cmp.Delta)
+		cmp.Practical = d >= cmp.absMin && d >= c.opts.MinChange*cmp.A
+		if cmp.Significant && cmp.Practical {
+			cmp.Class = Improvement
+			if worse {
+				cmp.Class = Regression
+			}
+		}
+		return
 	case KindDistribution:
 		// a shift of the whole distribution: a small effect at least,
 		// and a median moved beyond the practical threshold (a
@@ -752,6 +794,8 @@ func (c *comparer) classify(cmp *Comparison) {
 		cmp.Practical = true
 		appeared := cmp.A == 0
 		switch {
+		case appeared && !cmp.Significant && cmp.paired:
+			cmp.Note = "not significant"
 		case appeared && !cmp.Significant:
 			// too rare to tell from chance: shown, not judged
 			cmp.Class, cmp.Note = Change, "not significant"

@@ -3,7 +3,95 @@
 // failing and what changed in the responses, flagging only what is both
 // statistically significant and larger than a practical threshold, so
 // that the noise between two runs of the same release is not reported as
-// a regression.
+// a regression. Compare judges two results documents (two runs at two
+// times); Live judges one replay sent to both releases at once (below).
+//
+// # Live comparison
+//
+// One replay sends every event to each release at the same intended time
+// (replay.Options.Also: lanes A, B and optionally A2, a second instance
+// of A). Live.Result takes every result of every lane and pairs A's and
+// B's results of one event by its schedule sequence number; Live.Observe
+// takes every answer (HTTP responses, server WebSocket messages) and
+// compares each event's answers once every lane has answered. Live.Compare
+// then builds a Report of the usual format (classes, verdict, text, JSON)
+// from the pairs:
+//
+//	metric                       test                                        practical threshold
+//	latency, service,            change of the quantile of B against A's,     |change| >= 5% of A and >= 1ms
+//	ws_connecting p50 p90        paired block bootstrap (200 resamples of
+//	p95 p99                      whole windows of pairs), 95% percentile
+//	                             interval
+//	... mean                     mean of the paired differences, window-     as above
+//	                             robust variance
+//	... paired shift             Wilcoxon signed-rank on the differences,    |median of B - A| >= 5% of A's
+//	                             window-robust variance; the median of the    median and >= 1ms
+//	                             differences with its bootstrap interval
+//	error_rate,                  exact McNemar on the pairs failing in one   as error_rate
+//	ws_connect_failures          release only, and the windows' test; the
+//	                             larger p-value decides
+//	statuses, errors in one      McNemar, and the sign of the windows they   a new 4xx/5xx or error when
+//	release only                 fell in                                     significant is a regression;
+//	                                                                         not significant, unchanged
+//	fields of the answers        see below
+//
+// checks, shape checks, response shapes and WebSocket round trips and push
+// delivery have no twin to pair with and are compared from each lane's
+// snapshot as Compare does.
+//
+// Pairs are grouped in windows of Window (250 ms) of the run. What
+// disturbs one release for a moment (a CPU hog, a pause, a queue behind a
+// slow answer) moves every pair of that moment: the variance of every
+// paired test is the larger of the usual one and the window-robust one
+// (sandwich estimator over the windows' sums), its statistic referred to
+// Student's t with windows - 1 degrees of freedom, and the bootstrap
+// resamples whole windows. A test needs 4 windows (one second of run).
+// Latency changes of an endpoint whose service time did not change are
+// time waiting to be sent behind other requests of the same flows (a
+// slower endpoint holding a user's connections): unchanged, with a note.
+//
+// Memory stays bounded: per endpoint, counts and sums per window over
+// every pair (windows merged two by two past 4096), and a uniform
+// reservoir sample of LiveOptions.MaxPairs pairs (default 10000) for the
+// quantiles and the shift; answers wait for their twins up to a bound and
+// are compared as soon as they have them, and a WebSocket connection's
+// messages are counted per type with the first 32 of each type kept.
+//
+// Answers are compared field by field: the status ("(status)"), the
+// LiveOptions.Headers ("header Content-Type"), JSON bodies flattened to
+// paths (objects by key, arrays by index, or by "id" when the elements of
+// both arrays share ids; "len(items)" is a field; bodies that are not
+// JSON are compared whole, "(body)"), and per WebSocket connection the
+// count of each message type ("count(message[update/new-message])", the
+// type from a "type" or "event" member and a subtype in its payload) and
+// the first messages of each type in order ("message[TYPE].path"). For
+// each field: the pairs in which it was there, and those in which A and B
+// differ. Noise, with A2: a field differs beyond noise when the pairs in
+// which A and B differ but A and A2 agree outnumber the opposite (one-
+// sided exact binomial on those discordant pairs, and on the windows they
+// fell in; the larger p-value decides) by at least MinChange of the
+// pairs; otherwise it is noise. Without A2: noise is recognised by A's
+// values (most look like ids, analysis.IDLike, or times, RFC 3339 or
+// Unix epochs; or most answers give a different value: counters, random
+// values) or by its differences (in id-like parts only, such as an id in
+// a path or in a JSON document carried in a string), and any other field
+// is judged by whether it differs in more than half of the pairs
+// (binomial against one half, on pairs and on windows). --ignore-field
+// rules declare noise. A field differing in most pairs beyond noise is a
+// consistent change: a regression when significant. With A2, a field
+// differing significantly beyond noise in fewer pairs is a change;
+// without A2 such sporadic differences are not judged (races between
+// the releases cause them too). Each field keeps the first pair that
+// differed, its values shortened and credentials redacted (the default
+// rules of package redact, bearer tokens and JWTs).
+//
+// The document of a live comparison adds "live" (LiveInfo: counts, how
+// noise was told), "a2" and "results" ({"a", "b", "a2"}: each release's
+// full results document) to the members below; comparisons carry
+// "ci_low" and "ci_high" (the 95% interval of the change) and fields
+// "field" (FieldDiff). WriteHTML writes either comparison as a
+// self-contained page: the verdict, latency A against B per endpoint, the
+// field differences, every finding, the text.
 //
 // # What is compared
 //

@@ -1,9 +1,12 @@
 package compare
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/reprise/reprise/internal/metrics"
 )
 
 // Comparison document identification.
@@ -22,11 +25,16 @@ type document struct {
 	Tests     int            `json:"tests"`
 	A         Run            `json:"a"`
 	B         Run            `json:"b"`
+	A2        *Run           `json:"a2,omitempty"`
+	Live      *LiveInfo      `json:"live,omitempty"`
 	Options   Options        `json:"options"`
 	Notes     []string       `json:"notes,omitempty"`
 	Partial   []string       `json:"partial,omitempty"`
 	Overall   *Endpoint      `json:"overall"`
 	Endpoints []*Endpoint    `json:"endpoints"`
+	// Results are the results documents of each release of a live
+	// comparison, by lane name.
+	Results map[string]json.RawMessage `json:"results,omitempty"`
 }
 
 // WriteJSON writes the comparison as a JSON document (see the package
@@ -35,7 +43,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	doc := document{
 		Format: DocFormat, Version: DocVersion, Verdict: r.Verdict(),
 		Counts: map[string]int{}, Tests: r.Tests,
-		A: r.A, B: r.B, Options: r.Options, Notes: r.Notes, Partial: r.Partial,
+		A: r.A, B: r.B, A2: r.A2, Live: r.Live, Options: r.Options, Notes: r.Notes, Partial: r.Partial,
 		Overall: r.Overall, Endpoints: r.Endpoints,
 	}
 	for _, c := range []Class{Unchanged, Change, Improvement, Regression} {
@@ -43,6 +51,16 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	}
 	if doc.Endpoints == nil {
 		doc.Endpoints = []*Endpoint{}
+	}
+	for _, lr := range r.Results {
+		var buf bytes.Buffer
+		if err := metrics.Encode(&buf, lr.Snapshot); err != nil {
+			return fmt.Errorf("write comparison: results of %s: %w", lr.Name, err)
+		}
+		if doc.Results == nil {
+			doc.Results = map[string]json.RawMessage{}
+		}
+		doc.Results[lr.Name] = buf.Bytes()
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

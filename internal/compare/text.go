@@ -36,6 +36,12 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	bw.WriteString("\n")
 	r.writeRun(bw, "A", r.A)
 	r.writeRun(bw, "B", r.B)
+	if r.A2 != nil {
+		r.writeRun(bw, "A2", *r.A2)
+	}
+	if r.Live != nil {
+		r.writeLive(bw)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(bw, "%snote: %s\n", indent, n)
 	}
@@ -152,13 +158,33 @@ func (r *Report) writeRun(w *bufio.Writer, label string, run Run) {
 	fmt.Fprintf(w, "%s%s\n", indent, strings.Join(parts, "  "))
 }
 
+// writeLive says how a live comparison paired and compared.
+func (r *Report) writeLive(w *bufio.Writer) {
+	l := r.Live
+	fmt.Fprintf(w, "%spaired: %s sent to A and B at the same intended times, %d answered by both (durations compared on these pairs)\n",
+		indent, plural(int(l.Pairs), "event"), l.Answered)
+	line := fmt.Sprintf("%d answers compared field by field", l.Compared)
+	if l.Connections > 0 {
+		line += fmt.Sprintf(", and the messages of %s", plural(int(l.Connections), "WebSocket connection"))
+	}
+	if l.Noise == "a2" {
+		line += "; noise learnt from A2 (fields differing as often between A and A2)"
+	} else {
+		line += "; noise by heuristics (ids, timestamps, values varying per answer; --a2 learns it)"
+	}
+	fmt.Fprintf(w, "%s%s\n", indent, line)
+	if l.Sampled > 0 {
+		fmt.Fprintf(w, "%spercentiles and shifts of %s tested on a uniform sample of %d pairs each\n", indent, plural(l.Sampled, "endpoint"), l.MaxPairs)
+	}
+}
+
 // priority orders rows: failures first, then response shapes, latency,
 // service time, WebSocket, rate, endpoints.
 func priority(c *Comparison) int {
 	switch {
 	case c.Kind == KindError || c.Kind == KindStatus || c.Metric == "error_rate":
 		return 0
-	case c.Kind == KindShape || c.Metric == "shape_checks" || c.Metric == "checks":
+	case c.Kind == KindShape || c.Kind == KindField || c.Metric == "shape_checks" || c.Metric == "checks":
 		return 1
 	case strings.HasPrefix(c.Metric, "latency"):
 		return 2
@@ -287,7 +313,8 @@ func (r *Report) writeSection(w *bufio.Writer, c Class) {
 				name = g.name
 			}
 			abs, rel := change(cmp)
-			t = append(t, []string{name, cmp.Metric, value(cmp, cmp.A), value(cmp, cmp.B), abs, rel, pvalue(cmp.PAdjusted)})
+			va, vb := values(cmp)
+			t = append(t, []string{name, cmp.Metric, va, vb, abs, rel, pvalue(cmp.PAdjusted)})
 			for _, d := range detail(cmp) {
 				t = append(t, []string{"", "  " + d})
 			}
@@ -300,9 +327,18 @@ func (r *Report) writeSection(w *bufio.Writer, c Class) {
 	t.write(w, map[int]bool{2: true, 3: true, 4: true, 5: true, 6: true})
 }
 
-// detail is the lines under a row: the diff of a shape.
+// detail is the lines under a row: the diff of a shape, the example
+// and noise of a field, the interval of a paired change.
 func detail(c *Comparison) []string {
-	if c.Kind != KindShape {
+	switch {
+	case c.Kind == KindField:
+		return fieldDetail(c)
+	case c.CILow != nil && c.CIHigh != nil && c.Unit == unitMS:
+		lo := time.Duration(math.Round(*c.CILow * float64(time.Millisecond)))
+		hi := time.Duration(math.Round(*c.CIHigh * float64(time.Millisecond)))
+		return []string{fmt.Sprintf("95%% interval of the change: %s%s to %s%s (%s)", sign(*c.CILow), report.FormatDuration(lo.Abs()),
+			sign(*c.CIHigh), report.FormatDuration(hi.Abs()), c.Test)}
+	case c.Kind != KindShape:
 		return nil
 	}
 	var out []string
@@ -339,7 +375,7 @@ func (r *Report) writeUnchanged(w *bufio.Writer) {
 		if cmp.Class != Unchanged {
 			continue
 		}
-		if cmp.P == nil && cmp.Kind != KindStatus && cmp.Kind != KindError && cmp.Kind != KindShape {
+		if cmp.P == nil && cmp.Kind != KindStatus && cmp.Kind != KindError && cmp.Kind != KindShape && cmp.Kind != KindField {
 			untested++
 			continue
 		}
@@ -350,6 +386,9 @@ func (r *Report) writeUnchanged(w *bufio.Writer) {
 		report.FormatPercent(r.Options.MinChange), report.FormatDuration(r.Options.MinLatencyChange))
 	if untested > 0 {
 		line += fmt.Sprintf("; %d untested (too few values)", untested)
+	}
+	if r.Live != nil && r.Live.NoiseFields > 0 {
+		line += fmt.Sprintf("; %s differing only as noise", plural(r.Live.NoiseFields, "field"))
 	}
 	fmt.Fprintf(w, "\n%s%s\n", indent, line)
 }
@@ -368,11 +407,24 @@ func (r *Report) writeAll(w *bufio.Writer) {
 				n = name
 			}
 			abs, rel := change(cmp)
-			t = append(t, []string{n, cmp.Metric, value(cmp, cmp.A), value(cmp, cmp.B), abs, rel,
+			va, vb := values(cmp)
+			t = append(t, []string{n, cmp.Metric, va, vb, abs, rel,
 				pvalue(cmp.P), pvalue(cmp.PAdjusted), cmp.Class.String()})
 		}
 	}
 	t.write(w, map[int]bool{2: true, 3: true, 4: true, 5: true, 6: true, 7: true})
+}
+
+// values formats A and B of a comparison; a field shows the values of
+// its example pair.
+func values(c *Comparison) (a, b string) {
+	if c.Kind == KindField {
+		if c.Field == nil {
+			return "", ""
+		}
+		return c.Field.ExampleA, c.Field.ExampleB
+	}
+	return value(c, c.A), value(c, c.B)
 }
 
 // value formats A or B of a comparison.
@@ -422,6 +474,11 @@ func change(c *Comparison) (abs, rel string) {
 			return "new shape", ""
 		}
 		return "shape gone", ""
+	case KindField:
+		if c.Field == nil {
+			return "", ""
+		}
+		return fmt.Sprintf("differs in %d of %d", c.Field.Differ, c.Field.Pairs), strconv.FormatFloat(c.B*100, 'f', 0, 64) + "%"
 	}
 	switch c.Unit {
 	case unitMS:
@@ -436,6 +493,26 @@ func change(c *Comparison) (abs, rel string) {
 		rel = sign(*c.Relative) + strconv.FormatFloat(math.Abs(*c.Relative)*100, 'f', 1, 64) + "%"
 	}
 	return abs, rel
+}
+
+// fieldDetail is the lines under a field's row: the example pair, and
+// how the field fares between A and A2.
+func fieldDetail(c *Comparison) []string {
+	f := c.Field
+	if f == nil {
+		return nil
+	}
+	line := fmt.Sprintf("example: event #%d", f.ExampleSeq)
+	if f.ExampleA2 != "" {
+		line += ", A2 " + f.ExampleA2
+	}
+	if f.NoisePairs > 0 || f.withA2 {
+		line += fmt.Sprintf("; A against A2: differs in %d of %d", f.NoiseDiffer, f.NoisePairs)
+	}
+	if f.Noise != "" {
+		line += "; noise: " + f.Noise
+	}
+	return []string{line}
 }
 
 func sign(v float64) string {

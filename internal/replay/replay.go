@@ -101,6 +101,10 @@ type Options struct {
 	// (lane 0 is Engine.Target, then Also in order), for comparisons of
 	// content; it is called from many goroutines.
 	Observe func(lane int, o engine.Observation)
+	// Result, when set, receives every result of every lane (numbered as
+	// for Observe) beside the lane's collector, for comparisons of
+	// paired results; it is called from many goroutines.
+	Result func(lane int, r traffic.Result)
 	// Logger gets warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -349,6 +353,10 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		if opts.Observe != nil {
 			lane := i
 			cfg.Observe = func(o engine.Observation) { opts.Observe(lane, o) }
+		}
+		if opts.Result != nil {
+			lane, add := i, lr.col.Add
+			cfg.Results = func(r traffic.Result) { add(r); opts.Result(lane, r) }
 		}
 		lanes[i], cfgs[i] = lr, cfg
 	}

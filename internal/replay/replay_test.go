@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -125,11 +126,17 @@ func TestRunLanes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var observed [2]int
+	results := [2]map[uint64]bool{{}, {}}
 	out, err := Run(context.Background(), Options{Corpus: path, Schedule: schedule.Options{Speed: 10}, Engine: engine.Config{Target: a},
 		Also: []Lane{{Name: "b", Target: b}}, RunTag: "r1",
 		Observe: func(lane int, o engine.Observation) {
 			mu.Lock()
 			observed[lane]++
+			mu.Unlock()
+		},
+		Result: func(lane int, r traffic.Result) {
+			mu.Lock()
+			results[lane][r.Seq] = true
 			mu.Unlock()
 		}})
 	if err != nil {
@@ -145,6 +152,9 @@ func TestRunLanes(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen["a"]) != 10 || len(seen["b"]) != 10 || observed != [2]int{10, 10} {
 		t.Fatalf("a got %d, b got %d, observed %v", len(seen["a"]), len(seen["b"]), observed)
+	}
+	if len(results[0]) != 10 || !maps.Equal(results[0], results[1]) {
+		t.Fatalf("results by seq: a %v, b %v: want the same 10 events in each lane", results[0], results[1])
 	}
 	for _, x := range seen["a"] {
 		for _, y := range seen["b"] {
