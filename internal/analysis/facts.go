@@ -111,11 +111,8 @@ type Facts struct {
 	// body strings, 8 to 512 bytes with a digit.
 	Sends []string
 	// Returns are the id-sized strings of the recorded JSON response
-	// (PathOf finds where one is).
+	// (correlation finds where one is when a later request uses it).
 	Returns []string
-	// paths maps each of Returns to its path, found when first asked for.
-	pathsOnce sync.Once
-	paths     map[string][]any
 	// Placeholders are the redaction placeholders in the request body.
 	Placeholders []Placeholder
 	// Credentials are the bearer credentials the request sends: in an
@@ -438,21 +435,6 @@ func (f *Facts) Shape() string {
 	return f.shape
 }
 
-// PathOf returns where v, one of Returns, is in the recorded response:
-// object keys as strings, array indexes as ints (the first place, keys in
-// sorted order). The paths are found the first time one is asked for.
-func (f *Facts) PathOf(v string) ([]any, bool) {
-	f.pathsOnce.Do(func() {
-		f.paths = map[string][]any{}
-		WalkJSON(f.Response.Data, func(path []any, s string) {
-			if _, seen := f.paths[s]; !seen && sized(s) {
-				f.paths[s] = append([]any(nil), path...)
-			}
-		})
-	})
-	p, ok := f.paths[v]
-	return p, ok
-}
 
 // IsPlaceholder reports whether v is (or carries) a redaction placeholder.
 func IsPlaceholder(v string) bool { return strings.Contains(v, redact.PlaceholderPrefix) }

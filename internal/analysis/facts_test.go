@@ -64,9 +64,6 @@ func TestFactsOfAnExchange(t *testing.T) {
 	if slices.Contains(f.Sends, "messages") {
 		t.Errorf("sends %v has a value without a digit", f.Sends)
 	}
-	if p, ok := f.PathOf("first-tag-1"); !ok || !reflect.DeepEqual(p, []any{"message", "tags", 0}) {
-		t.Errorf("path of first-tag-1: %v %v", p, ok)
-	}
 	if !slices.Equal(f.Returns, []string{"354c120ea229f0809b7a65a3", "first-tag-1"}) {
 		t.Errorf("returns %v", f.Returns)
 	}

@@ -20,10 +20,6 @@ import (
 // DefaultMaxConns is the default bound on a lane's open connections.
 const DefaultMaxConns = 512
 
-// defaultUserConns bounds the pool of a user whose recorded connections
-// are unknown (a browser's per-host limit).
-const defaultUserConns = 6
-
 // poolIdle is how long an unused pool keeps its connections.
 const poolIdle = 30 * time.Second
 
@@ -135,16 +131,14 @@ type pools struct {
 }
 
 // client returns the HTTP client of a recorded user in one copy, creating
-// its pool (of at most conns connections; 0 means unknown) when needed.
+// its pool (of at most conns connections; 0 means unknown, and the pool
+// is bounded only by the lane's MaxConns) when needed.
 func (ps *pools) client(user string, copy, conns int) *http.Client {
 	k := poolKey{user, copy}
 	ps.mu.Lock()
 	p := ps.m[k]
 	if p == nil {
-		if conns <= 0 {
-			conns = defaultUserConns
-		}
-		p = &pool{client: ps.build(conns)}
+		p = &pool{client: ps.build(max(conns, 0))}
 		ps.m[k] = p
 	}
 	ps.mu.Unlock()
