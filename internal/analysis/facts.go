@@ -435,7 +435,6 @@ func (f *Facts) Shape() string {
 	return f.shape
 }
 
-
 // IsPlaceholder reports whether v is (or carries) a redaction placeholder.
 func IsPlaceholder(v string) bool { return strings.Contains(v, redact.PlaceholderPrefix) }
 
