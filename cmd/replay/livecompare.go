@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -159,10 +157,10 @@ func liveCompare(c *cli.Context, cmpOpts compare.Options, failOn string, outs []
 		return usageError{errors.New("--max-pairs must be at least 100")}
 	}
 	lo := compare.LiveOptions{Lanes: 2, Headers: c.StringSlice("diff-header"), Ignore: ignore, MaxPairs: c.Int("max-pairs")}
-	opts.Also = []replay.Lane{{Name: "b", Target: urls[1]}}
+	opts.Also = []replay.Lane{{Name: "b", Target: urls[1], Flag: "--b", Preflight: nw.Direct(urls[1])}}
 	if urls[2] != nil {
 		lo.Lanes = 3
-		opts.Also = append(opts.Also, replay.Lane{Name: "a2", Target: urls[2]})
+		opts.Also = append(opts.Also, replay.Lane{Name: "a2", Target: urls[2], Flag: "--a2", Preflight: nw.Direct(urls[2])})
 	}
 	live := compare.NewLive(lo)
 	opts.Result = live.Result
@@ -178,13 +176,8 @@ func liveCompare(c *cli.Context, cmpOpts compare.Options, failOn string, outs []
 		targets = append(targets, urls[2])
 	}
 	opts.Preflight = nw.Direct(urls[0])
-	for i, t := range targets[1:] {
-		if nw.Direct(t) {
-			if err := dialCheck(c.Context, t, opts.Engine.Timeout, []string{"--b", "--a2"}[i]); err != nil {
-				return err
-			}
-		}
-	}
+	opts.TargetFlag = "--a"
+
 	opts.CheckEndpoints = func(known []string) error {
 		if err := ths.Check(known); err != nil {
 			return usageError{fmt.Errorf("--threshold: %w", err)}
@@ -192,33 +185,11 @@ func liveCompare(c *cli.Context, cmpOpts compare.Options, failOn string, outs []
 		if err := compare.CheckRules(cmpOpts.Rules, known); err != nil {
 			return usageError{fmt.Errorf("--threshold-delta: %w", err)}
 		}
-		for _, t := range targets {
-			if t.Scheme == "https" || !nw.Direct(t) {
-				if err := nw.Check(c.Context, t, opts.Engine.Timeout); err != nil {
-					return err
-				}
-			}
-		}
-		if !opts.StartAt.IsZero() {
-			for _, o := range outs {
-				if err := checkOut(o.path); err != nil {
-					return fmt.Errorf("--out %s=%s: %w", o.format, o.path, err)
-				}
-			}
-			return nil
-		}
-		return makeOutDirs(outs)
+		return beforeSending(c, nw, opts, outs, targets...)
 	}
 	out, err := replay.Run(c.Context, opts)
 	if out == nil {
-		if errors.Is(err, replay.ErrStartInterrupted) {
-			return interruptedError{what: fmt.Sprintf("while waiting for --start-at %s (%s): nothing was sent, no report written",
-				replay.FormatStart(opts.StartAt), context.Cause(c.Context))}
-		}
-		if c.Context.Err() != nil {
-			return interruptedError{what: "before the run started (" + context.Cause(c.Context).Error() + "): nothing was sent, no report written"}
-		}
-		return explainDNS(corpusHint(err, opts.Corpus), urls[0])
+		return notStarted(c, err, opts, urls[0])
 	}
 	if opts.Progress != nil {
 		fmt.Fprint(c.App.ErrWriter, "\r\033[K")
@@ -301,26 +272,4 @@ func liveNotes(out *replay.Outcome, ths report.Thresholds, verdicts []report.Ver
 		lines = append(lines, fmt.Sprintf("run tags %s: each release got client-made values (tags, ids, keys) of its own (--run-tag %s gives the same again)", strings.Join(tags, ", "), out.RunTag))
 	}
 	return lines
-}
-
-// dialCheck dials a release once, so a release that is down gives one
-// clear line instead of a comparison of failures.
-func dialCheck(ctx context.Context, target *url.URL, timeout time.Duration, flag string) error {
-	host := target.Host
-	if target.Port() == "" {
-		port := "80"
-		if target.Scheme == "https" {
-			port = "443"
-		}
-		host = net.JoinHostPort(target.Hostname(), port)
-	}
-	if timeout <= 0 || timeout > 5*time.Second {
-		timeout = 5 * time.Second
-	}
-	d := net.Dialer{Timeout: timeout}
-	conn, err := d.DialContext(ctx, "tcp", host)
-	if err != nil {
-		return fmt.Errorf("release %s unreachable: %w (is the server running, and is %s right?)", target, err, flag)
-	}
-	return conn.Close()
 }

@@ -227,6 +227,8 @@ func TestCompareLiveBadInput(t *testing.T) {
 		{"two corpora", []string{"compare", c, c}, exitUsage, []string{"is a corpus", "--a URL --b URL"}},
 		{"one results file", []string{"compare", results, "--a", up, "--b", up}, exitUsage, []string{"two results files"}},
 		{"b down", []string{"compare", c, "--a", up, "--b", "http://127.0.0.1:1"}, exitError, []string{"127.0.0.1:1", "--b"}},
+		{"a down", []string{"compare", c, "--a", "http://127.0.0.1:1", "--b", up}, exitError, []string{"127.0.0.1:1", "--a right"}},
+		{"b is the recorded origin", []string{"compare", c, "--a", up, "--b", "http://127.0.0.1:45453"}, exitError, []string{"origin", "(--b)", "--allow-origin"}},
 		{"bad max pairs", []string{"compare", c, "--a", up, "--b", up, "--max-pairs", "5"}, exitUsage, []string{"--max-pairs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -313,6 +313,44 @@ func readReplayFlags(c *cli.Context, corpusPath string) (replay.Options, error) 
 	return o, nil
 }
 
+// beforeSending runs once the corpus is read, before anything is sent:
+// it checks each target the way the run reaches it (through a proxy or
+// --resolve, and a TLS handshake for https://; a target dialled directly
+// was checked by the replay's own preflight), then the --out files, and
+// makes their directories. A run that waits for --start-at makes them when
+// it writes the results: an interrupted wait leaves none behind.
+func beforeSending(c *cli.Context, nw *netconf.Network, opts replay.Options, outs []output, targets ...*url.URL) error {
+	for _, t := range targets {
+		if nw != nil && (t.Scheme == "https" || !nw.Direct(t)) {
+			if err := nw.Check(c.Context, t, opts.Engine.Timeout); err != nil {
+				return err
+			}
+		}
+	}
+	if !opts.StartAt.IsZero() {
+		for _, o := range outs {
+			if err := checkOut(o.path); err != nil {
+				return fmt.Errorf("--out %s=%s: %w", o.format, o.path, err)
+			}
+		}
+		return nil
+	}
+	return makeOutDirs(outs)
+}
+
+// notStarted explains a replay that ended before it started: interrupted
+// (while waiting for --start-at, or before), or refused.
+func notStarted(c *cli.Context, err error, opts replay.Options, target *url.URL) error {
+	if errors.Is(err, replay.ErrStartInterrupted) {
+		return interruptedError{what: fmt.Sprintf("while waiting for --start-at %s, %s before it (%s): nothing was sent, no report written",
+			replay.FormatStart(opts.StartAt), max(time.Until(opts.StartAt), 0).Round(time.Millisecond), context.Cause(c.Context))}
+	}
+	if c.Context.Err() != nil {
+		return interruptedError{what: "before the run started (" + context.Cause(c.Context).Error() + "): nothing was sent, no report written"}
+	}
+	return explainDNS(corpusHint(err, opts.Corpus), target)
+}
+
 // replayAndReport runs the replay, prints the summary, writes outputs and
 // turns breached thresholds into the exit code. nw, when set, is the way
 // to the target that the engine was given (replayOptions).
@@ -323,41 +361,15 @@ func replayAndReport(c *cli.Context, opts replay.Options, nw *netconf.Network, t
 	// them, and a TLS handshake for https://) runs once the corpus has
 	// been read, before anything is sent.
 	opts.Preflight = nw == nil || nw.Direct(target)
-	fullCheck := nw != nil && (target.Scheme == "https" || !nw.Direct(target))
 	opts.CheckEndpoints = func(known []string) error {
 		if err := ths.Check(known); err != nil {
 			return usageError{fmt.Errorf("--threshold: %w", err)}
 		}
-		if fullCheck {
-			if err := nw.Check(c.Context, target, opts.Engine.Timeout); err != nil {
-				return err
-			}
-		}
-		// The target answered and the corpus is read: the run starts,
-		// so the directories of its results are made now (or refused
-		// before anything is sent). A run that waits for --start-at
-		// checks them again and makes them when it writes the results:
-		// an interrupted wait leaves none behind.
-		if !opts.StartAt.IsZero() {
-			for _, o := range outs {
-				if err := checkOut(o.path); err != nil {
-					return fmt.Errorf("--out %s=%s: %w", o.format, o.path, err)
-				}
-			}
-			return nil
-		}
-		return makeOutDirs(outs)
+		return beforeSending(c, nw, opts, outs, target)
 	}
 	out, err := replay.Run(c.Context, opts)
 	if out == nil {
-		if errors.Is(err, replay.ErrStartInterrupted) {
-			return interruptedError{what: fmt.Sprintf("while waiting for --start-at %s, %s before it (%s): nothing was sent, no report written",
-				replay.FormatStart(opts.StartAt), max(time.Until(opts.StartAt), 0).Round(time.Millisecond), context.Cause(c.Context))}
-		}
-		if c.Context.Err() != nil {
-			return interruptedError{what: "before the run started (" + context.Cause(c.Context).Error() + "): nothing was sent, no report written"}
-		}
-		return explainDNS(corpusHint(err, opts.Corpus), target)
+		return notStarted(c, err, opts, target)
 	}
 	snap := out.Snapshot
 	verdicts := report.Evaluate(snap, ths)

@@ -71,6 +71,9 @@ type Options struct {
 	// Preflight dials the target once before replaying, so a target that
 	// is down gives one error instead of a run of failures.
 	Preflight bool
+	// TargetFlag names the flag that gave Engine.Target in error lines;
+	// "" is "--target".
+	TargetFlag string
 	// StartAt, when set, is when the run starts: Run reads the corpus and
 	// checks the target first, then waits until this wall-clock time
 	// before the engine's clock starts, so that shards given one StartAt
@@ -170,6 +173,11 @@ type Lane struct {
 	// the run tag and this name.
 	Name   string
 	Target *url.URL
+	// Flag is the command-line flag that gave Target, for error lines
+	// ("--b"); Preflight dials Target before the run as Options.Preflight
+	// does the main target's.
+	Flag      string
+	Preflight bool
 }
 
 // laneTag is the run tag of an extra lane.
@@ -263,12 +271,22 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		return nil, fmt.Errorf("%s was not closed by its recorder (killed, or still being written): it reads to its last whole block; pass --allow-truncated to replay what it holds", opts.Corpus)
 	}
 	h := r.Header()
-	if !opts.AllowOrigin && sameHost(h.Origin, opts.Engine.Target) {
-		return nil, fmt.Errorf("%w %s: replaying recorded traffic at the system it was recorded from is refused; pass --allow-origin if you mean it", ErrOrigin, h.Origin)
+	// One lane per target: the main one, then opts.Also.
+	flag := opts.TargetFlag
+	if flag == "" {
+		flag = "--target"
 	}
-	if opts.Preflight {
-		if err := preflight(ctx, opts.Engine.Target, opts.Engine.Timeout); err != nil {
-			return nil, err
+	targets := append([]Lane{{Target: opts.Engine.Target, Flag: flag, Preflight: opts.Preflight}}, opts.Also...)
+	for _, l := range targets {
+		if !opts.AllowOrigin && sameHost(h.Origin, l.Target) {
+			return nil, fmt.Errorf("%w %s (%s): replaying recorded traffic at the system it was recorded from is refused; pass --allow-origin if you mean it", ErrOrigin, h.Origin, l.Flag)
+		}
+	}
+	for _, l := range targets {
+		if l.Preflight {
+			if err := preflight(ctx, l.Target, opts.Engine.Timeout, l.Flag); err != nil {
+				return nil, err
+			}
 		}
 	}
 	router, users, sv, err := learn(ctx, opts)
@@ -322,9 +340,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		filter = &filtered{src: events, f: opts.Filter, dropped: map[uint64]bool{}}
 		events = filter
 	}
-	// One lane per target: the main one, then opts.Also. Each has its
-	// collector, identities and correlation.
-	targets := append([]Lane{{Target: opts.Engine.Target}}, opts.Also...)
+	// Each lane has its collector, identities and correlation.
 	lanes := make([]*laneRun, len(targets))
 	cfgs := make([]engine.Config, len(targets))
 	for i, t := range targets {
@@ -616,7 +632,7 @@ func every(interval time.Duration, fn func()) (stop func()) {
 
 // preflight dials the target once, so a target that is down or mistyped
 // gives one clear line instead of a report of nothing but failures.
-func preflight(ctx context.Context, target *url.URL, timeout time.Duration) error {
+func preflight(ctx context.Context, target *url.URL, timeout time.Duration, flag string) error {
 	host := target.Host
 	if target.Port() == "" {
 		port := "80"
@@ -631,7 +647,7 @@ func preflight(ctx context.Context, target *url.URL, timeout time.Duration) erro
 	d := net.Dialer{Timeout: timeout}
 	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
-		return fmt.Errorf("target %s unreachable: %w (is the server running, and is --target right?)", target, err)
+		return fmt.Errorf("target %s unreachable: %w (is the server running, and is %s right?)", target, err, flag)
 	}
 	conn.Close()
 	return nil
