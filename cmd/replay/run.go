@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,8 @@ Thresholds: --threshold 'p95<500ms' --threshold 'error_rate<1%' --threshold 'rat
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no live progress line"},
 			&cli.StringSliceFlag{Name: "abort-threshold", Aliases: []string{"abort-on-fail"}, Usage: "threshold checked every second during the run: its breach stops the run (exit 99), as k6's abortOnFail; also judged at the end (repeatable)"},
 			&cli.DurationFlag{Name: "abort-grace", Value: 10 * time.Second, Usage: "time into the run before --abort-threshold is checked (as k6's delayAbortEval)"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`", Hidden: true},
+			&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile of the run to `FILE` at its end", Hidden: true},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -65,6 +68,25 @@ Thresholds: --threshold 'p95<500ms' --threshold 'error_rate<1%' --threshold 'rat
 			}
 			if !c.Bool("quiet") {
 				opts.Progress = progressPrinter(c.App.ErrWriter, opts.Engine.Duration)
+			}
+			if path := c.String("cpuprofile"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
+			if path := c.String("memprofile"); path != "" {
+				defer func() {
+					if f, err := os.Create(path); err == nil {
+						pprof.Lookup("allocs").WriteTo(f, 0)
+						f.Close()
+					}
+				}()
 			}
 			if exprs := c.StringSlice("abort-threshold"); len(exprs) > 0 {
 				abort, err := report.Resolve(exprs)
