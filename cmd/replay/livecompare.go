@@ -14,6 +14,7 @@ import (
 
 	"github.com/reprise/reprise/internal/compare"
 	"github.com/reprise/reprise/internal/engine"
+	"github.com/reprise/reprise/internal/gctune"
 	"github.com/reprise/reprise/internal/metrics"
 	"github.com/reprise/reprise/internal/replay"
 	"github.com/reprise/reprise/internal/report"
@@ -187,7 +188,9 @@ func liveCompare(c *cli.Context, cmpOpts compare.Options, failOn string, outs []
 		}
 		return beforeSending(c, nw, opts, outs, targets...)
 	}
+	stopTuning := gctune.Start()
 	out, err := replay.Run(c.Context, opts)
+	stopTuning()
 	if out == nil {
 		return notStarted(c, err, opts, urls[0])
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/reprise/reprise/internal/engine"
+	"github.com/reprise/reprise/internal/gctune"
 	"github.com/reprise/reprise/internal/metrics"
 	"github.com/reprise/reprise/internal/netconf"
 	"github.com/reprise/reprise/internal/replay"
@@ -377,6 +378,7 @@ func notStarted(c *cli.Context, err error, opts replay.Options, target *url.URL)
 // turns breached thresholds into the exit code. nw, when set, is the way
 // to the target that the engine was given (replayOptions).
 func replayAndReport(c *cli.Context, opts replay.Options, nw *netconf.Network, ths report.Thresholds, outs []output) error {
+	defer gctune.Start()()
 	target := opts.Engine.Target
 	// The replay's own preflight dials the target's host directly: right
 	// unless a proxy or --resolve stands between. The full check (through

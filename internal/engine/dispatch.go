@@ -98,6 +98,7 @@ dispatch:
 	stats := make([]Stats, len(d.lanes))
 	for i, l := range d.lanes {
 		l.wg.Wait()
+		l.workers.stop()
 		st := l.stats()
 		st.Start = d.clock.start
 		st.LastIntended = last

@@ -106,7 +106,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	if isMutation(q.Method) {
 		mut = l.ws.sendMutation(x.Flow, req.URL.Path, q.Body.Data, res.Sent)
 	}
-	resp, err := client.Do(req)
+	resp, err := l.do(client, req)
 	var body []byte
 	wantShape := false
 	if err == nil {
@@ -161,6 +161,23 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	t.settle(res)
 }
 
+// do sends req through client. Unless redirects are followed (or the
+// target carries credentials for the client to send), it goes straight to
+// the client's transport: http.Client.Do would copy every request's
+// headers for redirects that are never followed. Errors read as the
+// client's.
+func (l *lane) do(client *http.Client, req *http.Request) (*http.Response, error) {
+	if l.cfg.FollowRedirects || req.URL.User != nil {
+		return client.Do(req)
+	}
+	resp, err := client.Transport.RoundTrip(req)
+	if err != nil {
+		op := req.Method[:1] + strings.ToLower(req.Method[1:])
+		return nil, &url.Error{Op: op, URL: req.URL.String(), Err: err}
+	}
+	return resp, nil
+}
+
 // dependencies waits for the responses a plan depends on, however slow
 // the target (each of them ends within its own timeout), and returns the
 // live values to send; false when a producer failed (or the run ended).
@@ -199,14 +216,37 @@ func readBody(resp *http.Response, keep bool) ([]byte, int64, error) {
 		n, err := io.Copy(io.Discard, resp.Body)
 		return nil, n, err
 	}
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(resp.Body, maxKeptBody))
+	// Sized once when the length is known (the common case), one byte
+	// over so that the read meeting the end does not grow it.
+	size := int64(512)
+	if resp.ContentLength >= 0 {
+		size = min(resp.ContentLength, maxKeptBody) + 1
+	}
+	buf, err := readAll(io.LimitReader(resp.Body, maxKeptBody), make([]byte, 0, size))
+	n := int64(len(buf))
 	if err == nil {
 		var m int64
 		m, err = io.Copy(io.Discard, resp.Body)
 		n += m
 	}
-	return buf.Bytes(), n, err
+	return buf, n, err
+}
+
+// readAll is io.ReadAll into buf.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return buf, err
+		}
+	}
 }
 
 type notSentError struct{}

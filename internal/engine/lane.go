@@ -43,6 +43,7 @@ type lane struct {
 	pending map[poolKey][]*flowStep
 	ws      *wsState
 	wg      sync.WaitGroup // every goroutine the lane started
+	workers *workers       // the goroutines its exchanges run on
 
 	scheduled   atomic.Int64
 	byKind      [8]atomic.Int64 // by traffic.ResultKind
@@ -69,6 +70,7 @@ func newLane(cfg Config, c *clock) *lane {
 		undecoded: map[string]int64{},
 		flows:     flowOrder{steps: map[string]*flowStep{}},
 		pending:   map[poolKey][]*flowStep{},
+		workers:   newWorkers(),
 		dialer:    &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second},
 		tlsCfg:    &tls.Config{InsecureSkipVerify: cfg.Insecure},
 	}
@@ -165,7 +167,7 @@ func (l *lane) accept(ctx context.Context, ev schedule.Event) {
 			held = true
 		}
 		l.wg.Add(1)
-		go l.exchange(ctx, ev, t, step, rw, client, held)
+		l.workers.run(func() { l.exchange(ctx, ev, t, step, rw, client, held) })
 	case traffic.KindWSOpen, traffic.KindWSMessage, traffic.KindWSClose:
 		l.ws.dispatch(ctx, ev)
 	default:
