@@ -258,7 +258,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 		return nil
 	}
 	fs := c.flow(flowKey{ev.Record.Flow(), ev.Round}, ev.Copy)
-	p := &plan{done: make(chan struct{}), stats: &c.stats}
+	p := &plan{stats: &c.stats} // its done channel is made if it is kept
 	start := ev.Record.Start()
 	switch ev.Record.Kind {
 	case traffic.KindExchange:
@@ -379,6 +379,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 	if len(p.links) == 0 && len(p.after) == 0 && len(p.follows) == 0 && !p.produces && !p.introduces && !p.tracked && p.skip == "" && len(p.standIns) == 0 {
 		return nil
 	}
+	p.done = make(chan struct{})
 	return p
 }
 

@@ -34,9 +34,9 @@ type Identities struct {
 	// artifacts. Set it before the first Rewrite.
 	Run string
 
-	memo      map[string]string // label NUL value -> variant
-	memoOrder []string
-	assigned  map[string]string // label NUL credential -> pool token
+	memo      map[labeled]string // value of a copy -> its variant
+	memoOrder []labeled
+	assigned  map[labeled]string // credential of a copy -> pool token
 	nAssigned int
 
 	stats IdentityStats
@@ -57,7 +57,7 @@ type IdentityStats struct {
 
 // NewIdentities returns Identities with no pool and no run tag.
 func NewIdentities() *Identities {
-	return &Identities{memo: map[string]string{}, assigned: map[string]string{}}
+	return &Identities{memo: map[labeled]string{}, assigned: map[labeled]string{}}
 }
 
 // Stats returns the counters (read them after the run).
@@ -104,7 +104,7 @@ func (v *Identities) Rewrite(ev schedule.Event) Rewrite {
 // pool returns the pool token a recorded credential of one copy and
 // round is sent as.
 func (v *Identities) pool(cred, label string) string {
-	k := label + "\x00" + cred
+	k := labeled{label, cred}
 	t, ok := v.assigned[k]
 	if !ok {
 		t = v.Tokens[v.nAssigned%len(v.Tokens)]
@@ -115,10 +115,14 @@ func (v *Identities) pool(cred, label string) string {
 	return t
 }
 
+// labeled is a value of one copy and round (its label), a key that costs
+// no allocation to look up.
+type labeled struct{ label, value string }
+
 // variant is Variant with a bounded memo: the same values recur in every
 // request of a copy (its token, its session's tag).
 func (v *Identities) variant(val, label string) string {
-	k := label + "\x00" + val
+	k := labeled{label, val}
 	if out, ok := v.memo[k]; ok {
 		return out
 	}
