@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,12 +152,121 @@ func BenchmarkGzipRead(b *testing.B) {
 	for b.Loop() {
 		zr, _ := gzip.NewReader(bytes.NewReader(gz.Bytes()))
 		raw, _ := io.ReadAll(zr)
+		st := newDecState()
 		for len(raw) > 0 {
-			_, n, err := decodeRecord(raw)
+			_, n, err := decodeWith(raw, st)
 			if err != nil {
 				b.Fatal(err)
 			}
 			raw = raw[n:]
 		}
 	}
+}
+
+var genCorpus struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// generatedCorpus returns a corpus made by bench/gencorpus (20,000 requests
+// of 100 users, a fifth of them on WebSocket): records with per-user bearer
+// tokens, JSON bodies and 8 or 9 header lines, as a recorder writes them.
+// It is made once per test binary, with the go command, unless
+// $REPRISE_BENCH_CORPUS names a corpus file to read instead.
+func generatedCorpus(b *testing.B) []byte {
+	b.Helper()
+	genCorpus.once.Do(func() {
+		if path := os.Getenv("REPRISE_BENCH_CORPUS"); path != "" {
+			genCorpus.data, genCorpus.err = os.ReadFile(path)
+			return
+		}
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			genCorpus.err = err
+			return
+		}
+		out := filepath.Join(os.TempDir(), fmt.Sprintf("reprise-bench-%d.rpz", os.Getpid()))
+		defer os.Remove(out)
+		cmd := exec.Command(gobin, "run", "./bench/gencorpus", "-requests", "20000", "-ws", "0.2", "-force", "-out", out)
+		cmd.Dir = filepath.Join("..", "..")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			genCorpus.err = fmt.Errorf("gencorpus: %v: %s", err, msg)
+			return
+		}
+		genCorpus.data, genCorpus.err = os.ReadFile(out)
+	})
+	if genCorpus.err != nil {
+		b.Skip(genCorpus.err)
+	}
+	return genCorpus.data
+}
+
+// countAll reads every record of data and returns how many and the raw size.
+func countAll(b *testing.B, data []byte) (int, int64) {
+	r, err := NewReader(bytes.NewReader(data))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	n := 0
+	for {
+		_, err := r.Next(context.Background())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	return n, r.Stats().RawBytes
+}
+
+// BenchmarkReadGenerated measures reading a corpus made by bench/gencorpus,
+// in MB/s of raw records: what a replay's survey and replay passes do.
+func BenchmarkReadGenerated(b *testing.B) {
+	data := generatedCorpus(b)
+	want, raw := countAll(b, data)
+	b.SetBytes(raw)
+	b.ReportAllocs()
+	for b.Loop() {
+		if n, _ := countAll(b, data); n != want {
+			b.Fatalf("read %d of %d", n, want)
+		}
+	}
+	b.ReportMetric(float64(want)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkDecodeGenerated measures decoding alone (no decompression) of
+// the records of the generated corpus, in MB/s of raw records, with a
+// Reader's decoder state.
+func BenchmarkDecodeGenerated(b *testing.B) {
+	r, err := NewReader(bytes.NewReader(generatedCorpus(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs, err := traffic.ReadAll(context.Background(), r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var raw []byte
+	for _, rec := range recs {
+		if raw, err = appendRecord(raw, rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		st := newDecState()
+		for p := raw; len(p) > 0; {
+			_, n, err := decodeWith(p, st)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p = p[n:]
+		}
+	}
+	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -62,7 +63,11 @@ func appendRecord(dst []byte, r traffic.Record) ([]byte, error) {
 
 // decodeRecord decodes one framed record from the front of b and returns
 // the number of bytes it used. Byte slices in the record alias b.
-func decodeRecord(b []byte) (traffic.Record, int, error) {
+func decodeRecord(b []byte) (traffic.Record, int, error) { return decodeWith(b, nil) }
+
+// decodeWith is decodeRecord with the state a Reader keeps from one record
+// to the next (nil for none): the record decoded is the same either way.
+func decodeWith(b []byte, st *decState) (traffic.Record, int, error) {
 	if len(b) < 2 {
 		return traffic.Record{}, 0, errShort
 	}
@@ -72,14 +77,19 @@ func decodeRecord(b []byte) (traffic.Record, int, error) {
 		return traffic.Record{}, 0, fmt.Errorf("%s record: bad length", kind)
 	}
 	used := 1 + w + int(n)
-	d := dec{b: b[1+w : used]}
+	d := dec{b: b[1+w : used], st: st}
 	r := traffic.Record{Kind: kind}
 	switch kind {
 	case traffic.KindHeader:
 		r.Header = d.header()
 	case traffic.KindExchange:
-		r.Exchange = new(traffic.Exchange)
-		d.exchange(r.Exchange)
+		// One allocation for the exchange and its response.
+		xr := new(struct {
+			x traffic.Exchange
+			p traffic.Response
+		})
+		r.Exchange = &xr.x
+		d.exchange(&xr.x, &xr.p)
 	case traffic.KindWSOpen:
 		r.WSOpen = d.wsOpen()
 	case traffic.KindWSMessage:
@@ -92,8 +102,8 @@ func decodeRecord(b []byte) (traffic.Record, int, error) {
 	if d.err != nil {
 		return traffic.Record{}, used, fmt.Errorf("%s record: %w", kind, d.err)
 	}
-	// Bytes left in d.b belong to fields added by a later minor version:
-	// ignoring them is what makes the format extensible.
+	// Bytes left in d.b[d.i:] belong to fields added by a later minor
+	// version: ignoring them is what makes the format extensible.
 	return r, used, nil
 }
 
@@ -230,50 +240,124 @@ func (e *enc) wsClose(c *traffic.WSClose) {
 	e.str(c.Error)
 }
 
-// dec reads fields in order; the first failure sticks in err and every
-// later read returns a zero value.
+// Interning: a Reader keeps the strings it decoded last in a table and
+// hands out the kept string when the same bytes come again. Header names,
+// methods, hosts, flows, bearer tokens and most header values repeat from
+// one record to the next, so most strings cost a hash and a compare instead
+// of an allocation. The table is two-way set associative, indexed by a hash
+// of the length and of bytes taken at the start, the middle and the end
+// (cheap whatever the length; strings that differ elsewhere only share a
+// set), the least recently used way of a set making room: strings that do
+// not repeat (request ids, most URLs) pass through without pushing out the
+// ones that do. It stays bounded: internSets*2 strings of at most
+// maxInterned bytes.
+const (
+	internSets  = 2048
+	maxInterned = 512
+)
+
+// decState is what a Reader's decoder keeps from one record to the next.
+type decState struct {
+	strs [internSets][2]string
+	// lru says which way of a set was used least recently.
+	lru [internSets]uint8
+}
+
+func newDecState() *decState { return new(decState) }
+
+// internSet picks b's set in the intern table.
+func internSet(b []byte) uint64 {
+	const k0, k1 = 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9
+	n := len(b)
+	var x, y uint64
+	switch {
+	case n >= 8:
+		x = binary.LittleEndian.Uint64(b)
+		y = binary.LittleEndian.Uint64(b[n-8:])
+		if n > 16 {
+			x ^= bits.RotateLeft64(binary.LittleEndian.Uint64(b[n/2-4:]), 29)
+		}
+	case n >= 4:
+		x = uint64(binary.LittleEndian.Uint32(b))
+		y = uint64(binary.LittleEndian.Uint32(b[n-4:]))
+	case n > 0:
+		x = uint64(b[0])<<16 | uint64(b[n/2])<<8 | uint64(b[n-1])
+	}
+	hi, lo := bits.Mul64(x^k0, y^k1^uint64(n))
+	return (hi ^ lo) & (internSets - 1)
+}
+
+// intern returns string(b), the kept string when it has the same bytes.
+func (st *decState) intern(b []byte) string {
+	if len(b) > maxInterned {
+		return string(b)
+	}
+	i := internSet(b)
+	set := &st.strs[i]
+	if set[0] == string(b) {
+		st.lru[i] = 1
+		return set[0]
+	}
+	if set[1] == string(b) {
+		st.lru[i] = 0
+		return set[1]
+	}
+	s := string(b)
+	w := st.lru[i] & 1
+	set[w] = s
+	st.lru[i] = w ^ 1
+	return s
+}
+
+// dec reads fields in order from b[i:]; the first failure sticks in err,
+// and moves i to the end so that every later read returns a zero value.
+// Reading moves an index, not a slice: no pointer is written, so reading
+// costs no write barrier while the GC runs.
 type dec struct {
 	b   []byte
+	i   int
 	err error
+	st  *decState // nil: no interning
 }
 
 func (d *dec) fail(err error) {
 	if d.err == nil {
 		d.err = err
 	}
-	d.b = nil
+	d.i = len(d.b)
 }
 
+// left is how many bytes are left to read.
+func (d *dec) left() int { return len(d.b) - d.i }
+
 func (d *dec) uvarint() uint64 {
-	if d.err != nil {
-		return 0
+	if i := d.i; i < len(d.b) && d.b[i] < 0x80 {
+		d.i++
+		return uint64(d.b[i])
 	}
-	v, n := binary.Uvarint(d.b)
+	v, n := binary.Uvarint(d.b[d.i:])
 	if n <= 0 {
 		d.fail(errShort)
 		return 0
 	}
-	d.b = d.b[n:]
+	d.i += n
 	return v
 }
 
 func (d *dec) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
+	v, n := binary.Varint(d.b[d.i:])
 	if n <= 0 {
 		d.fail(errShort)
 		return 0
 	}
-	d.b = d.b[n:]
+	d.i += n
 	return v
 }
 
 func (d *dec) count(limit int) int {
 	v := d.uvarint()
 	// Every counted item takes at least one byte.
-	if v > uint64(len(d.b)) || v > uint64(limit) {
+	if v > uint64(d.left()) || v > uint64(limit) {
 		d.fail(fmt.Errorf("count %d out of range", v))
 		return 0
 	}
@@ -292,34 +376,49 @@ func (d *dec) int() int {
 func (d *dec) dur() time.Duration { return time.Duration(d.varint()) }
 
 func (d *dec) bytes() []byte {
+	// Fast path: a one-byte length (below 128) that fits.
+	if i := d.i; i < len(d.b) && d.b[i] < 0x80 && int(d.b[i]) < len(d.b)-i {
+		start, end := i+1, i+1+int(d.b[i])
+		d.i = end
+		if start == end {
+			return nil
+		}
+		return d.b[start:end:end]
+	}
 	n := d.uvarint()
 	if d.err != nil {
 		return nil
 	}
-	if n > uint64(len(d.b)) {
+	if n > uint64(d.left()) {
 		d.fail(errShort)
 		return nil
 	}
 	if n == 0 {
 		return nil
 	}
-	p := d.b[:n:n]
-	d.b = d.b[n:]
-	return p
+	start, end := d.i, d.i+int(n)
+	d.i = end
+	return d.b[start:end:end]
 }
 
-func (d *dec) str() string { return string(d.bytes()) }
+func (d *dec) str() string {
+	b := d.bytes()
+	if len(b) == 0 {
+		return ""
+	}
+	if d.st == nil {
+		return string(b)
+	}
+	return d.st.intern(b)
+}
 
 func (d *dec) bool() bool {
-	if d.err != nil {
-		return false
-	}
-	if len(d.b) == 0 {
+	if d.i >= len(d.b) {
 		d.fail(errShort)
 		return false
 	}
-	v := d.b[0]
-	d.b = d.b[1:]
+	v := d.b[d.i]
+	d.i++
 	if v > 1 {
 		d.fail(fmt.Errorf("bad boolean %d", v))
 		return false
@@ -335,16 +434,15 @@ func (d *dec) time() time.Time {
 	return time.Unix(0, v).UTC()
 }
 
-func (d *dec) fields() traffic.Fields {
-	n := d.count(1 << 20)
-	if n == 0 {
-		return nil
+// fieldCount reads the count of a header field list.
+func (d *dec) fieldCount() int { return d.count(1 << 20) }
+
+// fieldsInto reads the fields of a list whose count was read into f, which
+// has that length.
+func (d *dec) fieldsInto(f traffic.Fields) {
+	for i := 0; i < len(f) && d.err == nil; i++ {
+		f[i] = traffic.Field{Name: d.str(), Value: d.str()}
 	}
-	f := make(traffic.Fields, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		f = append(f, traffic.Field{Name: d.str(), Value: d.str()})
-	}
-	return f
 }
 
 func (d *dec) strmap() map[string]string {
@@ -379,7 +477,31 @@ func (d *dec) header() *traffic.Header {
 	return h
 }
 
-func (d *dec) exchange(x *traffic.Exchange) {
+// responseFields looks ahead, past the request's nq header fields and its
+// body, for the count of the response's header fields: 0 when there is no
+// response, or when the record is cut short (reading it fails anyway).
+func (d *dec) responseFields(nq int) int {
+	a := dec{b: d.b, i: d.i} // reads without interning or moving d
+	for range 2 * nq {
+		a.bytes()
+	}
+	a.body()
+	if !a.bool() {
+		return 0
+	}
+	a.int()
+	a.bytes()
+	a.bytes()
+	n := a.fieldCount()
+	if a.err != nil {
+		return 0
+	}
+	return n
+}
+
+// exchange decodes into x, and into p (a new Response when nil) if the
+// exchange has a response.
+func (d *dec) exchange(x *traffic.Exchange, p *traffic.Response) {
 	x.Flow = d.str()
 	x.ConnID = d.uvarint()
 	x.Start = d.dur()
@@ -393,14 +515,35 @@ func (d *dec) exchange(x *traffic.Exchange) {
 	q.Host = d.str()
 	q.Scheme = d.str()
 	q.Proto = d.str()
-	q.Header = d.fields()
+	// The request's and the response's header fields share one slice of
+	// the right size, each list capped at its own length.
+	nq := d.fieldCount()
+	np := 0
+	var all traffic.Fields
+	if d.err == nil {
+		np = d.responseFields(nq)
+		if nq+np > 0 {
+			all = make(traffic.Fields, nq+np)
+		}
+	}
+	if nq > 0 {
+		q.Header = all[:nq:nq]
+		d.fieldsInto(q.Header)
+	}
 	q.Body = d.body()
 	if d.bool() {
-		p := &traffic.Response{}
+		if p == nil {
+			p = &traffic.Response{}
+		}
 		p.Status = d.int()
 		p.Reason = d.str()
 		p.Proto = d.str()
-		p.Header = d.fields()
+		if n := d.fieldCount(); n == np && n > 0 {
+			p.Header = all[nq:]
+		} else if n > 0 {
+			p.Header = make(traffic.Fields, n)
+		}
+		d.fieldsInto(p.Header)
 		p.Body = d.body()
 		n := d.count(1 << 10)
 		for i := 0; i < n && d.err == nil; i++ {
@@ -422,9 +565,9 @@ func (d *dec) wsOpen() *traffic.WSOpen {
 	o.Start = d.dur()
 	o.Subprotocol = d.str()
 	o.Extensions = d.str()
-	inner := dec{b: d.bytes()}
+	inner := dec{b: d.bytes(), st: d.st}
 	if d.err == nil {
-		inner.exchange(&o.Upgrade)
+		inner.exchange(&o.Upgrade, nil)
 		if inner.err != nil {
 			d.fail(fmt.Errorf("upgrade exchange: %w", inner.err))
 		}

@@ -4,22 +4,39 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/reprise/reprise/internal/traffic"
 )
 
-// FuzzDecodeRecord checks that any bytes decode without panic and that a
-// record that decodes re-encodes to bytes that decode to the same record.
+// fuzzState is a Reader's decoder state carried from one input to the
+// next, so that inputs meet strings interned by earlier ones.
+var fuzzState struct {
+	sync.Mutex
+	st *decState
+}
+
+// FuzzDecodeRecord checks that any bytes decode without panic, the same
+// with a Reader's decoder state as without, and that a record that decodes
+// re-encodes to bytes that decode to the same record.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range sampleRecords(6) {
 		b, _ := appendRecord(nil, r)
 		f.Add(b)
 	}
+	fuzzState.st = newDecState()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rec, _, err := decodeRecord(data)
+		rec, n, err := decodeRecord(data)
+		fuzzState.Lock()
+		withState, n2, err2 := decodeWith(data, fuzzState.st)
+		fuzzState.Unlock()
+		if n != n2 || fmt.Sprint(err) != fmt.Sprint(err2) || !reflect.DeepEqual(rec, withState) {
+			t.Fatalf("decoding with state differs: n=%d/%d err=%v/%v\n%+v\n%+v", n, n2, err, err2, rec, withState)
+		}
 		if err != nil {
 			return
 		}

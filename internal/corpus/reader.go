@@ -2,13 +2,13 @@ package corpus
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -45,6 +45,10 @@ type Reader struct {
 	cancel chan struct{}
 	cur    []byte
 	curErr error
+
+	// st interns the strings of the records Next decodes: most repeat
+	// from one record to the next (see decState).
+	st *decState
 
 	stats  ReaderStats
 	closed bool
@@ -142,6 +146,7 @@ func newReader(in io.Reader, name string) (*Reader, error) {
 		header: *rec.Header,
 		blocks: make(chan decoded, 2),
 		cancel: make(chan struct{}),
+		st:     newDecState(),
 	}
 	go r.readAhead(br, int64(8+size))
 	return r, nil
@@ -164,6 +169,7 @@ func (r *Reader) Index() ([]BlockInfo, Counts, bool) { return r.index, r.counts,
 func (r *Reader) Next(ctx context.Context) (traffic.Record, error) {
 	for len(r.cur) == 0 {
 		if r.curErr != nil {
+			r.st = nil // nothing left to decode: let the interned strings go
 			return traffic.Record{}, r.curErr
 		}
 		select {
@@ -191,7 +197,7 @@ func (r *Reader) Next(ctx context.Context) (traffic.Record, error) {
 			r.stats.RawBytes += int64(len(d.raw))
 		}
 	}
-	rec, n, err := decodeRecord(r.cur)
+	rec, n, err := decodeWith(r.cur, r.st)
 	if err != nil {
 		r.curErr = fmt.Errorf("%w: %v", ErrCorrupt, err)
 		r.cur = nil
@@ -236,6 +242,9 @@ func (r *Reader) readAhead(br *bufio.Reader, offset int64) {
 	}
 	defer zd.Close()
 	var hdr [8]byte
+	// comp holds one compressed block at a time: DecodeAll copies out of
+	// it, so it is reused. Raw blocks are not: records alias them.
+	var comp []byte
 	cut := func(read int64) { r.send(decoded{trunc: true, tail: read}) }
 	for {
 		n, err := io.ReadFull(br, hdr[:])
@@ -269,7 +278,7 @@ func (r *Reader) readAhead(br *bufio.Reader, offset int64) {
 				r.send(decoded{err: fmt.Errorf("%w: block of %d bytes at offset %d", ErrCorrupt, desc.Compressed, offset)})
 				return
 			}
-			comp, err := readN(br, int(desc.Compressed))
+			comp, err = readN(br, int(desc.Compressed), comp)
 			if err != nil {
 				cut(int64(8 + blockDescSize + len(comp)))
 				return
@@ -288,7 +297,7 @@ func (r *Reader) readAhead(br *bufio.Reader, offset int64) {
 			}
 			offset += int64(8 + blockDescSize + len(comp))
 		case magicIndexFrame:
-			data, err := readN(br, int(min(size, maxBlock)))
+			data, err := readN(br, int(min(size, maxBlock)), nil)
 			if err != nil {
 				cut(int64(8 + len(data)))
 				return
@@ -307,19 +316,30 @@ func (r *Reader) readAhead(br *bufio.Reader, offset int64) {
 	}
 }
 
-// readN reads exactly n bytes, growing its buffer as data arrives so that a
-// corrupt length in a short file does not allocate the whole length.
-func readN(r io.Reader, n int) ([]byte, error) {
+// readN reads exactly n bytes into buf's storage (a new buffer when buf is
+// too small), growing it as data arrives beyond 4 MiB so that a corrupt
+// length in a short file does not allocate the whole length.
+func readN(r io.Reader, n int, buf []byte) ([]byte, error) {
 	const step = 4 << 20
-	if n <= step {
-		b := make([]byte, n)
-		k, err := io.ReadFull(r, b)
-		return b[:k], err
+	if n <= max(cap(buf), step) {
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		k, err := io.ReadFull(r, buf[:n])
+		return buf[:k], err
 	}
-	var buf bytes.Buffer
-	k, err := io.CopyN(&buf, r, int64(n))
-	if err == io.EOF && k < int64(n) {
-		err = io.ErrUnexpectedEOF
+	buf = buf[:0]
+	for len(buf) < n {
+		chunk := min(n-len(buf), step)
+		buf = slices.Grow(buf, chunk)
+		k, err := io.ReadFull(r, buf[len(buf):len(buf)+chunk])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return buf, err
+		}
 	}
-	return buf.Bytes(), err
+	return buf, nil
 }
