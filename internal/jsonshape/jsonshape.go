@@ -31,8 +31,7 @@ func Of(data []byte) (string, bool) {
 	if len(data) == 0 {
 		return "", false
 	}
-	sc := scanner{data: data}
-	return sc.value(0)
+	return shapeOf(data)
 }
 
 // decodeOf is Of through encoding/json: the reference the scanner is

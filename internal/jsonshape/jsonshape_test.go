@@ -68,7 +68,9 @@ func FuzzShape(f *testing.F) {
 func FuzzScanMatchesDecode(f *testing.F) {
 	for _, s := range []string{`{"a":[1,{"b":null}],"c d":"x"}`, `[[],[[]]]`, `{"\"":1}`, `1`, `{"a":1,"a":"x"}`,
 		`[1,"a",true,null,{},[]]`, `{"k":"\u00e9\ud83d\ude00"}`, "{\"\xff\":1}", `-0.5e+3`, `truex`, `{"a":1} trailing`,
-		`[[[[[[[[[[1]]]]]]]]]]`, `{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":1}}}}}}}}}`} {
+		`[[[[[[[[[[1]]]]]]]]]]`, `{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":1}}}}}}}}}`,
+		`{"b":{"y":1},"a":2,"b":{"x":[]}}`, `{"abcdefgh":1,"abcdefg":2,"abcdefgh\u0000":3,"":4}`,
+		`{"\ud83d\ude00":1,"\ud83d":2,"a<b":3,"\u2028":4,"\t":5}`, `[{"b":1},{"a":1},2,"x",[],null,{"c":1}]`} {
 		f.Add([]byte(s))
 	}
 	f.Add([]byte(strings.Repeat("[", 10000) + strings.Repeat("]", 10000)))

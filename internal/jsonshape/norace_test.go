@@ -1,0 +1,5 @@
+//go:build !race
+
+package jsonshape
+
+const raceEnabled = false
