@@ -1,10 +1,11 @@
 package analysis
 
 import (
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/reprise/reprise/internal/redact"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -53,6 +54,10 @@ type Analyzer struct {
 	hwm     uint64 // highest position classified
 
 	stats Stats
+
+	scratch values
+	cls     []valueClass // classes of a record's values
+	evicted bool         // set forgot a class
 }
 
 // Stats counts what an Analyzer did.
@@ -94,7 +99,7 @@ func (a *Analyzer) Record(pos uint64, rec traffic.Record) *Facts {
 	if f, ok := a.cache[pos]; ok {
 		return f
 	}
-	f := derive(pos, rec, &a.opts)
+	f := derive(pos, rec, &a.opts, &a.scratch)
 	a.stats.Derived++
 	for _, b := range []*Body{&f.Request, &f.Response} {
 		if b.Undecoded != "" {
@@ -104,12 +109,11 @@ func (a *Analyzer) Record(pos uint64, rec traffic.Record) *Facts {
 			a.stats.Undecoded[b.Undecoded]++
 		}
 	}
-	if !a.started || pos > a.hwm {
+	first := !a.started || pos > a.hwm
+	if first {
 		a.started, a.hwm = true, pos
-		a.classify(f)
 	}
-	f.Vary = a.varied(f)
-	f.Makes = a.makes(f)
+	a.decide(f, first)
 	if !a.keep {
 		return f
 	}
@@ -128,52 +132,130 @@ func (a *Analyzer) Record(pos uint64, rec traffic.Record) *Facts {
 // size is the memory of f's bodies, roughly.
 func (f *Facts) size() int64 { return int64(len(f.Request.Data) + len(f.Response.Data) + 256) }
 
-// classify decides the class of the values f shows first.
-func (a *Analyzer) classify(f *Facts) {
-	for _, cd := range f.Values {
-		val, w := cd.S, cd.Where
-		if IsPlaceholder(val) || !IDLike(val) {
+// decide classifies the values f shows first (when first is set), then
+// sets f.Vary and f.Makes from the classes of its values.
+func (a *Analyzer) decide(f *Facts, first bool) {
+	// The class of each value: only id-like values that are not
+	// placeholders are ever classified.
+	cls := a.cls[:0]
+	if cap(cls) < len(f.Values) {
+		cls = make([]valueClass, 0, len(f.Values))
+	}
+	cls = cls[:len(f.Values)]
+	a.cls = cls
+	a.evicted = false
+	for i, cd := range f.Values {
+		val := cd.S
+		cls[i] = 0
+		if !idLikeValue(val) {
 			continue
 		}
 		c, known := a.class[val]
-		switch w {
-		case InBody:
-			switch {
-			case f.Proof:
-				// A proof of identity (a login's key and challenge) is
-				// kept whole: a changed key would not match its
-				// signature.
-				if !known {
-					a.set(val, classFixed)
-				}
-			case !known || c == classPending:
-				a.set(val, classClient)
-			}
-		case InPutURL:
-			if !known {
-				a.set(val, classClient)
-			}
-		case InURL, InHeader:
-			if !known {
-				if f.Status == 404 {
-					a.set(val, classPending)
-				} else {
-					a.set(val, classFixed)
-				}
-			}
-		case InResponse:
-			if !known {
-				a.set(val, classFixed)
+		if first {
+			c = a.classify(f, cd, c, known)
+		}
+		cls[i] = c
+	}
+	if a.evicted {
+		// A class remembered before, or set above, may have been
+		// forgotten since: read them again.
+		for i, c := range cls {
+			if c != 0 {
+				cls[i] = a.class[f.Values[i].S]
 			}
 		}
 	}
+
+	// Vary: client-made values and placeholders, longest first (so a
+	// value containing another is replaced whole). Makes: the
+	// client-made values an exchange sends in its request body or as the
+	// resource of a PUT, values whose later uses may depend on its
+	// answer. Both share one allocation.
+	exchange := f.Kind == traffic.KindExchange
+	nv, nm := 0, 0
+	for i, cd := range f.Values {
+		client := cls[i] == classClient
+		if client || isWholePlaceholder(cd.S) {
+			nv++
+		}
+		if exchange && client && (cd.Where == InBody || cd.Where == InPutURL) {
+			nm++
+		}
+	}
+	if nv+nm == 0 {
+		return
+	}
+	out := make([]string, nv+nm)
+	v, m := 0, nv
+	for i, cd := range f.Values {
+		client := cls[i] == classClient
+		if client || isWholePlaceholder(cd.S) {
+			out[v] = cd.S
+			v++
+		}
+		if exchange && client && (cd.Where == InBody || cd.Where == InPutURL) {
+			out[m] = cd.S
+			m++
+		}
+	}
+	if nv > 0 {
+		f.Vary = out[:nv:nv]
+		slices.SortFunc(f.Vary, func(x, y string) int {
+			if len(x) != len(y) {
+				return len(y) - len(x)
+			}
+			return strings.Compare(x, y)
+		})
+	}
+	if nm > 0 {
+		f.Makes = out[nv:]
+	}
 }
 
-func (a *Analyzer) set(val string, c valueClass) {
-	if _, known := a.class[val]; !known {
+// classify decides the class of a value f shows first, known with class
+// c or not, and returns it.
+func (a *Analyzer) classify(f *Facts, cd Value, c valueClass, known bool) valueClass {
+	val := cd.S
+	switch cd.Where {
+	case InBody:
+		switch {
+		case f.Proof:
+			// A proof of identity (a login's key and challenge) is
+			// kept whole: a changed key would not match its
+			// signature.
+			if !known {
+				return a.set(val, classFixed, known)
+			}
+		case !known || c == classPending:
+			return a.set(val, classClient, known)
+		}
+	case InPutURL:
+		if !known {
+			return a.set(val, classClient, known)
+		}
+	case InURL, InHeader:
+		if !known {
+			if f.Status == 404 {
+				return a.set(val, classPending, known)
+			}
+			return a.set(val, classFixed, known)
+		}
+	case InResponse:
+		if !known {
+			return a.set(val, classFixed, known)
+		}
+	}
+	return c
+}
+
+// set sets the class of val, known before or not, and returns it; it
+// sets a.evicted when it forgot the oldest class for room.
+func (a *Analyzer) set(val string, c valueClass, known bool) valueClass {
+	if !known {
 		if len(a.order) >= maxClasses {
 			delete(a.class, a.order[0])
 			a.order = a.order[1:]
+			a.evicted = true
 		}
 		a.order = append(a.order, val)
 	}
@@ -181,63 +263,69 @@ func (a *Analyzer) set(val string, c valueClass) {
 		a.stats.ClientValues++
 	}
 	a.class[val] = c
-}
-
-// varied lists the values of f that each copy varies: client-made values
-// and placeholders, longest first (so a value containing another is
-// replaced whole).
-func (a *Analyzer) varied(f *Facts) []string {
-	var vals []string
-	for _, cd := range f.Values {
-		if isWholePlaceholder(cd.S) || a.class[cd.S] == classClient {
-			vals = append(vals, cd.S)
-		}
-	}
-	sort.Slice(vals, func(i, j int) bool {
-		if len(vals[i]) != len(vals[j]) {
-			return len(vals[i]) > len(vals[j])
-		}
-		return vals[i] < vals[j]
-	})
-	return vals
-}
-
-// makes lists the client-made values f sends in its request body or as
-// the resource of a PUT: values whose later uses may depend on its answer.
-func (a *Analyzer) makes(f *Facts) []string {
-	if f.Kind != traffic.KindExchange {
-		return nil
-	}
-	var out []string
-	for _, cd := range f.Values {
-		if (cd.Where == InBody || cd.Where == InPutURL) && !IsPlaceholder(cd.S) && a.class[cd.S] == classClient {
-			out = append(out, cd.S)
-		}
-	}
-	return out
+	return c
 }
 
 // IDLike reports whether v looks like an identifier a client could have
 // made up: 8 to 512 bytes, letters and digits, no spaces, quotes or
 // backslashes, not a URL and not a date or time.
-func IDLike(v string) bool {
+func IDLike(v string) bool { return idLike(v, false) }
+
+// idLikeValue reports whether v is id-like and carries no placeholder:
+// the values an Analyzer classifies.
+func idLikeValue(v string) bool { return idLike(v, true) }
+
+func idLike(v string, noPlaceholder bool) bool {
 	if !sized(v) {
 		return false
 	}
-	var digit, letter bool
-	for i := 0; i < len(v); i++ {
-		c := v[i]
+	var seen uint8
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		seen |= idBytes[v[i]] | idBytes[v[i+1]] | idBytes[v[i+2]] | idBytes[v[i+3]]
+	}
+	for ; i < len(v); i++ {
+		seen |= idBytes[v[i]]
+	}
+	if seen&(idDigit|idLetter|idBad) != idDigit|idLetter {
+		return false
+	}
+	if seen&idColon != 0 && strings.Contains(v, "://") {
+		return false
+	}
+	if noPlaceholder && seen&idAngle != 0 && strings.Contains(v, redact.PlaceholderPrefix) {
+		return false
+	}
+	return !looksLikeTime(v)
+}
+
+// Kinds of bytes for IDLike.
+const (
+	idDigit  = 1 << iota // 0-9
+	idLetter             // a-z, A-Z
+	idBad                // a control byte, space, quote, backslash or DEL
+	idColon              // ':'
+	idAngle              // '<'
+)
+
+// idBytes gives the kind of each byte.
+var idBytes = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
 		switch {
 		case c >= '0' && c <= '9':
-			digit = true
+			t[c] = idDigit
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			letter = true
+			t[c] = idLetter
 		case c <= ' ' || c == '"' || c == '\\' || c == 0x7f:
-			return false
+			t[c] = idBad
+		case c == ':':
+			t[c] = idColon
+		case c == '<':
+			t[c] = idAngle
 		}
 	}
-	return digit && letter && !strings.Contains(v, "://") && !looksLikeTime(v)
-}
+	return t
+}()
 
 // TimeLike reports whether v is a date or a time as JSON bodies write
 // them: RFC 3339 (with or without a zone) or a bare date.

@@ -2,10 +2,11 @@ package analysis
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/reprise/reprise/internal/jsonshape"
 	"github.com/reprise/reprise/internal/redact"
@@ -165,10 +166,15 @@ func Of(rec traffic.Record, opts Options) *Facts {
 	if opts.Route == nil {
 		opts.Route = DefaultRoute
 	}
-	return derive(0, rec, &opts)
+	vs := valuesPool.Get().(*values)
+	f := derive(0, rec, &opts, vs)
+	valuesPool.Put(vs)
+	return f
 }
 
-func derive(pos uint64, rec traffic.Record, o *Options) *Facts {
+// derive derives the facts of rec, with vs for scratch.
+func derive(pos uint64, rec traffic.Record, o *Options, vs *values) *Facts {
+	vs.reset()
 	f := &Facts{Pos: pos, Kind: rec.Kind}
 	switch {
 	case o.UserOf != nil:
@@ -181,9 +187,9 @@ func derive(pos uint64, rec traffic.Record, o *Options) *Facts {
 	}
 	switch rec.Kind {
 	case traffic.KindExchange:
-		f.exchange(rec.Exchange, rec.Exchange.Request.Method, o)
+		f.exchange(rec.Exchange, rec.Exchange.Request.Method, o, vs)
 	case traffic.KindWSOpen:
-		f.exchange(&rec.WSOpen.Upgrade, "WS", o)
+		f.exchange(&rec.WSOpen.Upgrade, "WS", o, vs)
 		if o.Label != nil && f.URL != nil {
 			f.Endpoint.Label = o.Label(f.URL)
 		}
@@ -193,18 +199,19 @@ func derive(pos uint64, rec traffic.Record, o *Options) *Facts {
 		if m.FromClient {
 			w = InBody
 		}
-		vs := newValues()
-		vs.body(m.Payload, w)
-		f.Values = vs.list
-		if m.FromClient && m.Opcode == traffic.OpText {
+		vs.body(m.Payload, w, nil)
+		client := m.FromClient && m.Opcode == traffic.OpText
+		if client {
 			f.Request = Body{Data: m.Payload, Truncated: m.Truncated}
-			f.Sends = sends(nil, m.Payload)
+			vs.sendBody()
 		}
+		vs.done(f)
 	}
+	vs.reset()
 	return f
 }
 
-func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options) {
+func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options, vs *values) {
 	q := &x.Request
 	f.Endpoint.Name = o.Route(method, q.URL)
 	if u, err := url.Parse(q.URL); err == nil {
@@ -216,45 +223,93 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options) {
 		f.Response = readBody(x.Response.Header, x.Response.Body)
 	}
 	f.Proof = hasProof(f.Request.Data)
+	if len(f.Request.Data) > 0 && bytes.Contains(f.Request.Data, placeholderPrefix) {
+		f.Placeholders = placeholders(f.Request.Data)
+	}
 
-	vs := newValues()
-	vs.body(f.Request.Data, InBody)
+	// One pass finds the values, and which of them the request sends and
+	// the response returns: the request body, the URL, the headers, then
+	// the response (Values' order). Sends lists the URL's, the headers'
+	// and then the body's.
+	vs.body(f.Request.Data, InBody, f.Placeholders)
 	if f.URL != nil {
-		last := strings.LastIndexByte(f.URL.Path, '/')
+		path := f.URL.Path
+		last := strings.LastIndexByte(path, '/')
 		put := strings.EqualFold(q.Method, "PUT")
-		off := 0
-		for seg := range strings.SplitSeq(f.URL.Path, "/") {
+		for off := 0; ; {
+			seg := path[off:]
+			end := strings.IndexByte(seg, '/')
+			if end >= 0 {
+				seg = seg[:end]
+			}
 			w := InURL
 			if put && off > last {
 				w = InPutURL
 			}
-			off += len(seg) + 1
-			vs.add(seg, w)
-		}
-		queryValues(query(f.URL), &f.Credentials, func(v string) {
-			vs.add(v, InURL)
-			vs.placeholders(v, InURL)
-		})
-	}
-	headerValues(q.Header, &f.Credentials, func(v string) {
-		vs.add(v, InHeader)
-		vs.placeholders(v, InHeader)
-	})
-	if f.Response.Data != nil {
-		scanJSON(f.Response.Data, func(v string) {
-			vs.add(v, InResponse)
-			if sized(v) && !slices.Contains(f.Returns, v) {
-				f.Returns = append(f.Returns, v)
+			vs.send(seg, vs.add(seg, w))
+			if end < 0 {
+				break
 			}
-		})
-		vs.placeholders(string(f.Response.Data), InResponse)
+			off += end + 1
+		}
+		if f.URL.RawQuery != "" {
+			eachQueryValue(f.URL.RawQuery, false, func(name, v string) {
+				i := vs.add(v, InURL)
+				vs.placeholders(v, InURL)
+				vs.send(v, i)
+				if v != "" && traffic.IsTokenParam(name) {
+					vs.creds = append(vs.creds, v)
+				}
+			})
+		}
+	}
+	for _, h := range q.Header {
+		v := h.Value
+		if cred, ok := bearer(v); ok {
+			v = cred
+			if strings.EqualFold(h.Name, "authorization") {
+				vs.creds = append(vs.creds, cred)
+			}
+		}
+		i := vs.add(v, InHeader)
+		vs.placeholders(v, InHeader)
+		vs.send(v, i)
+	}
+	vs.sendBody()
+	if b := f.Response.Data; b != nil {
+		if b := jsonDoc(b); b != nil {
+			sc := stringScanner{data: b, min: MinValue}
+			for sc.next() {
+				var i int
+				if sc.raw != nil {
+					i = vs.addBytes(sc.raw, InResponse)
+				} else {
+					i = vs.add(sc.str, InResponse)
+				}
+				if i >= 0 && sized(vs.list[i].S) && !vs.list[i].returned {
+					vs.list[i].returned = true
+					vs.rets = append(vs.rets, int32(i))
+				}
+			}
+		}
+		vs.placeholderBytes(b, InResponse)
 	}
 	f.noShapes = o.NoShapes
-	f.Values = vs.list
-	f.Sends = sends(f.URL, f.Request.Data, q.Header...)
-	if bytes.Contains(f.Request.Data, []byte(redact.PlaceholderPrefix)) {
-		f.Placeholders = placeholders(f.Request.Data)
+	vs.done(f)
+}
+
+// bearer is traffic.Bearer, quick to refuse a value that cannot be one.
+func bearer(v string) (string, bool) {
+	if len(v) < len("bearer x") {
+		return "", false
 	}
+	switch c := v[0]; {
+	case c == 'b' || c == 'B' || c >= utf8.RuneSelf:
+	case c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+	default:
+		return "", false
+	}
+	return traffic.Bearer(v)
 }
 
 // sized reports whether v is within the value bounds.
@@ -266,161 +321,340 @@ func Dynamic(v string) bool {
 	return sized(v) && strings.ContainsAny(v, "0123456789")
 }
 
-// values collects distinct values with where each was first seen. Short
-// lists are searched, longer ones indexed.
+// dynamic is Dynamic for a value known to be sized.
+func dynamic(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i]-'0' <= 9 {
+			return true
+		}
+	}
+	return false
+}
+
+// values collects the distinct values of a record with where each was
+// first seen, and which of them the record sends and returns, in their
+// orders. Short lists are searched, longer ones indexed. It is scratch
+// space, reused from record to record: done copies what it found into
+// the Facts, each list in one allocation of its size.
 type values struct {
-	list []Value
-	seen map[string]bool // set once list is long
+	list    []valueEntry
+	seen    map[string]int // index in list, when indexed
+	indexed bool           // list is long: seen indexes it
+	nBody   int            // entries of the scanned body strings, first in list
+	sends   []int32        // entries sent, in order
+	rets    []int32        // entries returned, in order
+	creds   []string
+}
+
+type valueEntry struct {
+	Value
+	sent, returned bool
 }
 
 // indexAt is the length from which values indexes its list.
 const indexAt = 32
 
-func newValues() *values { return &values{} }
+// valuesPool holds the scratch of derivations outside an Analyzer.
+var valuesPool = sync.Pool{New: func() any { return new(values) }}
 
-func (vs *values) add(v string, w Where) {
-	if !sized(v) && !strings.Contains(v, redact.PlaceholderPrefix) {
+// maxScratch bounds the entries whose space values keeps between
+// records (a record with more gets space of its own).
+const maxScratch = 1 << 10
+
+// reset empties vs for the next record, keeping its space (and
+// forgetting the strings it held).
+func (vs *values) reset() {
+	if cap(vs.list) > maxScratch || cap(vs.creds) > maxScratch {
+		*vs = values{}
 		return
 	}
-	if vs.seen != nil {
-		if vs.seen[v] {
-			return
+	clear(vs.list)
+	clear(vs.creds)
+	if vs.indexed {
+		clear(vs.seen)
+		vs.indexed = false
+	}
+	vs.list, vs.sends, vs.rets, vs.creds, vs.nBody = vs.list[:0], vs.sends[:0], vs.rets[:0], vs.creds[:0], 0
+}
+
+// keeps reports whether v is carried: sized, or holding a redaction
+// placeholder.
+func keeps(v string) bool {
+	return sized(v) || len(v) >= len(redact.PlaceholderPrefix) && strings.Contains(v, redact.PlaceholderPrefix)
+}
+
+// keepsBytes is keeps for bytes.
+func keepsBytes(v []byte) bool {
+	return len(v) >= MinValue && len(v) <= MaxValue || len(v) >= len(placeholderPrefix) && bytes.Contains(v, placeholderPrefix)
+}
+
+// add adds v, seen at w, unless it is listed already or not carried, and
+// returns its entry (-1 when not carried).
+func (vs *values) add(v string, w Where) int {
+	if !keeps(v) {
+		return -1
+	}
+	if i, ok := vs.find(v); ok {
+		return i
+	}
+	return vs.append(v, w)
+}
+
+// addBytes is add for bytes of a body: copied only when listed.
+func (vs *values) addBytes(v []byte, w Where) int {
+	if !keepsBytes(v) {
+		return -1
+	}
+	if vs.indexed {
+		if i, ok := vs.seen[string(v)]; ok {
+			return i
 		}
-		vs.seen[v] = true
 	} else {
-		for _, x := range vs.list {
-			if x.S == v {
-				return
-			}
-		}
-		if len(vs.list) == indexAt {
-			vs.seen = make(map[string]bool, 2*indexAt)
-			for _, x := range vs.list {
-				vs.seen[x.S] = true
-			}
-			vs.seen[v] = true
-		}
-	}
-	vs.list = append(vs.list, Value{S: v, Where: w})
-}
-
-// queryValues calls fn for every query value, and adds those of token
-// parameters (traffic.TokenParams) to creds.
-func queryValues(q url.Values, creds *[]string, fn func(v string)) {
-	for name, vals := range q {
-		for _, v := range vals {
-			fn(v)
-			if v != "" && traffic.IsTokenParam(name) {
-				*creds = append(*creds, v)
+		for i := range vs.list {
+			if vs.list[i].S == string(v) {
+				return i
 			}
 		}
 	}
+	return vs.append(string(v), w)
 }
 
-// headerValues calls fn for every header value, a bearer credential split
-// off its scheme, and adds the credentials of Authorization headers to
-// creds.
-func headerValues(h traffic.Fields, creds *[]string, fn func(v string)) {
-	for _, f := range h {
-		v := f.Value
-		if cred, ok := traffic.Bearer(v); ok {
-			v = cred
-			if strings.EqualFold(f.Name, "authorization") {
-				*creds = append(*creds, cred)
-			}
+func (vs *values) find(v string) (int, bool) {
+	if vs.indexed {
+		i, ok := vs.seen[v]
+		return i, ok
+	}
+	for i := range vs.list {
+		if vs.list[i].S == v {
+			return i, true
 		}
-		fn(v)
+	}
+	return 0, false
+}
+
+func (vs *values) append(v string, w Where) int {
+	if vs.indexed {
+		vs.seen[v] = len(vs.list)
+	} else if len(vs.list) == indexAt {
+		if vs.seen == nil {
+			vs.seen = make(map[string]int, 2*indexAt)
+		}
+		vs.indexed = true
+		for i := range vs.list {
+			vs.seen[vs.list[i].S] = i
+		}
+		vs.seen[v] = len(vs.list)
+	}
+	vs.list = append(vs.list, valueEntry{Value: Value{S: v, Where: w}})
+	return len(vs.list) - 1
+}
+
+// send lists entry i, the value v, among the values sent if it is
+// dynamic and not listed yet.
+func (vs *values) send(v string, i int) {
+	if i < 0 || vs.list[i].sent || !sized(v) || !dynamic(v) {
+		return
+	}
+	vs.list[i].sent = true
+	vs.sends = append(vs.sends, int32(i))
+}
+
+// sendBody lists the dynamic strings of the body among the values sent.
+func (vs *values) sendBody() {
+	for i := 0; i < vs.nBody; i++ {
+		vs.send(vs.list[i].S, i)
 	}
 }
 
-// query parses u's query, nil when it has none.
-func query(u *url.URL) url.Values {
-	if u.RawQuery == "" {
+// jsonDoc returns b trimmed when it is a JSON object or array (by its
+// first byte), nil otherwise.
+func jsonDoc(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
 		return nil
 	}
-	return u.Query()
+	return b
 }
 
-func (vs *values) body(b []byte, w Where) {
+// body adds the strings of a request body or message, then its
+// placeholders (phs when the caller found them already).
+func (vs *values) body(b []byte, w Where, phs []Placeholder) {
 	if len(b) == 0 {
 		return
 	}
-	scanJSON(b, func(v string) { vs.add(v, w) })
-	if bytes.Contains(b, []byte(redact.PlaceholderPrefix)) {
-		for _, ph := range placeholders(b) {
+	if doc := jsonDoc(b); doc != nil {
+		sc := stringScanner{data: doc, min: MinValue}
+		for sc.next() {
+			if sc.raw != nil {
+				vs.addBytes(sc.raw, w)
+			} else {
+				vs.add(sc.str, w)
+			}
+		}
+	}
+	vs.nBody = len(vs.list)
+	if phs != nil {
+		for _, ph := range phs {
 			vs.add(ph.Value, w)
 		}
+	} else {
+		vs.placeholderBytes(b, w)
 	}
 }
 
+// placeholders adds the redaction placeholders in s.
 func (vs *values) placeholders(s string, w Where) {
-	if !strings.Contains(s, redact.PlaceholderPrefix) {
-		return
-	}
-	for _, ph := range placeholders([]byte(s)) {
-		vs.add(ph.Value, w)
+	for {
+		i := strings.Index(s, redact.PlaceholderPrefix)
+		if i < 0 {
+			return
+		}
+		j := strings.IndexByte(s[i:], '>')
+		if j < 0 {
+			return
+		}
+		vs.add(s[i:i+j+1], w)
+		s = s[i+j+1:]
 	}
 }
 
-// sends lists the distinct dynamic values a request sends: path segments,
-// query values, header values (bearer credentials split off) and JSON
-// body strings.
-func sends(u *url.URL, body []byte, header ...traffic.Field) []string {
-	var out []string
-	var seen map[string]bool // once out is long
-	add := func(v string) {
-		if !Dynamic(v) {
+// placeholderBytes adds the redaction placeholders in b.
+func (vs *values) placeholderBytes(b []byte, w Where) {
+	for {
+		i := bytes.Index(b, placeholderPrefix)
+		if i < 0 {
 			return
 		}
-		switch {
-		case seen != nil:
-			if seen[v] {
-				return
-			}
-			seen[v] = true
-		case slices.Contains(out, v):
+		j := bytes.IndexByte(b[i:], '>')
+		if j < 0 {
 			return
-		case len(out) == indexAt:
-			seen = make(map[string]bool, 2*indexAt)
-			for _, x := range out {
-				seen[x] = true
-			}
-			seen[v] = true
 		}
-		out = append(out, v)
+		vs.addBytes(b[i:i+j+1], w)
+		b = b[i+j+1:]
 	}
-	if u != nil {
-		for seg := range strings.SplitSeq(u.Path, "/") {
-			add(seg)
-		}
-		for _, vs := range query(u) {
-			for _, v := range vs {
-				add(v)
-			}
-		}
-	}
-	for _, h := range header {
-		v := h.Value
-		if cred, ok := traffic.Bearer(v); ok {
-			v = cred
-		}
-		add(v)
-	}
-	if len(body) > 0 {
-		scanJSON(body, add)
-	}
-	return out
 }
 
-// scanJSON calls fn for the string values of a JSON object or array of
-// the value bounds' minimum length or more, with the fast scan: nothing
-// for a body that is not one.
-func scanJSON(b []byte, fn func(v string)) {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
+// done sets f's Values, Sends, Returns and Credentials (nil when empty).
+func (vs *values) done(f *Facts) {
+	if len(vs.list) > 0 {
+		f.Values = make([]Value, len(vs.list))
+		for i := range vs.list {
+			f.Values[i] = vs.list[i].Value
+		}
+	}
+	ns, nr, nc := len(vs.sends), len(vs.rets), len(vs.creds)
+	if ns+nr+nc == 0 {
 		return
 	}
-	ScanStrings(b, MinValue, fn)
+	all := make([]string, ns+nr+nc)
+	for k, i := range vs.sends {
+		all[k] = vs.list[i].S
+	}
+	for k, i := range vs.rets {
+		all[ns+k] = vs.list[i].S
+	}
+	copy(all[ns+nr:], vs.creds)
+	if ns > 0 {
+		f.Sends = all[:ns:ns]
+	}
+	if nr > 0 {
+		f.Returns = all[ns : ns+nr : ns+nr]
+	}
+	if nc > 0 {
+		f.Credentials = all[ns+nr:]
+	}
+}
+
+// maxQueryPairs is the most query pairs eachQueryValue parses on its own;
+// longer queries are checked against url.ParseQuery's limit first.
+const maxQueryPairs = 64
+
+// queryPairsAllowed says whether url.ParseQuery takes maxQueryPairs pairs
+// (its limit can be lowered with GODEBUG=urlmaxqueryparams).
+var queryPairsAllowed = sync.OnceValue(func() bool {
+	_, err := url.ParseQuery(strings.Repeat("&", maxQueryPairs-1))
+	return err == nil
+})
+
+type queryPair struct{ name, value string }
+
+// eachQueryValue calls fn for every value of the query q as
+// url.ParseQuery reads it (each name's values together, names in the
+// order the query first gives each, values in their order), without
+// building its map, and reports whether ParseQuery returns no error.
+// When strict, it calls fn only when it does not.
+func eachQueryValue(q string, strict bool, fn func(name, value string)) bool {
+	if strings.Count(q, "&") >= maxQueryPairs || !queryPairsAllowed() {
+		if m, err := url.ParseQuery(q); len(m) == 0 || strict && err != nil {
+			// over the limit, or nothing readable
+			return err == nil
+		}
+	}
+	var buf [16]queryPair
+	pairs := buf[:0]
+	ok := true
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if strings.Contains(pair, ";") {
+			ok = false
+			continue
+		}
+		if pair == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(name)
+		if err != nil {
+			ok = false
+			continue
+		}
+		value, err = url.QueryUnescape(value)
+		if err != nil {
+			ok = false
+			continue
+		}
+		pairs = append(pairs, queryPair{name, value})
+	}
+	if strict && !ok {
+		return false
+	}
+	if len(pairs) > len(buf) {
+		// many pairs: grouped through a map
+		var names []string
+		byName := map[string][]string{}
+		for _, p := range pairs {
+			if _, seen := byName[p.name]; !seen {
+				names = append(names, p.name)
+			}
+			byName[p.name] = append(byName[p.name], p.value)
+		}
+		for _, name := range names {
+			for _, v := range byName[name] {
+				fn(name, v)
+			}
+		}
+		return ok
+	}
+	for i, p := range pairs {
+		first := true
+		for _, e := range pairs[:i] {
+			if e.name == p.name {
+				first = false
+				break
+			}
+		}
+		if !first {
+			continue
+		}
+		fn(p.name, p.value)
+		for _, e := range pairs[i+1:] {
+			if e.name == p.name {
+				fn(e.name, e.value)
+			}
+		}
+	}
+	return ok
 }
 
 // Shape is the JSON shape of the recorded response ("" when it is not
@@ -443,14 +677,15 @@ func isWholePlaceholder(v string) bool {
 	return strings.HasPrefix(v, redact.PlaceholderPrefix) && strings.HasSuffix(v, ">")
 }
 
+var placeholderPrefix = []byte(redact.PlaceholderPrefix)
+
 // placeholders lists the redaction placeholders in b with the key each is
 // the value of.
 func placeholders(b []byte) []Placeholder {
 	var out []Placeholder
-	prefix := []byte(redact.PlaceholderPrefix)
 	off := 0
 	for {
-		i := bytes.Index(b[off:], prefix)
+		i := bytes.Index(b[off:], placeholderPrefix)
 		if i < 0 {
 			return out
 		}
@@ -493,11 +728,57 @@ var ProofKeys = map[string]bool{
 }
 
 // hasProof reports whether a JSON body carries a proof of identity under
-// one of ProofKeys.
+// one of ProofKeys: one of them, quoted, whatever its case.
 func hasProof(body []byte) bool {
 	if len(body) == 0 {
 		return false
 	}
+	minKey, maxKey := -1, 0
+	for k := range ProofKeys {
+		if strings.IndexByte(k, '"') >= 0 {
+			return hasProofLowered(body)
+		}
+		if minKey < 0 || len(k) < minKey {
+			minKey = len(k)
+		}
+		maxKey = max(maxKey, len(k))
+	}
+	if minKey < 0 || !ascii(body) {
+		return hasProofLowered(body)
+	}
+	// Every quote may open a key: the text up to the next quote is a
+	// candidate, looked up lowercased.
+	var buf [32]byte
+	lower := buf[:]
+	if maxKey > len(buf) {
+		lower = make([]byte, maxKey)
+	}
+	for i := indexQuote(body); i >= 0; {
+		rest := body[i+1:]
+		j := indexQuote(rest)
+		if j < 0 {
+			return false
+		}
+		if j >= minKey && j <= maxKey {
+			for k := 0; k < j; k++ {
+				c := rest[k]
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				lower[k] = c
+			}
+			if ProofKeys[string(lower[:j])] {
+				return true
+			}
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// hasProofLowered is hasProof for any body and keys: the body lowercased
+// (Unicode case mapping) and searched for each key, quoted.
+func hasProofLowered(body []byte) bool {
 	lower := bytes.ToLower(body)
 	for k := range ProofKeys {
 		if bytes.Contains(lower, []byte(`"`+k+`"`)) {
@@ -505,4 +786,20 @@ func hasProof(body []byte) bool {
 		}
 	}
 	return false
+}
+
+// ascii reports whether b is all ASCII.
+func ascii(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

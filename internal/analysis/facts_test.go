@@ -1,8 +1,10 @@
 package analysis
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/reprise/reprise/internal/traffic"
@@ -134,5 +136,80 @@ func TestBearer(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("Bearer(%q) = %q, %v", in, got, ok)
 		}
+	}
+}
+
+// A proof key is found quoted anywhere in a body, whatever its case,
+// Unicode case mapping included (the Kelvin sign lowercases to k).
+func TestHasProof(t *testing.T) {
+	for body, want := range map[string]bool{
+		``:                                  false,
+		`{"user":"me","Password":"x"}`:      true,
+		`{"kind":"password"}`:               true,
+		`{"passwords":"x","pass":"word"}`:   false,
+		`{"PRIVATE_KEY" : "x"}`:             true,
+		`{"private\u212aey":"x"}`:           false,
+		"{\"private\u212aey\":\"x\"}":       true,
+		"{\"caf\u00e9\":\"signature\"}":     true,
+		`password`:                          false,
+		`"password`:                         false,
+		`{"a":"b","client_secret":1}`:       true,
+		`{"x":"\"passphrase\" in a value"}`: false,
+	} {
+		if got := hasProof([]byte(body)); got != want {
+			t.Errorf("hasProof(%q) = %v, want %v", body, got, want)
+		}
+	}
+}
+
+// Query values come each name's values together, names in the order the
+// query first gives them: the same order every time.
+func TestQueryValuesInOrder(t *testing.T) {
+	rec := exchange("GET", "/v1/x?access_token=tok-aaaaaaaa1&b=bbbbbbbb2&bad=%zz&token=tok-bbbbbbbb2&access_token=tok-cccccccc3", "", 200, `{}`)
+	for range 3 {
+		f := Of(rec, Options{})
+		if want := []string{"tok-aaaaaaaa1", "tok-cccccccc3", "tok-bbbbbbbb2"}; !slices.Equal(f.Credentials, want) {
+			t.Fatalf("credentials %v, want %v", f.Credentials, want)
+		}
+		if want := []string{"tok-aaaaaaaa1", "tok-cccccccc3", "bbbbbbbb2", "tok-bbbbbbbb2"}; !slices.Equal(f.Sends, want) {
+			t.Fatalf("sends %v, want %v", f.Sends, want)
+		}
+	}
+	// a long query too (over 64 pairs)
+	q := []string{"access_token=tok-first-001"}
+	want := []string{"tok-first-001", "tok-last-0001"}
+	for i := range 40 {
+		q = append(q, fmt.Sprintf("token=tok-%08d", i), fmt.Sprintf("x%d=%d", i%3, i))
+		want = append(want, fmt.Sprintf("tok-%08d", i))
+	}
+	f := Of(exchange("GET", "/v1/x?"+strings.Join(q, "&")+"&access_token=tok-last-0001", "", 200, `{}`), Options{})
+	if !slices.Equal(f.Credentials, want) {
+		t.Fatalf("credentials %v, want %v", f.Credentials, want)
+	}
+}
+
+// A record's classes are read after it is classified: a class forgot for
+// room while classifying it (the oldest) no longer varies it.
+func TestAnalyzerForgetsOldestClass(t *testing.T) {
+	a := NewAnalyzer(Options{})
+	const made = "client-made-0001"
+	if f := a.Record(0, exchange("POST", "/v1/kv", `{"key":"`+made+`"}`, 200, `{}`)); !slices.Equal(f.Vary, []string{made}) {
+		t.Fatalf("first record varies %v", f.Vary)
+	}
+	var resp strings.Builder
+	resp.WriteString(`{"ids":[`)
+	for i := range maxClasses {
+		if i > 0 {
+			resp.WriteByte(',')
+		}
+		fmt.Fprintf(&resp, `"srv%08d"`, i)
+	}
+	resp.WriteString(`]}`)
+	f := a.Record(1, exchange("POST", "/v1/kv", `{"key":"`+made+`"}`, 200, resp.String()))
+	if len(f.Vary) != 0 || len(f.Makes) != 0 {
+		t.Fatalf("a forgotten class varies %v, makes %v", f.Vary, f.Makes)
+	}
+	if f := a.Record(2, exchange("POST", "/v1/kv", `{"key":"`+made+`"}`, 200, `{}`)); !slices.Equal(f.Vary, []string{made}) {
+		t.Fatalf("a value sent again varies %v", f.Vary)
 	}
 }

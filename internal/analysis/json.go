@@ -83,13 +83,70 @@ func Lookup(doc any, path []any) (string, bool) {
 // fast pass for callers that want only long strings (ids, tokens). Data
 // that is not JSON yields whatever quoted strings it holds.
 func ScanStrings(data []byte, min int, fn func(v string)) {
-	for i := 0; i < len(data); i++ {
-		if data[i] != '"' {
-			continue
+	sc := stringScanner{data: data, min: min}
+	for sc.next() {
+		if sc.raw != nil {
+			fn(string(sc.raw))
+		} else {
+			fn(sc.str)
 		}
-		// find the closing quote, noting escapes
+	}
+}
+
+// indexQuote is bytes.IndexByte(b, '"'), quicker when the quote is a few
+// bytes on, as the next one in JSON often is.
+func indexQuote(b []byte) int {
+	near := min(len(b), 8)
+	for i := 0; i < near; i++ {
+		if b[i] == '"' {
+			return i
+		}
+	}
+	if near == len(b) {
+		return -1
+	}
+	if i := bytes.IndexByte(b[near:], '"'); i >= 0 {
+		return near + i
+	}
+	return -1
+}
+
+// stringScanner finds what ScanStrings finds, one string at a time and
+// without copying: after next, raw holds the string's bytes in data when
+// they need no unescaping (nil otherwise), else str holds it unescaped.
+type stringScanner struct {
+	data []byte
+	min  int
+	i    int // where to look for the next opening quote
+	raw  []byte
+	str  string
+}
+
+func (sc *stringScanner) next() bool {
+	data := sc.data
+	for sc.i < len(data) {
+		q := indexQuote(data[sc.i:])
+		if q < 0 {
+			sc.i = len(data)
+			return false
+		}
+		i := sc.i + q
+		// find the closing quote, noting escapes: byte by byte in a short
+		// string, else by the next quote when no backslash comes before
+		// it
 		j := i + 1
 		escaped := false
+		short := min(len(data), j+16)
+		for j < short && data[j] != '"' && data[j] != '\\' {
+			j++
+		}
+		if j == short && j < len(data) {
+			if e := bytes.IndexByte(data[j:], '"'); e < 0 {
+				j = len(data)
+			} else if bytes.IndexByte(data[j:j+e], '\\') < 0 {
+				j += e
+			}
+		}
 		for j < len(data) && data[j] != '"' {
 			if data[j] == '\\' {
 				escaped = true
@@ -98,25 +155,32 @@ func ScanStrings(data []byte, min int, fn func(v string)) {
 			j++
 		}
 		if j >= len(data) {
-			return
+			sc.i = len(data)
+			return false
 		}
+		sc.i = j + 1
 		raw := data[i+1 : j]
+		if len(raw) < sc.min {
+			continue
+		}
 		// a key is followed by a colon
 		k := j + 1
 		for k < len(data) && (data[k] == ' ' || data[k] == '\t' || data[k] == '\n' || data[k] == '\r') {
 			k++
 		}
-		isKey := k < len(data) && data[k] == ':'
-		if !isKey && len(raw) >= min {
-			if escaped || !utf8.Valid(raw) {
-				var s string
-				if json.Unmarshal(data[i:j+1], &s) == nil && len(s) >= min {
-					fn(s)
-				}
-			} else {
-				fn(string(raw))
-			}
+		if k < len(data) && data[k] == ':' {
+			continue
 		}
-		i = j
+		if escaped || !utf8.Valid(raw) {
+			var s string
+			if json.Unmarshal(data[i:j+1], &s) == nil && len(s) >= sc.min {
+				sc.raw, sc.str = nil, s
+				return true
+			}
+			continue
+		}
+		sc.raw, sc.str = raw, ""
+		return true
 	}
+	return false
 }

@@ -1,7 +1,7 @@
 package analysis
 
 import (
-	"net/url"
+	"bytes"
 	"slices"
 	"sort"
 	"strings"
@@ -145,6 +145,16 @@ type UserFinder struct {
 	nValues   int
 	conns     map[uint64]*connUse
 	overflows bool
+
+	// the telling values of the record being added (reused)
+	sends, returns []tellingValue
+}
+
+// tellingValue is a telling value of a record: a string it holds, or
+// the bytes of a body string (copied only when remembered).
+type tellingValue struct {
+	s string
+	b []byte
 }
 
 type flowInfo struct {
@@ -181,6 +191,11 @@ func telling(v string) bool {
 	return IsPlaceholder(v) || len(v) >= 20 && !strings.ContainsAny(v, " /")
 }
 
+// tellingBytes is telling for bytes.
+func tellingBytes(v []byte) bool {
+	return bytes.Contains(v, placeholderPrefix) || len(v) >= 20 && bytes.IndexByte(v, ' ') < 0 && bytes.IndexByte(v, '/') < 0
+}
+
 // AddRecord takes one record, reading only what users are made of: its
 // flow, client connection, credentials and telling values (a cheaper
 // pass than deriving its Facts).
@@ -192,10 +207,11 @@ func (f *UserFinder) AddRecord(rec traffic.Record) {
 	case traffic.KindWSOpen:
 		x = &rec.WSOpen.Upgrade
 	default:
-		f.Add(rec, nil)
+		f.add(rec, false, false, nil, nil)
 		return
 	}
-	fx := &Facts{}
+	sends, returns := f.sends[:0], f.returns[:0]
+	cred := false
 	q := &x.Request
 	path, rawQuery, _ := strings.Cut(q.URL, "?")
 	if i := strings.Index(path, "://"); i >= 0 {
@@ -203,60 +219,122 @@ func (f *UserFinder) AddRecord(rec traffic.Record) {
 			path = path[i+3+j:]
 		}
 	}
-	for seg := range strings.SplitSeq(path, "/") {
+	for {
+		seg, rest, more := strings.Cut(path, "/")
 		if telling(seg) {
-			fx.Sends = append(fx.Sends, seg)
+			sends = append(sends, tellingValue{s: seg})
 		}
-	}
-	sendTelling := func(v string) {
-		if telling(v) {
-			fx.Sends = append(fx.Sends, v)
+		if !more {
+			break
 		}
+		path = rest
 	}
 	if rawQuery != "" {
-		if vals, err := url.ParseQuery(rawQuery); err == nil {
-			queryValues(vals, &fx.Credentials, sendTelling)
-		}
-	}
-	headerValues(q.Header, &fx.Credentials, sendTelling)
-	if b := readBody(q.Header, q.Body); len(b.Data) > 0 {
-		ScanStrings(b.Data, MinValue, func(v string) {
+		// the values of a query url.ParseQuery reads without an error
+		eachQueryValue(rawQuery, true, func(name, v string) {
 			if telling(v) {
-				fx.Sends = append(fx.Sends, v)
+				sends = append(sends, tellingValue{s: v})
+			}
+			if v != "" && traffic.IsTokenParam(name) {
+				cred = true
 			}
 		})
 	}
-	if x.Response != nil {
-		if b := readBody(x.Response.Header, x.Response.Body); len(b.Data) > 0 {
-			ScanStrings(b.Data, MinValue, func(v string) {
-				if telling(v) {
-					fx.Returns = append(fx.Returns, v)
-				}
-			})
+	for _, h := range q.Header {
+		v := h.Value
+		if c, ok := bearer(v); ok {
+			v = c
+			if strings.EqualFold(h.Name, "authorization") {
+				cred = true
+			}
+		}
+		if telling(v) {
+			sends = append(sends, tellingValue{s: v})
 		}
 	}
-	f.Add(rec, fx)
+	if b := readBody(q.Header, q.Body); len(b.Data) > 0 {
+		sends = appendTelling(sends, b.Data)
+	}
+	if x.Response != nil {
+		if b := readBody(x.Response.Header, x.Response.Body); len(b.Data) > 0 {
+			returns = appendTelling(returns, b.Data)
+		}
+	}
+	f.add(rec, true, cred, sends, returns)
+	f.keepScratch(sends, returns)
+}
+
+// keepScratch keeps the space of sends and returns for the next record
+// (forgetting what they held), unless it is large.
+func (f *UserFinder) keepScratch(sends, returns []tellingValue) {
+	clear(sends)
+	clear(returns)
+	f.sends, f.returns = sends[:0], returns[:0]
+	if cap(sends) > maxScratch {
+		f.sends = nil
+	}
+	if cap(returns) > maxScratch {
+		f.returns = nil
+	}
+}
+
+// appendTelling appends the telling strings of a body (ScanStrings').
+func appendTelling(out []tellingValue, b []byte) []tellingValue {
+	sc := stringScanner{data: b, min: MinValue}
+	for sc.next() {
+		if sc.raw != nil {
+			if tellingBytes(sc.raw) {
+				out = append(out, tellingValue{b: sc.raw})
+			}
+		} else if telling(sc.str) {
+			out = append(out, tellingValue{s: sc.str})
+		}
+	}
+	return out
 }
 
 // Add takes one record and its facts (only Credentials, Sends and
 // Returns are read).
 func (f *UserFinder) Add(rec traffic.Record, fx *Facts) {
+	if fx == nil {
+		f.add(rec, false, false, nil, nil)
+		return
+	}
+	sends, returns := f.sends[:0], f.returns[:0]
+	for _, v := range fx.Sends {
+		if telling(v) {
+			sends = append(sends, tellingValue{s: v})
+		}
+	}
+	for _, r := range fx.Returns {
+		if telling(r) {
+			returns = append(returns, tellingValue{s: r})
+		}
+	}
+	f.add(rec, true, len(fx.Credentials) > 0, sends, returns)
+	f.keepScratch(sends, returns)
+}
+
+// add takes one record: with facts, whether it carried a credential and
+// the telling values it sends and returns.
+func (f *UserFinder) add(rec traffic.Record, facts, cred bool, sends, returns []tellingValue) {
 	flow := rec.Flow()
 	if rec.Kind == traffic.KindHeader {
 		return
 	}
+	start := rec.Start()
 	fi := f.flows[flow]
 	if fi == nil {
 		if len(f.flows) >= maxUserFlows {
 			f.overflows = true
 			return
 		}
-		fi = &flowInfo{parent: flow, first: rec.Start(), last: rec.Start()}
+		fi = &flowInfo{parent: flow, first: start, last: start}
 		f.flows[flow] = fi
 		f.order = append(f.order, flow)
 	}
 	fi.events++
-	fi.first, fi.last = min(fi.first, rec.Start()), max(fi.last, rec.Start())
+	fi.first, fi.last = min(fi.first, start), max(fi.last, start)
 	var conn uint64
 	switch rec.Kind {
 	case traffic.KindExchange:
@@ -266,10 +344,9 @@ func (f *UserFinder) Add(rec traffic.Record, fx *Facts) {
 			fi.sockets = append(fi.sockets, rec.WSOpen.ConnID)
 		}
 	}
-	if fx == nil {
+	if !facts {
 		return
 	}
-	cred := len(fx.Credentials) > 0
 	if cred {
 		fi.credential = true
 	}
@@ -288,31 +365,36 @@ func (f *UserFinder) Add(rec traffic.Record, fx *Facts) {
 			addUpTo(&cu.plain, flow, 1<<10)
 		}
 	}
-	for _, v := range fx.Sends {
-		if telling(v) {
-			if u := f.value(v); u != nil {
-				addUpTo(&u.sent, flow, 64)
-			}
+	for _, v := range sends {
+		if u := f.value(v); u != nil {
+			addUpTo(&u.sent, flow, 64)
 		}
 	}
-	for _, r := range fx.Returns {
-		if telling(r) {
-			if u := f.value(r); u != nil {
-				addUpTo(&u.returned, flow, 2)
-			}
+	for _, r := range returns {
+		if u := f.value(r); u != nil {
+			addUpTo(&u.returned, flow, 2)
 		}
 	}
 }
 
-func (f *UserFinder) value(v string) *valueUse {
-	u := f.values[v]
+func (f *UserFinder) value(v tellingValue) *valueUse {
+	var u *valueUse
+	if v.b != nil {
+		u = f.values[string(v.b)]
+	} else {
+		u = f.values[v.s]
+	}
 	if u == nil {
 		if f.nValues >= maxUserValues {
 			return nil
 		}
 		f.nValues++
 		u = &valueUse{}
-		f.values[v] = u
+		if v.b != nil {
+			f.values[string(v.b)] = u
+		} else {
+			f.values[v.s] = u
+		}
 	}
 	return u
 }
