@@ -3,6 +3,7 @@ package correlate
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/reprise/reprise/internal/analysis"
@@ -162,7 +163,8 @@ func Variant(v, label string) string {
 	if strings.HasPrefix(v, redact.PlaceholderPrefix) && strings.HasSuffix(v, ">") {
 		return v[:len(v)-1] + suffix + ">"
 	}
-	r := newStream(label, v)
+	st := newStream(label, v)
+	r := &st
 	var out string
 	switch {
 	case isUUID(v):
@@ -181,28 +183,30 @@ func Variant(v, label string) string {
 }
 
 // stream is deterministic pseudo-random bytes from a copy label and a
-// value.
+// value: a PCG generator seeded with the SHA-256 of both, so the same
+// label and value always give the same variant, and one hash per value
+// (not one per 32 bytes drawn) is all it costs.
 type stream struct {
-	seed [32]byte
-	buf  []byte
-	n    uint32
+	pcg  rand.PCG
+	bits uint64
+	n    int // bytes left in bits
 }
 
-func newStream(label, v string) *stream {
-	return &stream{seed: sha256.Sum256([]byte("reprise copy\x00" + label + "\x00" + v))}
+func newStream(label, v string) stream {
+	const prefix = "reprise copy\x00"
+	b := make([]byte, 0, 128)
+	b = append(append(append(append(b, prefix...), label...), 0), v...)
+	seed := sha256.Sum256(b)
+	return stream{pcg: *rand.NewPCG(binary.BigEndian.Uint64(seed[:8]), binary.BigEndian.Uint64(seed[8:16]))}
 }
 
 func (s *stream) byte() byte {
-	if len(s.buf) == 0 {
-		var block [36]byte
-		copy(block[:], s.seed[:])
-		binary.BigEndian.PutUint32(block[32:], s.n)
-		s.n++
-		sum := sha256.Sum256(block[:])
-		s.buf = sum[:]
+	if s.n == 0 {
+		s.bits, s.n = s.pcg.Uint64(), 8
 	}
-	b := s.buf[0]
-	s.buf = s.buf[1:]
+	b := byte(s.bits)
+	s.bits >>= 8
+	s.n--
 	return b
 }
 
