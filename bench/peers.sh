@@ -36,6 +36,8 @@
 #   --users N          recorded users (flows) of the corpora (PEERS_USERS, 100)
 #   PEERS_TARGET_CPU, PEERS_GEN_CPU   cores of the target and the generators (0 and 1)
 #   PEERS_KEEP=1       keep the corpora, reports and timings (printed: a directory under /tmp)
+#   PEERS_REPLAY=BIN   measure this replay binary instead of building ./cmd/replay
+#                      (an earlier commit's build, for a before/after in one sitting)
 set -euo pipefail
 self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
@@ -96,7 +98,12 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- tools -----------------------------------------------------------------
 step "building reprise, bench/gencorpus and bench/target"
-timeout 600 go build -o "$work/replay" ./cmd/replay
+if [ -n "${PEERS_REPLAY:-}" ]; then
+  [ -x "$PEERS_REPLAY" ] || die "PEERS_REPLAY=$PEERS_REPLAY is not an executable replay binary"
+  cp "$PEERS_REPLAY" "$work/replay"
+else
+  timeout 600 go build -o "$work/replay" ./cmd/replay
+fi
 timeout 600 go build -o "$work/gencorpus" ./bench/gencorpus
 timeout 600 go build -o "$work/target" ./bench/target
 
