@@ -176,7 +176,13 @@ func TestRunStagingTLS(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 			}
+			// The server notes a WebSocket when its handler sees the
+			// close, which may come just after the replay has ended.
 			seen := srv.requests()[before:]
+			for deadline := time.Now().Add(5 * time.Second); len(seen) < n+1 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+				seen = srv.requests()[before:]
+			}
 			var https, ws int
 			for _, s := range seen {
 				if s.sni != "staging.test" || s.host != "staging.test:"+port || s.clientCN != "replay-client" {
