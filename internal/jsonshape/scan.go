@@ -364,18 +364,13 @@ func (s *scanner) object(depth int) bool {
 		}
 		f.to = len(s.out)
 		s.fields = append(s.fields, f)
-		s.ws()
-		if s.i >= len(s.data) {
+		more, ok := s.next('}')
+		if !ok {
 			return false
 		}
-		if s.data[s.i] == ',' {
-			s.i++
+		if more {
 			continue
 		}
-		if s.data[s.i] != '}' {
-			return false
-		}
-		s.i++
 		break
 	}
 	fields := s.fields[base:]
@@ -439,18 +434,13 @@ func (s *scanner) array(depth int) bool {
 		} else if !s.skip(depth + 1) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.data) {
+		more, ok := s.next(']')
+		if !ok {
 			return false
 		}
-		if s.data[s.i] == ',' {
-			s.i++
+		if more {
 			continue
 		}
-		if s.data[s.i] != ']' {
-			return false
-		}
-		s.i++
 		break
 	}
 	parts := s.parts[base:]
@@ -517,20 +507,34 @@ func (s *scanner) skipObject(depth int) bool {
 		if !s.skip(depth + 1) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.data) {
+		more, ok := s.next('}')
+		if !ok {
 			return false
 		}
-		if s.data[s.i] == ',' {
-			s.i++
+		if more {
 			continue
 		}
-		if s.data[s.i] != '}' {
-			return false
-		}
-		s.i++
 		return true
 	}
+}
+
+// next reads what follows a member of an object or an element of an
+// array: a comma (more follows) or the closing byte; ok is false for
+// anything else.
+func (s *scanner) next(closing byte) (more, ok bool) {
+	s.ws()
+	if s.i >= len(s.data) {
+		return false, false
+	}
+	switch s.data[s.i] {
+	case ',':
+		s.i++
+		return true, true
+	case closing:
+		s.i++
+		return false, true
+	}
+	return false, false
 }
 
 // skipArray reads an array without its shape.
@@ -545,18 +549,13 @@ func (s *scanner) skipArray(depth int) bool {
 		if !s.skip(depth + 1) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.data) {
+		more, ok := s.next(']')
+		if !ok {
 			return false
 		}
-		if s.data[s.i] == ',' {
-			s.i++
+		if more {
 			continue
 		}
-		if s.data[s.i] != ']' {
-			return false
-		}
-		s.i++
 		return true
 	}
 }
