@@ -7,6 +7,9 @@
 #
 # Prints one line per sample and, at the end, the RSS of the last minute
 # against the first as a ratio. Loopback only; the run stops by itself.
+# replay run keeps up to 256 MiB of garbage-collector headroom (GOGC=400
+# under a soft limit): to watch the live heap instead, as a leak would show,
+# run GOGC=100 bench/soak.sh (the environment turns that tuning off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10m}
