@@ -31,42 +31,68 @@ const Floor = 256 << 20
 // every is how often the limit follows the live heap.
 const every = time.Second
 
+// tuned counts the Starts not yet stopped: overlapping runs in one
+// process (tests, a library user) share one tuning, set by the first and
+// undone by the last.
+var tuned struct {
+	sync.Mutex
+	n       int
+	percent int
+	limit   int64
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
 // Start tunes the collector for a load-generating command and returns a
-// function that restores what was set before (idempotent).
+// function that undoes it (idempotent) once every Start has been undone.
 func Start() (stop func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	prevPercent := debug.SetGCPercent(Percent)
-	prevLimit := debug.SetMemoryLimit(Floor)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				metrics.Read(sample)
-				if sample[0].Value.Kind() == metrics.KindUint64 {
-					debug.SetMemoryLimit(Limit(sample[0].Value.Uint64()))
-				}
-			}
-		}
-	}()
+	tuned.Lock()
+	defer tuned.Unlock()
+	if tuned.n == 0 {
+		tuned.percent = debug.SetGCPercent(Percent)
+		tuned.limit = debug.SetMemoryLimit(Floor)
+		tuned.done = make(chan struct{})
+		tuned.wg.Add(1)
+		go follow(tuned.done)
+	}
+	tuned.n++
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			close(done)
-			wg.Wait()
-			debug.SetGCPercent(prevPercent)
-			debug.SetMemoryLimit(prevLimit)
+			tuned.Lock()
+			defer tuned.Unlock()
+			tuned.n--
+			if tuned.n > 0 {
+				return
+			}
+			close(tuned.done)
+			tuned.wg.Wait()
+			debug.SetGCPercent(tuned.percent)
+			debug.SetMemoryLimit(tuned.limit)
 		})
+	}
+}
+
+// follow sets the memory limit from the live heap every second until
+// done is closed.
+func follow(done chan struct{}) {
+	defer tuned.wg.Done()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 {
+				debug.SetMemoryLimit(Limit(sample[0].Value.Uint64()))
+			}
+		}
 	}
 }
 

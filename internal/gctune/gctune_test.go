@@ -65,3 +65,20 @@ func TestLimitFollowsLiveHeap(t *testing.T) {
 		}
 	}
 }
+
+func TestOverlappingStartsUndoneByTheLast(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	before := gcPercent()
+	stopA := Start()
+	stopB := Start()
+	stopA()
+	if p := gcPercent(); p != Percent {
+		t.Errorf("one run still going: GOGC = %d, want %d", p, Percent)
+	}
+	stopA()
+	stopB()
+	if p := gcPercent(); p != before {
+		t.Errorf("both runs over: GOGC = %d, want %d as before", p, before)
+	}
+}
