@@ -290,38 +290,18 @@ func (r *Report) fieldRows() (flagged, other, noise []fieldGroup) {
 }
 
 var htmlTemplate = template.Must(template.New("compare").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 24px 24px;color:#1a202c}
-h2{font-size:17px;margin:28px 0 6px;border-bottom:1px solid #e2e8f0;padding-bottom:3px}
-h3{font-size:14px;margin:16px 0 2px}
-.verdict{margin:0 -24px;padding:14px 24px 12px;border-left:10px solid}
-.verdict h1{font-size:26px;margin:0 0 4px;line-height:1.2}
-.verdict.regression{background:#fff5f5;border-color:#c53030}.verdict.regression h1{color:#9b2c2c}
+` + report.PageHead + `.verdict.regression{background:#fff5f5;border-color:#c53030}.verdict.regression h1{color:#9b2c2c}
 .verdict.unchanged{background:#f0fff4;border-color:#2f855a}.verdict.unchanged h1{color:#22543d}
 .verdict.improvement{background:#ebf8ff;border-color:#2b6cb0}.verdict.improvement h1{color:#2c5282}
 .verdict.change{background:#fffaf0;border-color:#dd6b20}.verdict.change h1{color:#9c4221}
-.verdict ul{margin:4px 0 6px;padding-left:20px}.verdict li{margin:1px 0}
 .warn{font-weight:600;color:#9c4221;margin:4px 0}
-.run{font-size:12px;color:#4a5568;margin:4px 0 0}
-.note{font-size:13px;color:#4a5568;margin:4px 0}
-svg.chart{display:block;width:100%;height:auto}
-svg text{font-size:12px;fill:#4a5568}svg text.val{font-size:11px;fill:#1a202c}svg text.in{fill:#fff}
-.legend{font-size:13px;margin:2px 0 0}.legend span{margin-right:16px}
-table{border-collapse:collapse;font-size:13px;width:100%}
-td,th{padding:3px 8px;border-bottom:1px solid #edf2f7;text-align:right;white-space:nowrap}
-th{background:#f7fafc;font-weight:600;white-space:normal;vertical-align:bottom}
 th.group{text-align:center;border-bottom:1px solid #cbd5e0}
 td.name,th.name,td.left,th.left{text-align:left}td.left{white-space:normal}
 td.value{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;text-align:left;white-space:normal;word-break:break-all}
 td.ci{color:#4a5568;font-size:12px}
-nav{font-size:13px;margin:10px 0 0}nav a{margin-right:18px;color:#2b6cb0}
 .regression{color:#c53030;font-weight:600}.improvement{color:#2b6cb0;font-weight:600}.change{color:#9c4221}.unchanged{color:#4a5568}
 tr.regression td.name{box-shadow:inset 4px 0 #c53030}tr.improvement td.name{box-shadow:inset 4px 0 #2b6cb0}tr.change td.name{box-shadow:inset 4px 0 #dd6b20}
 tr.regression td,tr.improvement td,tr.change td,tr.unchanged td{font-weight:400;color:#1a202c}
-details pre{background:#f7fafc;border:1px solid #e2e8f0;padding:12px;overflow-x:auto;font-size:12px}
 </style></head><body>
 <header id="verdict" class="verdict {{.State}}">
 <h1>{{if eq .State "regression"}}✗{{else if eq .State "unchanged"}}✓{{else if eq .State "improvement"}}↑{{else}}~{{end}} {{.Verdict}}: {{.Tally}}</h1>

@@ -478,8 +478,11 @@ func wsCharts(rows []wsRow) []chart {
 	return out
 }
 
-var htmlTemplate = template.Must(template.New("report").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+// PageHead is what every HTML page of reprise (the report, the comparison)
+// opens with after its doctype: the head, titled by the page's .Title,
+// and the style they share (type, headings, the verdict band, charts,
+// tables), its <style> element left open for the page's own rules.
+const PageHead = `<html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <style>
@@ -488,32 +491,35 @@ h2{font-size:17px;margin:28px 0 6px;border-bottom:1px solid #e2e8f0;padding-bott
 h3{font-size:14px;margin:16px 0 2px}
 .verdict{margin:0 -24px;padding:14px 24px 12px;border-left:10px solid}
 .verdict h1{font-size:26px;margin:0 0 4px;line-height:1.2}
-.verdict.breached{background:#fff5f5;border-color:#c53030}.verdict.breached h1{color:#9b2c2c}
-.verdict.passed{background:#f0fff4;border-color:#2f855a}.verdict.passed h1{color:#22543d}
-.verdict.partial{background:#fffaf0;border-color:#dd6b20}.verdict.partial h1{color:#9c4221}
-.verdict.none{background:#f7fafc;border-color:#718096}.verdict.none h1{color:#2d3748}
 .verdict ul{margin:4px 0 6px;padding-left:20px}.verdict li{margin:1px 0}
-.stopped,.warn{font-weight:600;color:#9c4221;margin:4px 0}
-.numbers{display:flex;flex-wrap:wrap;gap:6px 28px;margin:10px 0 6px;padding:0}
-.numbers div{min-width:110px}.numbers dt{font-size:12px;color:#4a5568}.numbers dd{margin:0;font-size:20px;font-weight:600}
-.numbers dd small{display:block;font-size:12px;font-weight:400;color:#4a5568}.numbers .bad dd{color:#c53030}
 .run{font-size:12px;color:#4a5568;margin:4px 0 0}
+.note{font-size:13px;color:#4a5568;margin:4px 0}
 svg.chart{display:block;width:100%;height:auto}
 svg text{font-size:12px;fill:#4a5568}svg text.val{font-size:11px;fill:#1a202c}svg text.in{fill:#fff}
 .legend{font-size:13px;margin:2px 0 0}.legend span{margin-right:16px}
-.note{font-size:13px;color:#4a5568;margin:4px 0}
-.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:0 32px}
-.grid3{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:0 32px}
 table{border-collapse:collapse;font-size:13px;width:100%}
 td,th{padding:3px 8px;border-bottom:1px solid #edf2f7;text-align:right;white-space:nowrap}
 th{background:#f7fafc;font-weight:600;white-space:normal;vertical-align:bottom}
 nav{font-size:13px;margin:10px 0 0}nav a{margin-right:18px;color:#2b6cb0}
+details pre{background:#f7fafc;border:1px solid #e2e8f0;padding:12px;overflow-x:auto;font-size:12px}
+`
+
+var htmlTemplate = template.Must(template.New("report").Parse(`<!doctype html>
+` + PageHead + `.verdict.breached{background:#fff5f5;border-color:#c53030}.verdict.breached h1{color:#9b2c2c}
+.verdict.passed{background:#f0fff4;border-color:#2f855a}.verdict.passed h1{color:#22543d}
+.verdict.partial{background:#fffaf0;border-color:#dd6b20}.verdict.partial h1{color:#9c4221}
+.verdict.none{background:#f7fafc;border-color:#718096}.verdict.none h1{color:#2d3748}
+.stopped,.warn{font-weight:600;color:#9c4221;margin:4px 0}
+.numbers{display:flex;flex-wrap:wrap;gap:6px 28px;margin:10px 0 6px;padding:0}
+.numbers div{min-width:110px}.numbers dt{font-size:12px;color:#4a5568}.numbers dd{margin:0;font-size:20px;font-weight:600}
+.numbers dd small{display:block;font-size:12px;font-weight:400;color:#4a5568}.numbers .bad dd{color:#c53030}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:0 32px}
+.grid3{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:0 32px}
 td.name,th.name,td.left,th.left{text-align:left}td.left{white-space:normal}th.group{text-align:center;border-bottom:1px solid #cbd5e0}
 td.sub{padding-left:24px;color:#4a5568}
 tr.breach td.name{box-shadow:inset 4px 0 #c53030}
 .p95bar{background:#90cdf4;height:10px;display:inline-block;vertical-align:middle}
 .pass{color:#2f855a}.fail{color:#c53030;font-weight:600}.skip{color:#718096}
-details pre{background:#f7fafc;border:1px solid #e2e8f0;padding:12px;overflow-x:auto;font-size:12px}
 </style></head><body>
 <header id="verdict" class="verdict {{.Banner.State}}">
 <h1>{{if eq .Banner.State "breached"}}✗{{else if eq .Banner.State "passed"}}✓{{else if eq .Banner.State "partial"}}⚠{{else}}○{{end}} {{.Banner.Word}}: {{.Banner.Head}}</h1>
