@@ -4,11 +4,10 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/reprise/reprise/internal/benchcorpus"
 	"github.com/reprise/reprise/internal/corpus"
 	"github.com/reprise/reprise/internal/routes"
 	"github.com/reprise/reprise/internal/traffic"
@@ -25,20 +24,8 @@ var benchCorpus struct {
 
 func benchRecords(tb testing.TB) []traffic.Record {
 	tb.Helper()
+	path := benchcorpus.Path(tb, "-requests", "5000", "-ws", "0.2")
 	benchCorpus.once.Do(func() {
-		dir, err := os.MkdirTemp("", "analysis-bench-")
-		if err != nil {
-			benchCorpus.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		path := filepath.Join(dir, "bench.rpz")
-		cmd := exec.Command("go", "run", "./bench/gencorpus", "-requests", "5000", "-ws", "0.2", "-out", path)
-		cmd.Dir = filepath.Join("..", "..")
-		cmd.Stderr = os.Stderr
-		if benchCorpus.err = cmd.Run(); benchCorpus.err != nil {
-			return
-		}
 		r, err := corpus.Open(path)
 		if err != nil {
 			benchCorpus.err = err
@@ -58,7 +45,7 @@ func benchRecords(tb testing.TB) []traffic.Record {
 		}
 	})
 	if benchCorpus.err != nil {
-		tb.Skipf("no generated corpus: %v", benchCorpus.err)
+		tb.Fatal(benchCorpus.err)
 	}
 	return benchCorpus.recs
 }
@@ -107,4 +94,10 @@ func BenchmarkUserFinder(b *testing.B) {
 		}
 		f.AddRecord(recs[k])
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	benchcorpus.Cleanup()
+	os.Exit(code)
 }

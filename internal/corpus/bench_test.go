@@ -8,12 +8,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/reprise/reprise/internal/benchcorpus"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -114,22 +113,7 @@ func BenchmarkRead(b *testing.B) {
 	b.SetBytes(rawSize(recs))
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := NewReader(bytes.NewReader(buf.Bytes()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for {
-			_, err := r.Next(context.Background())
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n != len(recs) {
+		if n, _ := countAll(b, buf.Bytes()); n != len(recs) {
 			b.Fatalf("read %d of %d", n, len(recs))
 		}
 	}
@@ -172,32 +156,16 @@ var genCorpus struct {
 // generatedCorpus returns a corpus made by bench/gencorpus (20,000 requests
 // of 100 users, a fifth of them on WebSocket): records with per-user bearer
 // tokens, JSON bodies and 8 or 9 header lines, as a recorder writes them.
-// It is made once per test binary, with the go command, unless
 // $REPRISE_BENCH_CORPUS names a corpus file to read instead.
 func generatedCorpus(b *testing.B) []byte {
 	b.Helper()
-	genCorpus.once.Do(func() {
-		if path := os.Getenv("REPRISE_BENCH_CORPUS"); path != "" {
-			genCorpus.data, genCorpus.err = os.ReadFile(path)
-			return
-		}
-		gobin, err := exec.LookPath("go")
-		if err != nil {
-			genCorpus.err = err
-			return
-		}
-		out := filepath.Join(os.TempDir(), fmt.Sprintf("reprise-bench-%d.rpz", os.Getpid()))
-		defer os.Remove(out)
-		cmd := exec.Command(gobin, "run", "./bench/gencorpus", "-requests", "20000", "-ws", "0.2", "-force", "-out", out)
-		cmd.Dir = filepath.Join("..", "..")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			genCorpus.err = fmt.Errorf("gencorpus: %v: %s", err, msg)
-			return
-		}
-		genCorpus.data, genCorpus.err = os.ReadFile(out)
-	})
+	path := os.Getenv("REPRISE_BENCH_CORPUS")
+	if path == "" {
+		path = benchcorpus.Path(b, "-requests", "20000", "-ws", "0.2")
+	}
+	genCorpus.once.Do(func() { genCorpus.data, genCorpus.err = os.ReadFile(path) })
 	if genCorpus.err != nil {
-		b.Skip(genCorpus.err)
+		b.Fatal(genCorpus.err)
 	}
 	return genCorpus.data
 }
@@ -269,4 +237,10 @@ func BenchmarkDecodeGenerated(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	benchcorpus.Cleanup()
+	os.Exit(code)
 }

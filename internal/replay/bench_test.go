@@ -7,48 +7,16 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/reprise/reprise/internal/benchcorpus"
 	"github.com/reprise/reprise/internal/engine"
 	"github.com/reprise/reprise/internal/schedule"
 )
 
-// benchCorpusPath is a synthetic corpus of benchRequests requests (no
-// WebSockets) made by bench/gencorpus once per test binary.
-var benchCorpusPath struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
 const benchRequests = 10000
-
-func benchCorpus(b *testing.B) string {
-	b.Helper()
-	benchCorpusPath.once.Do(func() {
-		dir, err := os.MkdirTemp("", "replay-bench-")
-		if err != nil {
-			benchCorpusPath.err = err
-			return
-		}
-		benchCorpusPath.dir = dir
-		benchCorpusPath.path = filepath.Join(dir, "bench.rpz")
-		cmd := exec.Command("go", "run", "./bench/gencorpus", "-requests", "10000", "-ws", "0", "-out", benchCorpusPath.path)
-		cmd.Dir = filepath.Join("..", "..")
-		cmd.Stderr = os.Stderr
-		benchCorpusPath.err = cmd.Run()
-	})
-	if benchCorpusPath.err != nil {
-		b.Skipf("no generated corpus: %v", benchCorpusPath.err)
-	}
-	return benchCorpusPath.path
-}
 
 // BenchmarkRunMaxRate is the whole replay of a 10,000-request synthetic
 // corpus at --speed max --max-in-flight 64 against an in-process server
@@ -59,7 +27,7 @@ func benchCorpus(b *testing.B) string {
 // share). The engine's BenchmarkReplayHTTP feeds the engine directly and
 // misses the corpus and analysis work this one counts.
 func BenchmarkRunMaxRate(b *testing.B) {
-	path := benchCorpus(b)
+	path := benchcorpus.Path(b, "-requests", "10000", "-ws", "0")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -97,8 +65,6 @@ func BenchmarkRunMaxRate(b *testing.B) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchCorpusPath.dir != "" {
-		os.RemoveAll(benchCorpusPath.dir)
-	}
+	benchcorpus.Cleanup()
 	os.Exit(code)
 }
