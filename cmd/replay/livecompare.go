@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/reprise/reprise/internal/compare"
+	"github.com/reprise/reprise/internal/corpus"
 	"github.com/reprise/reprise/internal/engine"
 	"github.com/reprise/reprise/internal/gctune"
 	"github.com/reprise/reprise/internal/metrics"
@@ -68,7 +69,7 @@ func liveForm(c *cli.Context) (bool, error) {
 		return true, nil
 	case 2:
 		for _, arg := range c.Args().Slice() {
-			if isCorpus(arg) {
+			if corpus.IsCorpus(arg) {
 				return false, usageError{fmt.Errorf("%s is a corpus, not a results document: to compare releases live, give one corpus: replay compare %s --a URL --b URL", arg, arg)}
 			}
 		}
@@ -94,21 +95,6 @@ func isResultsDoc(path string) bool {
 	n, _ := io.ReadFull(f, head)
 	head = bytes.TrimLeft(head[:n], " \t\r\n\ufeff")
 	return len(head) > 0 && head[0] == '{'
-}
-
-// isCorpus reports whether the file at path starts as a corpus does (a
-// skippable zstd frame holding the corpus magic).
-func isCorpus(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 16)
-	if _, err := io.ReadFull(f, head); err != nil {
-		return false
-	}
-	return string(head[8:16]) == "REPRISE\x00"
 }
 
 // releaseURL reads --a, --b or --a2.

@@ -326,3 +326,24 @@ func TestWriteErrorSurfaces(t *testing.T) {
 		t.Fatalf("records %d = on disk %d + lost %d does not hold", st.Records, st.OnDisk, st.Lost)
 	}
 }
+
+func TestIsCorpus(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.rpz")
+	w, err := Create(good, traffic.Header{Origin: "http://x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	json := filepath.Join(dir, "results.json")
+	os.WriteFile(json, []byte(`{"overall":{}}`), 0o600)
+	short := filepath.Join(dir, "short")
+	os.WriteFile(short, []byte("REPRISE"), 0o600)
+	for path, want := range map[string]bool{good: true, json: false, short: false, filepath.Join(dir, "missing"): false} {
+		if got := IsCorpus(path); got != want {
+			t.Errorf("IsCorpus(%s) = %v, want %v", filepath.Base(path), got, want)
+		}
+	}
+}

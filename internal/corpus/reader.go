@@ -104,6 +104,21 @@ func (r *Reader) ClosedCleanly() bool { return r.closed }
 // NewReader reads a corpus from in. The caller closes in.
 func NewReader(in io.Reader) (*Reader, error) { return newReader(in, "corpus") }
 
+// IsCorpus reports whether the file at path starts as a corpus does: a
+// header frame holding the corpus magic (whatever follows).
+func IsCorpus(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [16]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		return false
+	}
+	return binary.LittleEndian.Uint32(head[:]) == magicHeaderFrame && [8]byte(head[8:]) == fileMagic
+}
+
 func newReader(in io.Reader, name string) (*Reader, error) {
 	br := bufio.NewReaderSize(in, 256<<10)
 	var fh [8]byte
