@@ -142,6 +142,28 @@ func regressionsOf(d liveDoc) []string {
 	return out
 }
 
+// onlyHealthRegressed checks that d flags GET /health's latency and its
+// field status, and nothing of another endpoint (the whole run's overall
+// row holds GET /health too).
+func onlyHealthRegressed(t *testing.T, d liveDoc, report string) {
+	t.Helper()
+	var field, latency bool
+	for _, r := range regressionsOf(d) {
+		switch {
+		case r == "GET /health field status":
+			field = true
+		case strings.HasPrefix(r, "GET /health latency"):
+			latency = true
+		case strings.HasPrefix(r, "GET /health service"), strings.HasPrefix(r, " "):
+		default:
+			t.Errorf("regression %q: only GET /health changed\n%s", r, report)
+		}
+	}
+	if !field || !latency {
+		t.Errorf("regressions %q: want GET /health's latency and its field status\n%s", regressionsOf(d), report)
+	}
+}
+
 // One replay of part of the shipped corpus sent to two instances of one
 // release (unchanged, exit 0) and to a release whose GET /health is
 // 15 ms slower and says "ok" for "healthy" (that endpoint's latency and
@@ -172,22 +194,7 @@ func TestCompareLive(t *testing.T) {
 		}
 		oneLine(t, stderr, "regression")
 		d := readLiveDoc(t, out)
-		var field, latency bool
-		for _, r := range regressionsOf(d) {
-			switch {
-			case r == "GET /health field status":
-				field = true
-			case strings.HasPrefix(r, "GET /health latency"):
-				latency = true
-			case strings.HasPrefix(r, "GET /health service"), strings.HasPrefix(r, " "):
-				// the whole run holds GET /health
-			default:
-				t.Errorf("regression %q: only GET /health changed", r)
-			}
-		}
-		if !field || !latency {
-			t.Errorf("regressions %q: want GET /health's latency and its field status", regressionsOf(d))
-		}
+		onlyHealthRegressed(t, d, stdout)
 		if !strings.Contains(stdout, `"healthy"`) || !strings.Contains(stdout, `"ok"`) {
 			t.Errorf("the field's example values are not shown:\n%s", stdout)
 		}
