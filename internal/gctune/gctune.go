@@ -1,7 +1,7 @@
 // Package gctune trades memory the commands can spare for garbage
-// collection CPU they cannot: a replay generating load spends a fifth of
-// its CPU collecting at Go's default GOGC=100, and every CPU-second the
-// generator spends is one the measurement may lack.
+// collection CPU they cannot: at Go's default GOGC=100 a max-rate replay
+// spent a tenth of its CPU marking (and assisting the marker), and every
+// CPU-second the generator spends is one the measurement may lack.
 //
 // Start collects when the heap has grown to five times what was live
 // after the last collection (GOGC=400), and earlier when the process
