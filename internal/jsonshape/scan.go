@@ -214,7 +214,18 @@ func (s *scanner) lit(word string) bool {
 
 // number reads a JSON number (RFC 8259 grammar).
 func (s *scanner) number() bool {
-	d, i := s.data, s.i
+	n := NumberLen(s.data[s.i:])
+	if n < 0 {
+		return false
+	}
+	s.i += n
+	return true
+}
+
+// NumberLen returns the length of the JSON number (RFC 8259 section 6)
+// that d starts with, or -1 when d does not start with one.
+func NumberLen(d []byte) int {
+	i := 0
 	if i < len(d) && d[i] == '-' {
 		i++
 	}
@@ -226,12 +237,12 @@ func (s *scanner) number() bool {
 			i++
 		}
 	default:
-		return false
+		return -1
 	}
 	if i < len(d) && d[i] == '.' {
 		i++
 		if i >= len(d) || d[i] < '0' || d[i] > '9' {
-			return false
+			return -1
 		}
 		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
 			i++
@@ -243,14 +254,13 @@ func (s *scanner) number() bool {
 			i++
 		}
 		if i >= len(d) || d[i] < '0' || d[i] > '9' {
-			return false
+			return -1
 		}
 		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
 			i++
 		}
 	}
-	s.i = i
-	return true
+	return i
 }
 
 // plainByte tells the string bytes that need no second look: printable

@@ -205,3 +205,14 @@ func TestScanMatchesDecodeRandom(t *testing.T) {
 		}
 	}
 }
+
+func TestNumberLen(t *testing.T) {
+	for in, want := range map[string]int{
+		"0": 1, "-0": 2, "12,": 2, "1.5e+3]": 6, "-12.25E-2": 9, "0123": 1,
+		"01.": 1, "": -1, "-": -1, "1.": -1, ".5": -1, "1e": -1, "1e+": -1, "x": -1, "+1": -1,
+	} {
+		if got := NumberLen([]byte(in)); got != want {
+			t.Errorf("NumberLen(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
