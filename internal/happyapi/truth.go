@@ -73,6 +73,18 @@ func (t Truth) Injected() []time.Duration {
 	return d
 }
 
+// Served returns every request's measured time in the server (arrival to
+// the end of handling), sorted ascending: its injected delay as the
+// server's clock kept it, plus the handling.
+func (t Truth) Served() []time.Duration {
+	d := make([]time.Duration, len(t.Requests))
+	for i, r := range t.Requests {
+		d[i] = r.Served
+	}
+	slices.Sort(d)
+	return d
+}
+
 // Quantile returns the exact q-quantile (0..1, nearest rank) of the injected
 // delays, the number a report's percentile should match; 0 when empty.
 func (t Truth) Quantile(q float64) time.Duration {
