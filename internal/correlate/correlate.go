@@ -79,6 +79,9 @@ type Correlator struct {
 	producers []producerReg
 	retained  int64
 	stats     Stats
+	// planned counts Plan calls: a plan's lastUse and a producer's
+	// queuing are told apart by it.
+	planned uint64
 }
 
 // flowKey is a flow in one round of its copy: each copy (and each round
@@ -130,7 +133,7 @@ type flowState struct {
 	// values maps a recorded value to where it came from; a nil source
 	// marks a value the client sent first.
 	values map[string]*source
-	order  []string // values with a source, oldest first (some may be gone)
+	order  []string // values with a source, in order of queuing (some may be gone)
 	nsrc   int      // values with a source in values
 	seen   []string // values the client sent first, oldest first
 }
@@ -150,6 +153,8 @@ type source struct {
 	// first needed).
 	value  string
 	client bool
+	// queued is when (Correlator.planned) it joined its flow's order.
+	queued uint64
 	// uses are the latest requests that used the value (at most
 	// maxUses), for the order of writes after reads.
 	uses []*plan
@@ -257,6 +262,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 	default:
 		return nil
 	}
+	c.planned++
 	fs := c.flow(flowKey{ev.Record.Flow(), ev.Round}, ev.Copy)
 	p := &plan{stats: &c.stats} // its done channel is made if it is kept
 	start := ev.Record.Start()
@@ -295,7 +301,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 				// The client made it here: its later uses wait for this
 				// request's answer when the recording shows they did.
 				src := &source{producer: p, client: true}
-				fs.add(v, src)
+				fs.add(v, src, c.planned)
 				if global(v) {
 					c.addGlobal(globalKey{v, ev.Copy, ev.Round}, src)
 				}
@@ -303,12 +309,14 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 				reg.values = append(reg.values, v)
 				continue
 			}
-			fs.add(v, nil)
+			fs.add(v, nil, c.planned)
 			continue
 		}
 		if src == nil || src.producer == p {
 			continue
 		}
+		// In use: the memory bounds forget it last.
+		src.producer.lastUse = c.planned
 		if !isPlaceholder(v) && !contains(f.Credentials, v) {
 			c.follow(p, src, start)
 		}
@@ -364,7 +372,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 				p.recorded = bytes.Clone(f.Response.Data)
 			}
 			src := &source{producer: p, value: v}
-			fs.add(v, src)
+			fs.add(v, src, c.planned)
 			if global(v) {
 				c.addGlobal(globalKey{v, ev.Copy, ev.Round}, src)
 			}
@@ -462,6 +470,9 @@ type plan struct {
 	standIns   []string // placeholder, stand-in pairs
 	used       atomic.Bool
 	stats      *Stats
+	// lastUse is when (Correlator.planned) a later request last used a
+	// value of this producer's; only Plan reads and writes it.
+	lastUse uint64
 	// recordedEnd is when the recorded exchange ended (0 if unknown),
 	// recordedStatus its recorded status.
 	recordedEnd    time.Duration
@@ -578,29 +589,43 @@ type producerReg struct {
 	global globalKey // copy and round
 	values []string
 	bytes  int64
+	// queued is when (Correlator.planned) it joined the queue.
+	queued uint64
 }
 
 // maxRetained bounds what producers hold (their recorded and live
 // responses, their values, the plans that wait on them): beyond it the
-// oldest are forgotten (a value of theirs used later is sent as recorded
-// and counted as a miss; a use of a forgotten client-made value does not
-// wait for its create).
+// least recently used are forgotten (a value of theirs used later is sent
+// as recorded and counted as a miss; a use of a forgotten client-made
+// value does not wait for its create). A login's token or a session a
+// long recording keeps using is never the one forgotten.
 const maxRetained = 32 << 20
 
 // producerOverhead is what a producer holds beside its bodies: its plan,
 // its sources, map entries and the plans that follow its values.
 const producerOverhead = 1024
 
-// retain registers a producer and forgets the oldest ones beyond
-// maxRetained.
+// retain registers a producer and forgets the least recently used ones
+// beyond maxRetained: the queue is in order of registration, and a
+// producer at its head that was used since it joined goes to its tail
+// instead (a second chance, which orders the queue by last use as well as
+// a list would, without one).
 func (c *Correlator) retain(reg producerReg) {
 	reg.bytes = 2*int64(len(reg.plan.recorded)) + 128*int64(len(reg.values)) + producerOverhead
+	reg.queued = c.planned
 	c.producers = append(c.producers, reg)
 	c.retained += reg.bytes
 	for c.retained > maxRetained && len(c.producers) > 1 {
 		old := c.producers[0]
 		c.producers[0] = producerReg{}
 		c.producers = c.producers[1:]
+		if old.plan.lastUse > old.queued {
+			// Used since it was queued: queued again. Each goes round
+			// at most once (its lastUse is now behind), so this ends.
+			old.queued = c.planned
+			c.producers = append(c.producers, old)
+			continue
+		}
 		c.retained -= old.bytes
 		if fs := c.flows[old.key]; fs != nil {
 			for _, v := range old.values {
@@ -633,7 +658,10 @@ func (p *plan) value(path []any) (string, bool) {
 	return analysis.Lookup(p.live, path)
 }
 
-func (fs *flowState) add(v string, s *source) {
+// add remembers where v came from (s), or that the client sent it first
+// (nil), at now (Correlator.planned). Beyond maxPerFlow values the least
+// recently used one is forgotten, as retain does with producers.
+func (fs *flowState) add(v string, s *source, now uint64) {
 	if s == nil {
 		if len(fs.seen) >= maxSeen {
 			old := fs.seen[0]
@@ -658,17 +686,27 @@ func (fs *flowState) add(v string, s *source) {
 		clear(fs.order[len(kept):])
 		fs.order = kept
 	}
-	if len(fs.order) >= maxPerFlow {
+	for len(fs.order) >= maxPerFlow {
 		old := fs.order[0]
 		fs.order = fs.order[1:]
-		if src := fs.values[old]; src != nil {
-			delete(fs.values, old)
-			fs.nsrc--
+		src := fs.values[old]
+		if src == nil {
+			continue
 		}
+		if src.producer.lastUse > src.queued {
+			// used since it was queued: queued again, once
+			src.queued = now
+			fs.order = append(fs.order, old)
+			continue
+		}
+		delete(fs.values, old)
+		fs.nsrc--
+		break
 	}
 	if old, ok := fs.values[v]; !ok || old == nil {
 		fs.nsrc++
 	}
+	s.queued = now
 	fs.values[v] = s
 	fs.order = append(fs.order, v)
 }
