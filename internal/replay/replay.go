@@ -328,7 +328,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if err := sched.Prepare(ctx); err != nil {
 		return nil, err
 	}
-	if opts.Announce != nil && sv != nil {
+	if opts.Announce != nil && needsSurvey(opts) {
 		opts.Announce(schedule.Describe(opts.Load, sopts, *sv, sched.Users()))
 	}
 	var events engine.Events = sched
@@ -449,8 +449,8 @@ func needsSurvey(opts Options) bool {
 	return !opts.Load.IsZero() || so.Loop || so.Multiply > 1 || len(so.Stages) > 0
 }
 
-// learn reads the corpus once for its route templates and, when the load
-// shape needs it, its survey (flows, span).
+// learn reads the corpus once for its route templates, its users and its
+// survey (flows, span, disorder).
 func learn(ctx context.Context, opts Options) (*routes.Router, *analysis.Users, *schedule.Survey, error) {
 	if needsSurvey(opts) {
 		if err := opts.Load.Validate(); err != nil {
@@ -477,21 +477,22 @@ func learn(ctx context.Context, opts Options) (*routes.Router, *analysis.Users, 
 	}
 	users := uf.Users()
 	sv.Users = users.Len()
-	if !needsSurvey(opts) {
-		return l.Router(), users, nil, nil
-	}
 	return l.Router(), users, &sv, nil
 }
 
-// plan resolves opts.Load against the corpus survey sv (nil when the run
-// has no copies, stages, loops or virtual users) into schedule options,
-// and lets the schedule reopen the corpus.
+// plan resolves opts.Load against the corpus survey sv into schedule
+// options and, when the run has copies, stages, loops or virtual users,
+// lets the schedule reopen the corpus. The reorder window starts at the
+// disorder the survey found.
 func plan(opts Options, sv *schedule.Survey) (schedule.Options, error) {
 	so := opts.Schedule
 	if so.Duration == 0 {
 		so.Duration = opts.Engine.Duration
 	}
-	if sv == nil {
+	if sv != nil {
+		so.Disorder = sv.Disorder
+	}
+	if sv == nil || !needsSurvey(opts) {
 		return so, nil
 	}
 	if !opts.Load.IsZero() {

@@ -3,12 +3,14 @@ package replay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -162,5 +164,51 @@ func TestRunLanes(t *testing.T) {
 				t.Fatalf("both targets got %s: the lanes share their client-made values", x)
 			}
 		}
+	}
+}
+
+// A corpus written in completion order (as a proxy writes it) whose first
+// exchange is a long poll: the survey finds how far out of order the
+// corpus is, so the poll goes out first, in its place, not late after the
+// requests that started while it was pending.
+func TestCompletionOrderedCorpusReplaysInStartOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.rpz")
+	w, err := corpus.Create(path, traffic.Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(flow, url string, start, took time.Duration) {
+		w.Write(context.Background(), traffic.Record{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{
+			Flow: flow, Start: start, Timing: traffic.Timing{Total: took},
+			Request: traffic.Request{Method: "GET", URL: url}, Response: &traffic.Response{Status: 200}}})
+	}
+	ms := time.Millisecond
+	for i := 0; i < 30; i++ {
+		write("user", fmt.Sprint("/v1/sessions?page=", i), time.Duration(i)*100*ms, 5*ms)
+	}
+	// written when it ended, 3 s after it started
+	write("poller", "/v1/updates?poll=1", 0, 3*time.Second)
+	write("user", "/v1/sessions?page=30", 3100*ms, 5*ms)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var arrived []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrived = append(arrived, r.URL.Path)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	target, _ := url.Parse(srv.URL)
+	out, err := Run(context.Background(), Options{Corpus: path, Schedule: schedule.Options{Speed: 10}, Engine: engine.Config{Target: target}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Schedule.Late != 0 {
+		t.Errorf("%d records went out late", out.Schedule.Late)
+	}
+	if len(arrived) != 32 || arrived[0] != "/v1/updates" {
+		t.Errorf("the poll, first in start order, arrived in place %d of %d: %v", slices.Index(arrived, "/v1/updates"), len(arrived), arrived[:min(len(arrived), 3)])
 	}
 }

@@ -13,8 +13,10 @@
 // twice the furthest a record has come after a later-starting one so far,
 // at least 250ms and at most Options.Window (10s), so a corpus written in
 // order holds a quarter second of records in memory and one written in
-// completion order as much as its longest exchanges need. Reading is
-// streamed: a pass never holds more than the window in memory.
+// completion order as much as its longest exchanges need. When the corpus
+// was surveyed first (Survey.Disorder, as replay does), the window holds
+// what the whole corpus needs from its first record. Reading is streamed:
+// a pass never holds more than the window in memory.
 //
 // # Copies (--multiply)
 //

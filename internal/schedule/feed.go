@@ -51,7 +51,7 @@ func (f *feed) window() time.Duration {
 }
 
 func newFeed(src traffic.Source, closer func() error, opts *Options) *feed {
-	return &feed{src: src, close: closer, opts: opts}
+	return &feed{src: src, close: closer, opts: opts, disorder: opts.Disorder}
 }
 
 // next returns the next record and its position in the pass, io.EOF after

@@ -67,6 +67,12 @@ type Options struct {
 	// Window is the longest reorder window in corpus time (default 10s);
 	// the window in use adapts to the disorder the corpus shows.
 	Window time.Duration
+	// Disorder is the disorder the corpus is known to have
+	// (Survey.Disorder): the reorder window holds twice it from the first
+	// record, where it would otherwise learn it as records come, and a
+	// long exchange at the start of a corpus written in completion order
+	// would go out late.
+	Disorder time.Duration
 	// MaxGap cuts any gap between consecutive records longer than it down
 	// to it (corpus time, before Speed): idle stretches of a corpus, such
 	// as a HAR assembled from sessions days apart, are skipped. Zero keeps
@@ -147,7 +153,7 @@ func (o Options) Validate() error {
 	if o.Shards < 0 || (o.Shards > 0 && (o.Shard < 0 || o.Shard >= o.Shards)) {
 		return fmt.Errorf("shard %d/%d out of range: want 0 <= i < N", o.Shard, o.Shards)
 	}
-	if o.Window < 0 {
+	if o.Window < 0 || o.Disorder < 0 {
 		return errors.New("reorder window must not be negative")
 	}
 	if o.Multiply < 0 || o.Multiply > MaxCopies {

@@ -126,6 +126,39 @@ func TestLateRecord(t *testing.T) {
 	}
 }
 
+// A corpus written in completion order whose first exchange is its
+// longest: learning the window as records come, the exchange goes out
+// late, after shorter ones that started after it; with the disorder its
+// survey found, the window holds it from the start and nothing is late.
+func TestSurveyedDisorderHoldsTheFirstLongExchange(t *testing.T) {
+	// "slow" starts at 0 and takes 2 s: written after everything that
+	// started in the meantime.
+	recs := []traffic.Record{ex("a", 100), ex("a", 600), ex("b", 1200), ex("a", 1800), ex("slow", 0), ex("a", 2500), ex("b", 3000)}
+	sv, err := SurveySource(context.Background(), traffic.SliceSource(recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sv.Disorder != 1800*time.Millisecond {
+		t.Fatalf("surveyed disorder %v, want 1.8s", sv.Disorder)
+	}
+	for _, tc := range []struct {
+		disorder time.Duration
+		late     int64
+	}{{0, 1}, {sv.Disorder, 0}} {
+		s, _ := New(traffic.SliceSource(recs), Options{Disorder: tc.disorder})
+		var starts []time.Duration
+		for _, ev := range drain(t, s) {
+			starts = append(starts, ev.Record.Start())
+		}
+		if s.Stats().Late != tc.late {
+			t.Errorf("disorder %v: %d late, want %d (starts %v)", tc.disorder, s.Stats().Late, tc.late, starts)
+		}
+		if tc.late == 0 && !slices.IsSorted(starts) {
+			t.Errorf("disorder %v: starts %v out of order", tc.disorder, starts)
+		}
+	}
+}
+
 // dense is one flow "a" with a record every step over n steps.
 func dense(n int, step time.Duration) []traffic.Record {
 	recs := make([]traffic.Record, n)

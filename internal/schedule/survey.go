@@ -31,6 +31,10 @@ type Survey struct {
 	// measures, per copy.
 	MeanActive float64
 	PeakActive int
+	// Disorder is the furthest a record came after a later-starting one
+	// (a corpus written in completion order has its longest exchange's
+	// length here); Options.Disorder takes it.
+	Disorder time.Duration
 }
 
 // Span is the corpus time from the first record to the last.
@@ -58,6 +62,8 @@ func SurveySource(ctx context.Context, src traffic.Source) (Survey, error) {
 		}
 		if start > sv.Last {
 			sv.Last = start
+		} else if sv.Records > 0 {
+			sv.Disorder = max(sv.Disorder, sv.Last-start)
 		}
 		sv.Records++
 		f := rec.Flow()
