@@ -159,6 +159,22 @@ func faultReplay(t *testing.T, path, target string, timeout, span time.Duration)
 	return out
 }
 
+// resetResent checks a run whose requests to endpoint the proxy reset
+// before any byte of the answer: the transport sends such a request again
+// when it went out on a reused connection, whatever its method, as a
+// browser does, so each strike ends as a reset failure or as one more
+// request the proxy reads, and the rest complete.
+func resetResent(t *testing.T, snap *metrics.Snapshot, endpoint string, proxy faultproxy.Stats, reqs []faultReq) {
+	t.Helper()
+	o := httpOutcome(snap, endpoint)
+	struck := proxy.Faults[faultproxy.ResetRequest]
+	failed := o.Failed[engine.ErrReset]
+	resent := proxy.Requests - int64(len(reqs))
+	if struck == 0 || len(o.Failed) > 1 || failed+resent != struck || o.Completed+failed != countPrefix(reqs, "/api/hit") {
+		t.Errorf("proxy reset %d, read %d requests for %d scheduled: got %+v", struck, proxy.Requests, len(reqs), o)
+	}
+}
+
 // outcome returns the HTTP outcome of endpoint (zero when absent).
 func httpOutcome(s *metrics.Snapshot, endpoint string) metrics.Outcome {
 	st := s.Endpoint(endpoint)
@@ -268,23 +284,10 @@ func TestFaultSuiteHTTP(t *testing.T) {
 			}
 		}},
 		{name: "reset mid-request", method: http.MethodPost, rule: faultproxy.Rule{Fault: faultproxy.ResetRequest, Fraction: 0.5}, check: func(r run) {
-			o := httpOutcome(r.snap, hitPost)
-			struck := r.proxy.Faults[faultproxy.ResetRequest]
-			if struck == 0 || o.Failed[engine.ErrReset] != struck || o.Completed != countPrefix(r.reqs, "/api/hit")-struck {
-				r.t.Errorf("proxy reset %d: want as many failed as reset and the rest completed, got %+v", struck, o)
-			}
+			resetResent(r.t, r.snap, hitPost, r.proxy, r.reqs)
 		}},
 		{name: "reset mid-request, retried GET", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.ResetRequest, Fraction: 0.5}, check: func(r run) {
-			// Go's transport resends a GET that dies before any byte of
-			// the answer on a reused connection: each strike ends as a
-			// failure or as one more request the proxy reads.
-			o := httpOutcome(r.snap, hit)
-			struck := r.proxy.Faults[faultproxy.ResetRequest]
-			failed := o.Failed[engine.ErrReset]
-			retried := r.proxy.Requests - int64(len(r.reqs))
-			if struck == 0 || len(o.Failed) > 1 || failed+retried != struck || o.Completed+failed != countPrefix(r.reqs, "/api/hit") {
-				r.t.Errorf("proxy reset %d, read %d requests for %d scheduled: got %+v", struck, r.proxy.Requests, len(r.reqs), o)
-			}
+			resetResent(r.t, r.snap, hit, r.proxy, r.reqs)
 		}},
 		{name: "reset mid-response", method: http.MethodGet, rule: faultproxy.Rule{Fault: faultproxy.ResetResponse, Fraction: 0.5}, check: func(r run) {
 			o := httpOutcome(r.snap, hit)

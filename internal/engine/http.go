@@ -293,7 +293,25 @@ func (l *lane) buildRequest(ctx context.Context, q *traffic.Request, target *url
 	req.URL, req.Host = u, u.Host
 	req.Header = l.header(q.Header)
 	l.reorigin(req.Header, q.Host)
+	resendable(req.Header)
 	return req, nil
+}
+
+// resendable lets the transport send a request again, once, on a new
+// connection, whatever its method, when the pooled connection it went out
+// on was closed by the server before any byte of an answer came: the
+// server's keep-alive timeout ran out as the request was sent, so it
+// never read it. Browsers send such a request again; the transport does
+// only for requests it deems idempotent, which an Idempotency-Key header
+// with no value marks without sending anything. The result says Resent.
+func resendable(h http.Header) {
+	if _, ok := h["Idempotency-Key"]; ok {
+		return
+	}
+	if _, ok := h["X-Idempotency-Key"]; ok {
+		return
+	}
+	h["Idempotency-Key"] = nil
 }
 
 // header builds live headers from recorded ones: hop-by-hop fields
