@@ -510,23 +510,49 @@ func TestCorrelationReadsEveryCoding(t *testing.T) {
 // more values than a flow remembers (maxPerFlow): the values forgotten are
 // those nobody used since.
 func TestValuesInUseOutliveTheFlowBound(t *testing.T) {
-	const tok = "tok0000recorded0000"
-	const sid = "0123456789abcdef0123456789abcdef"
-	ms := time.Millisecond
-	recs := []traffic.Record{
-		ex(0, "POST", "/v1/auth", `{"publicKey":"k"}`, `{"success":true,"token":"`+tok+`"}`, ""),
-		ex(ms, "POST", "/v1/sessions", `{"tag":"t1"}`, `{"session":{"id":"`+sid+`","tag":"t1"}}`, tok),
-	}
-	// 100 feeds of 100 ids each: 10,000 values in one flow, with a use of
-	// the session after every tenth.
-	at := 2 * ms
-	uses := 0
-	for i := 0; i < 100; i++ {
+	// 100 feeds of 100 ids each: 10,000 values in one flow.
+	recs, uses := sessionBetweenFeeds(100, func(i int) string {
 		var items []string
 		for j := 0; j < 100; j++ {
 			items = append(items, fmt.Sprintf(`"%032x"`, 1<<40+i*100+j))
 		}
-		recs = append(recs, ex(at, "GET", fmt.Sprint("/v1/feed/", i), ``, `{"items":[`+strings.Join(items, ",")+`]}`, tok))
+		return `{"items":[` + strings.Join(items, ",") + `]}`
+	})
+	checkSessionUses(t, recs, uses, nil)
+}
+
+// Values a flow keeps using stay linked however much newer producers
+// hold: a login's token and a session created at the start of a long
+// recording, used now and then, are not forgotten when what producers
+// hold passes the memory bound, while producers nobody used since are.
+func TestValuesInUseOutliveTheMemoryBound(t *testing.T) {
+	// 160 feeds of 256 KB each returning an id of their own: past the
+	// 32 MB the correlator keeps.
+	pad := strings.Repeat("x", 256<<10)
+	recs, uses := sessionBetweenFeeds(160, func(i int) string {
+		return fmt.Sprintf(`{"items":["%032x"],"pad":"%s"}`, 1<<40+i, pad)
+	})
+	checkSessionUses(t, recs, uses, func(st *correlate.Stats) {
+		if st.Forgotten.Load() == 0 {
+			t.Fatal("no producer forgotten: the test does not reach the memory bound")
+		}
+	})
+}
+
+// sessionBetweenFeeds is one user's recording: a login, a session created,
+// then feeds GET /v1/feed/i answered feed(i), with a use of the session
+// after every tenth; uses counts those.
+func sessionBetweenFeeds(feeds int, feed func(i int) string) (recs []traffic.Record, uses int) {
+	const tok = "tok0000recorded0000"
+	const sid = "0123456789abcdef0123456789abcdef"
+	ms := time.Millisecond
+	recs = []traffic.Record{
+		ex(0, "POST", "/v1/auth", `{"publicKey":"k"}`, `{"success":true,"token":"`+tok+`"}`, ""),
+		ex(ms, "POST", "/v1/sessions", `{"tag":"t1"}`, `{"session":{"id":"`+sid+`","tag":"t1"}}`, tok),
+	}
+	at := 2 * ms
+	for i := 0; i < feeds; i++ {
+		recs = append(recs, ex(at, "GET", fmt.Sprint("/v1/feed/", i), ``, feed(i), tok))
 		at += ms
 		if i%10 == 9 {
 			recs = append(recs, ex(at, "GET", "/v1/sessions/"+sid+"/messages", ``, `{"messages":[]}`, tok))
@@ -534,16 +560,13 @@ func TestValuesInUseOutliveTheFlowBound(t *testing.T) {
 			uses++
 		}
 	}
-	sessionOK, unauthorized := replaySessions(t, recs, nil)
-	if sessionOK != uses || unauthorized != 0 {
-		t.Errorf("session uses answered 200: %d of %d, and %d requests 401: values still in use were forgotten", sessionOK, uses, unauthorized)
-	}
+	return recs, uses
 }
 
-// replaySessions replays recs against a sessionServer with a correlator
-// and counts the session requests answered 200 and the requests answered
-// 401; check, if set, looks at the correlator's stats.
-func replaySessions(t *testing.T, recs []traffic.Record, check func(*correlate.Stats)) (sessionOK, unauthorized int) {
+// checkSessionUses replays recs against a sessionServer with a correlator:
+// every use of the session must be answered 200 and no request 401 (the
+// login's token forgotten); check, if set, looks at the correlator's stats.
+func checkSessionUses(t *testing.T, recs []traffic.Record, uses int, check func(*correlate.Stats)) {
 	t.Helper()
 	srv := httptest.NewServer(&sessionServer{sessions: map[string]bool{}, tokens: map[string]bool{}})
 	defer srv.Close()
@@ -551,6 +574,7 @@ func replaySessions(t *testing.T, recs []traffic.Record, check func(*correlate.S
 	sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{})
 	c := correlate.New()
 	var mu sync.Mutex
+	var sessionOK, unauthorized int
 	_, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: c, Results: func(r traffic.Result) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -565,46 +589,10 @@ func replaySessions(t *testing.T, recs []traffic.Record, check func(*correlate.S
 		t.Fatal(err)
 	}
 	st := c.Stats()
-	t.Logf("session requests answered 200: %d; 401: %d; producers forgotten %d, misses %d", sessionOK, unauthorized, st.Forgotten.Load(), st.Misses.Load())
+	t.Logf("session uses answered 200: %d of %d; 401: %d; producers forgotten %d, misses %d", sessionOK, uses, unauthorized, st.Forgotten.Load(), st.Misses.Load())
 	if check != nil {
 		check(st)
 	}
-	return sessionOK, unauthorized
-}
-
-// Values a flow keeps using stay linked however much newer producers
-// hold: a login's token and a session created at the start of a long
-// recording, used now and then, are not forgotten when what producers
-// hold passes the memory bound, while producers nobody used since are.
-func TestValuesInUseOutliveTheMemoryBound(t *testing.T) {
-	const tok = "tok0000recorded0000"
-	const sid = "0123456789abcdef0123456789abcdef"
-	ms := time.Millisecond
-	recs := []traffic.Record{
-		ex(0, "POST", "/v1/auth", `{"publicKey":"k"}`, `{"success":true,"token":"`+tok+`"}`, ""),
-		ex(ms, "POST", "/v1/sessions", `{"tag":"t1"}`, `{"session":{"id":"`+sid+`","tag":"t1"}}`, tok),
-	}
-	// 160 feeds of 256 KB each returning an id of their own: past the
-	// 32 MB the correlator keeps, with a use of the session after every
-	// tenth.
-	pad := strings.Repeat("x", 256<<10)
-	at := 2 * ms
-	uses := 0
-	for i := 0; i < 160; i++ {
-		item := fmt.Sprintf("%032x", 1<<40+i)
-		recs = append(recs, ex(at, "GET", fmt.Sprint("/v1/feed/", i), ``, `{"items":["`+item+`"],"pad":"`+pad+`"}`, tok))
-		at += ms
-		if i%10 == 9 {
-			recs = append(recs, ex(at, "GET", "/v1/sessions/"+sid+"/messages", ``, `{"messages":[]}`, tok))
-			at += ms
-			uses++
-		}
-	}
-	sessionOK, unauthorized := replaySessions(t, recs, func(st *correlate.Stats) {
-		if st.Forgotten.Load() == 0 {
-			t.Fatal("no producer forgotten: the test does not reach the memory bound")
-		}
-	})
 	if sessionOK != uses || unauthorized != 0 {
 		t.Errorf("session uses answered 200: %d of %d, and %d requests 401: values still in use were forgotten", sessionOK, uses, unauthorized)
 	}
