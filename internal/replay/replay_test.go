@@ -184,7 +184,7 @@ func TestCompletionOrderedCorpusReplaysInStartOrder(t *testing.T) {
 	}
 	ms := time.Millisecond
 	for i := 0; i < 30; i++ {
-		write("user", fmt.Sprint("/v1/sessions?page=", i), time.Duration(i)*100*ms, 5*ms)
+		write("user", fmt.Sprint("/v1/sessions?page=", i), 50*ms+time.Duration(i)*100*ms, 5*ms)
 	}
 	// written when it ended, 3 s after it started
 	write("poller", "/v1/updates?poll=1", 0, 3*time.Second)
@@ -208,7 +208,9 @@ func TestCompletionOrderedCorpusReplaysInStartOrder(t *testing.T) {
 	if out.Schedule.Late != 0 {
 		t.Errorf("%d records went out late", out.Schedule.Late)
 	}
-	if len(arrived) != 32 || arrived[0] != "/v1/updates" {
-		t.Errorf("the poll, first in start order, arrived in place %d of %d: %v", slices.Index(arrived, "/v1/updates"), len(arrived), arrived[:min(len(arrived), 3)])
+	// Sent 5 ms before the next request (at --speed 10), the poll
+	// arrives first, or nearly on a busy machine; late, it came 27th.
+	if i := slices.Index(arrived, "/v1/updates"); len(arrived) != 32 || i < 0 || i > 2 {
+		t.Errorf("the poll, first in start order, arrived in place %d of %d", i+1, len(arrived))
 	}
 }
