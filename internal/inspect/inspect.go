@@ -17,6 +17,7 @@ import (
 
 	"github.com/reprise/reprise/internal/analysis"
 	"github.com/reprise/reprise/internal/coding"
+	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
 )
 
@@ -29,9 +30,13 @@ type Summary struct {
 	// Users are the recorded users the flows belong to (a login on a
 	// pooled connection, the requests after it and the sockets its
 	// tickets opened are one user).
-	Users      *analysis.Users
-	First      time.Duration
-	Last       time.Duration
+	Users *analysis.Users
+	First time.Duration
+	Last  time.Duration
+	// Disorder is the furthest a record comes after a later-starting one
+	// (schedule.Survey.Disorder): a recorder writes an exchange when it
+	// ends, so a long one comes after those that started during it.
+	Disorder   time.Duration
 	Statuses   map[int]int64
 	Errors     map[string]int64
 	Incomplete int64
@@ -117,6 +122,8 @@ func Summarize(ctx context.Context, src traffic.Source, header traffic.Header, o
 		}
 		if first || at > s.Last {
 			s.Last = at
+		} else {
+			s.Disorder = max(s.Disorder, s.Last-at)
 		}
 		first = false
 		flows[rec.Flow()] = true
@@ -236,6 +243,10 @@ func (s *Summary) WriteText(w io.Writer, o TextOptions) error {
 		p.f(", %d bodies truncated", s.Truncated)
 	}
 	p.f("\n")
+	if s.Disorder > 0 {
+		window := schedule.ReorderWindow(s.Disorder, 0)
+		p.f("order         up to %s out of start order (a recorder writes an exchange when it ends); a replay re-sorts within %s\n", s.Disorder.Round(time.Millisecond), window.Round(time.Millisecond))
+	}
 	if len(s.Statuses) > 0 {
 		var parts []string
 		for _, st := range sortedInts(s.Statuses) {

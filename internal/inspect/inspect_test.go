@@ -2,8 +2,10 @@ package inspect
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,10 +50,25 @@ func TestSummarize(t *testing.T) {
 		"websocket     1 connections, 2 client messages, 1 server messages",
 		"client 1 ping, 1 text; server 1 text; closed 1000 by client after 800ms; permessage-deflate",
 		"1 WebSocket records belong to connections not opened in this corpus",
+		// the socket opened at 100ms comes after the exchange of 600ms
+		"order         up to 500ms out of start order (a recorder writes an exchange when it ends); a replay re-sorts within 1s",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
+	}
+	// In start order, nothing is said.
+	slices.SortStableFunc(recs[1:], func(a, b traffic.Record) int { return cmp.Compare(a.Start(), b.Start()) })
+	s, err = Summarize(context.Background(), traffic.SliceSource(recs), *recs[0].Header, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if err := s.WriteText(&b, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "order ") {
+		t.Errorf("a corpus in start order is said to be out of it:\n%s", b.String())
 	}
 }
 

@@ -47,7 +47,17 @@ const minWindow = 250 * time.Millisecond
 // window is the reorder window in use: twice the disorder seen so far,
 // within minWindow and Options.Window.
 func (f *feed) window() time.Duration {
-	return min(f.opts.Window, max(minWindow, 2*f.disorder))
+	return ReorderWindow(f.disorder, f.opts.Window)
+}
+
+// ReorderWindow is the reorder window for a corpus as far out of start
+// order as disorder: twice it, at least 250ms and at most longest
+// (Options.Window; DefaultWindow when 0).
+func ReorderWindow(disorder, longest time.Duration) time.Duration {
+	if longest == 0 {
+		longest = DefaultWindow
+	}
+	return min(longest, max(minWindow, 2*disorder))
 }
 
 func newFeed(src traffic.Source, closer func() error, opts *Options) *feed {
