@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ Thresholds: --threshold 'p95<500ms' --threshold 'error_rate<1%' --threshold 'rat
 			&cli.StringSliceFlag{Name: "abort-threshold", Aliases: []string{"abort-on-fail"}, Usage: "threshold checked every second during the run: its breach stops the run (exit 99), as k6's abortOnFail; also judged at the end (repeatable)"},
 			&cli.DurationFlag{Name: "abort-grace", Value: 10 * time.Second, Usage: "time into the run before --abort-threshold is checked (as k6's delayAbortEval)"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`", Hidden: true},
+			&cli.StringFlag{Name: "trace", Usage: "write an execution trace of the run to `FILE` (go tool trace)", Hidden: true},
 			&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile of the run to `FILE` at its end", Hidden: true},
 		),
 		Action: func(c *cli.Context) error {
@@ -80,6 +82,17 @@ Thresholds: --threshold 'p95<500ms' --threshold 'error_rate<1%' --threshold 'rat
 					return fmt.Errorf("--cpuprofile: %w", err)
 				}
 				defer pprof.StopCPUProfile()
+			}
+			if path := c.String("trace"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					return fmt.Errorf("--trace: %w", err)
+				}
+				defer f.Close()
+				if err := trace.Start(f); err != nil {
+					return fmt.Errorf("--trace: %w", err)
+				}
+				defer trace.Stop()
 			}
 			if path := c.String("memprofile"); path != "" {
 				defer func() {
