@@ -370,6 +370,9 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 				// a copy of the recorded body, so the producer does not
 				// hold on to the corpus block it was read from
 				p.recorded = bytes.Clone(f.Response.Data)
+				if x := ev.Record.Exchange; x != nil && x.Response != nil {
+					p.setCookies = setCookies(x.Response.Header.Values("Set-Cookie"))
+				}
 			}
 			src := &source{producer: p, value: v}
 			fs.add(v, src, c.planned)
@@ -483,10 +486,15 @@ type plan struct {
 	failed bool // set before done closes
 
 	// recorded is the recorded response of a producer; pathsOnce and
-	// paths where each of its values is.
-	recorded  []byte
-	pathsOnce sync.Once
-	paths     map[string][]any
+	// paths where each of its values is. setCookies are the cookies the
+	// recorded response set, by name (copied out of the record).
+	recorded   []byte
+	setCookies map[string]string
+	pathsOnce  sync.Once
+	paths      map[string][]any
+	// liveCookies are the cookies the live response set, by name (set
+	// before done closes).
+	liveCookies map[string]string
 
 	mu     sync.Mutex // guards live, parsed and body
 	live   any        // parsed live body
@@ -555,9 +563,12 @@ func (p *plan) Skip() string { return p.skip }
 // Done settles the plan. A request failed when it got no answer, or an
 // error status the recording did not have (a recorded 404 answered 404
 // again is what the client saw then, and went on).
-func (p *plan) Done(status int, _ http.Header, body []byte, err error) {
+func (p *plan) Done(status int, h http.Header, body []byte, err error) {
 	p.once.Do(func() {
 		p.failed = err != nil || status == 0 || status >= 400 && status != p.recordedStatus
+		if p.produces && len(p.setCookies) > 0 {
+			p.liveCookies = setCookies(h.Values("Set-Cookie"))
+		}
 		if len(body) > 0 && p.produces {
 			// the live body, at its own size (a read buffer has slack)
 			p.body = bytes.Clone(body)
@@ -566,8 +577,33 @@ func (p *plan) Done(status int, _ http.Header, body []byte, err error) {
 	})
 }
 
-// pathOf returns where v is in the producer's recorded response.
+// cookiePath is the path of a value a response set as a cookie: the
+// cookie's name, found in the live response's Set-Cookie.
+type cookiePath string
+
+// setCookies returns the cookies Set-Cookie header values set, by name
+// (the last of a name wins); nil when none.
+func setCookies(headers []string) map[string]string {
+	var m map[string]string
+	for _, h := range headers {
+		if name, value, ok := analysis.SetCookie(h); ok {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[name] = value
+		}
+	}
+	return m
+}
+
+// pathOf returns where v is in the producer's recorded response: a cookie
+// it set, or a place in its JSON body.
 func (p *plan) pathOf(v string) ([]any, bool) {
+	for name, cv := range p.setCookies {
+		if cv == v {
+			return []any{cookiePath(name)}, true
+		}
+	}
 	p.pathsOnce.Do(func() {
 		p.paths = map[string][]any{}
 		analysis.WalkJSON(p.recorded, func(path []any, s string) {
@@ -646,6 +682,12 @@ func (c *Correlator) retain(reg producerReg) {
 
 // value finds the live value at path in the producer's response.
 func (p *plan) value(path []any) (string, bool) {
+	if len(path) == 1 {
+		if name, ok := path[0].(cookiePath); ok {
+			v, ok := p.liveCookies[string(name)]
+			return v, ok && v != ""
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.parsed {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -595,5 +596,77 @@ func checkSessionUses(t *testing.T, recs []traffic.Record, uses int, check func(
 	}
 	if sessionOK != uses || unauthorized != 0 {
 		t.Errorf("session uses answered 200: %d of %d, and %d requests 401: values still in use were forgotten", sessionOK, uses, unauthorized)
+	}
+}
+
+// A session kept in a cookie, as browsers keep it: the login's answer
+// sets it, the later requests send it back among other cookies. The
+// replay sends the cookie the live login set, waiting for that answer as
+// the recorded browser did, whether the recording kept the cookie's value
+// or a redaction placeholder of it, and though the requests with the
+// cookie are another flow than the login's (a recorder keys flows by
+// credential).
+func TestCookieSessionGetsLiveCookie(t *testing.T) {
+	for _, recorded := range []string{"0123456789abcdef0123456789abcdef", "<redacted:1a2b3c4d>"} {
+		t.Run(recorded, func(t *testing.T) {
+			var mu sync.Mutex
+			sessions := map[string]bool{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/login" {
+					time.Sleep(50 * time.Millisecond)
+					b := make([]byte, 16)
+					rand.Read(b)
+					sid := hex.EncodeToString(b)
+					mu.Lock()
+					sessions[sid] = true
+					mu.Unlock()
+					http.SetCookie(w, &http.Cookie{Name: "sid", Value: sid, Path: "/", HttpOnly: true})
+					http.SetCookie(w, &http.Cookie{Name: "theme", Value: "dark"})
+					w.WriteHeader(204)
+					return
+				}
+				c, err := r.Cookie("sid")
+				mu.Lock()
+				ok := err == nil && sessions[c.Value]
+				mu.Unlock()
+				if !ok {
+					w.WriteHeader(401)
+					return
+				}
+				w.Write([]byte(`{"name":"ada"}`))
+			}))
+			defer srv.Close()
+			ms := time.Millisecond
+			login := ex(0, "POST", "/login", `{"user":"ada"}`, ``, "")
+			login.Exchange.Response.Status = 204
+			login.Exchange.Response.Header = traffic.Fields{
+				{Name: "Set-Cookie", Value: "sid=" + recorded + "; Path=/; HttpOnly"},
+				{Name: "Set-Cookie", Value: "theme=dark"},
+			}
+			recs := []traffic.Record{login}
+			for i := 0; i < 5; i++ {
+				me := ex(time.Duration(2+i)*ms, "GET", "/me", ``, `{"name":"ada"}`, "")
+				me.Exchange.Request.Header = traffic.Fields{{Name: "Cookie", Value: `theme=dark; sid=` + recorded + `; _ga=GA1.2.792303348.1499639945`}}
+				// a recorder keys a flow by its credential: the cookie
+				me.Exchange.Flow = "cookie:5f3a"
+				recs = append(recs, me)
+			}
+			target, _ := url.Parse(srv.URL)
+			sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{})
+			var got []int
+			_, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: correlate.New(), Results: func(r traffic.Result) {
+				mu.Lock()
+				defer mu.Unlock()
+				if r.Endpoint == "GET /me" {
+					got = append(got, r.Status)
+				}
+			}}, sched)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 5 || slices.ContainsFunc(got, func(s int) bool { return s != 200 }) {
+				t.Errorf("GET /me answered %v, want 200 five times", got)
+			}
+		})
 	}
 }
