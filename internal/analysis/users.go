@@ -251,6 +251,13 @@ func (f *UserFinder) AddRecord(rec traffic.Record) {
 		if telling(v) {
 			sends = append(sends, tellingValue{s: v})
 		}
+		if strings.EqualFold(h.Name, "cookie") {
+			EachCookie(v, func(_, cv string) {
+				if telling(cv) {
+					sends = append(sends, tellingValue{s: cv})
+				}
+			})
+		}
 	}
 	if b := readBody(q.Header, q.Body); len(b.Data) > 0 {
 		sends = appendTelling(sends, b.Data)
@@ -258,6 +265,13 @@ func (f *UserFinder) AddRecord(rec traffic.Record) {
 	if x.Response != nil {
 		if b := readBody(x.Response.Header, x.Response.Body); len(b.Data) > 0 {
 			returns = appendTelling(returns, b.Data)
+		}
+		for _, h := range x.Response.Header {
+			if strings.EqualFold(h.Name, "set-cookie") {
+				if _, cv, ok := SetCookie(h.Value); ok && telling(cv) {
+					returns = append(returns, tellingValue{s: cv})
+				}
+			}
 		}
 	}
 	f.add(rec, true, cred, sends, returns)

@@ -83,6 +83,31 @@ func TestUsersPutFlowsTogether(t *testing.T) {
 	}
 }
 
+// A browser's login whose answer sets a session cookie, and the requests
+// that send the cookie back (a flow of their own: a recorder keys flows by
+// the cookie), are one user, whose flows go to one shard.
+func TestUsersJoinCookieSession(t *testing.T) {
+	const sid = "<redacted:5e55104d>"
+	ms := time.Millisecond
+	login := userFlowRecord("conn:1", 1, 0, "POST", "/login", `{"user":"ada"}`, ``, "")
+	login.Exchange.Response.Header = traffic.Fields{{Name: "Set-Cookie", Value: "sid=" + sid + "; Path=/; HttpOnly"}}
+	recs := []traffic.Record{login}
+	for i, flow := range []string{"cookie:ada", "cookie:ada", "conn:9"} {
+		r := userFlowRecord(flow, uint64(2+i), time.Duration(10+i)*ms, "GET", "/me", ``, `{}`, "")
+		if flow != "conn:9" {
+			r.Exchange.Request.Header = traffic.Fields{{Name: "Cookie", Value: "_ga=GA1.2.792303348.1499639945; sid=" + sid}}
+		}
+		recs = append(recs, r)
+	}
+	u := findUsers(recs)
+	if a := u.Of("cookie:ada"); a == nil || !slices.Equal(a.Flows, []string{"conn:1", "cookie:ada"}) {
+		t.Fatalf("the cookie's user: %+v", a)
+	}
+	if u.Len() != 2 {
+		t.Errorf("%d users, want 2 (the login with its cookie, and conn:9)", u.Len())
+	}
+}
+
 // A connection two credentialed flows used (a proxy multiplexing users)
 // joins none of them to its credential-less requests.
 func TestUsersAmbiguousConnectionJoinsNoOne(t *testing.T) {
