@@ -34,10 +34,10 @@ const (
 	// InURL is another path segment or a query value.
 	InURL
 	// InHeader is a header value (bearer credentials split off, and each
-	// cookie of a Cookie header).
+	// cookie of a Cookie header, each entity tag of an If-Match).
 	InHeader
 	// InResponse is a recorded response body or a server message, or a
-	// cookie the response sets (Set-Cookie).
+	// value of its headers (EachHeaderValue).
 	InResponse
 )
 
@@ -113,8 +113,9 @@ type Facts struct {
 	// query values, header values (bearer credentials split off) and JSON
 	// body strings, 8 to 512 bytes with a digit.
 	Sends []string
-	// Returns are the id-sized strings of the recorded JSON response
-	// (correlation finds where one is when a later request uses it).
+	// Returns are the id-sized strings of the recorded JSON response and
+	// the values its headers carry (EachHeaderValue): correlation finds
+	// where one is when a later request uses it.
 	Returns []string
 	// Placeholders are the redaction placeholders in the request body.
 	Placeholders []Placeholder
@@ -276,13 +277,11 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options, vs *val
 		i := vs.add(v, InHeader)
 		vs.placeholders(v, InHeader)
 		vs.send(v, i)
-		if strings.EqualFold(h.Name, "cookie") {
-			// each cookie's value, which a response's Set-Cookie may
-			// have made
-			EachCookie(v, func(_, cv string) {
-				vs.send(cv, vs.add(cv, InHeader))
-			})
-		}
+		// each cookie's value, an entity tag: what a response's headers
+		// may have made
+		EachRequestHeaderValue(h.Name, v, func(hv string) {
+			vs.send(hv, vs.add(hv, InHeader))
+		})
 	}
 	vs.sendBody()
 	if b := f.Response.Data; b != nil {
@@ -305,15 +304,12 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options, vs *val
 	}
 	if x.Response != nil {
 		for _, h := range x.Response.Header {
-			if !strings.EqualFold(h.Name, "set-cookie") {
-				continue
-			}
-			if _, cv, ok := SetCookie(h.Value); ok {
-				if i := vs.add(cv, InResponse); i >= 0 && sized(cv) && !vs.list[i].returned {
+			EachHeaderValue(h.Name, h.Value, func(_ HeaderPlace, hv string) {
+				if i := vs.add(hv, InResponse); i >= 0 && sized(hv) && !vs.list[i].returned {
 					vs.list[i].returned = true
 					vs.rets = append(vs.rets, int32(i))
 				}
-			}
+			})
 		}
 	}
 	f.noShapes = o.NoShapes
@@ -824,33 +820,4 @@ func ascii(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// EachCookie calls fn with the name and value of each cookie of a Cookie
-// header value ("a=1; sid=x"), quotes around a value left out.
-func EachCookie(header string, fn func(name, value string)) {
-	for part := range strings.SplitSeq(header, ";") {
-		name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && name != "" {
-			fn(name, unquoteCookie(value))
-		}
-	}
-}
-
-// SetCookie returns the name and value of the cookie a Set-Cookie header
-// value sets ("sid=x; Path=/; HttpOnly"), quotes around the value left out.
-func SetCookie(header string) (name, value string, ok bool) {
-	first, _, _ := strings.Cut(header, ";")
-	name, value, ok = strings.Cut(strings.TrimSpace(first), "=")
-	if !ok || name == "" {
-		return "", "", false
-	}
-	return name, unquoteCookie(strings.TrimSpace(value)), true
-}
-
-func unquoteCookie(v string) string {
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		return v[1 : len(v)-1]
-	}
-	return v
 }

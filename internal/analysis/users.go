@@ -251,13 +251,11 @@ func (f *UserFinder) AddRecord(rec traffic.Record) {
 		if telling(v) {
 			sends = append(sends, tellingValue{s: v})
 		}
-		if strings.EqualFold(h.Name, "cookie") {
-			EachCookie(v, func(_, cv string) {
-				if telling(cv) {
-					sends = append(sends, tellingValue{s: cv})
-				}
-			})
-		}
+		EachRequestHeaderValue(h.Name, v, func(hv string) {
+			if telling(hv) {
+				sends = append(sends, tellingValue{s: hv})
+			}
+		})
 	}
 	if b := readBody(q.Header, q.Body); len(b.Data) > 0 {
 		sends = appendTelling(sends, b.Data)
@@ -267,11 +265,11 @@ func (f *UserFinder) AddRecord(rec traffic.Record) {
 			returns = appendTelling(returns, b.Data)
 		}
 		for _, h := range x.Response.Header {
-			if strings.EqualFold(h.Name, "set-cookie") {
-				if _, cv, ok := SetCookie(h.Value); ok && telling(cv) {
-					returns = append(returns, tellingValue{s: cv})
+			EachHeaderValue(h.Name, h.Value, func(_ HeaderPlace, hv string) {
+				if telling(hv) {
+					returns = append(returns, tellingValue{s: hv})
 				}
-			}
+			})
 		}
 	}
 	f.add(rec, true, cred, sends, returns)

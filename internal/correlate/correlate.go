@@ -371,7 +371,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 				// hold on to the corpus block it was read from
 				p.recorded = bytes.Clone(f.Response.Data)
 				if x := ev.Record.Exchange; x != nil && x.Response != nil {
-					p.setCookies = setCookies(x.Response.Header.Values("Set-Cookie"))
+					p.headerPlaces = headerPlaces(x.Response.Header)
 				}
 			}
 			src := &source{producer: p, value: v}
@@ -486,15 +486,15 @@ type plan struct {
 	failed bool // set before done closes
 
 	// recorded is the recorded response of a producer; pathsOnce and
-	// paths where each of its values is. setCookies are the cookies the
-	// recorded response set, by name (copied out of the record).
-	recorded   []byte
-	setCookies map[string]string
-	pathsOnce  sync.Once
-	paths      map[string][]any
-	// liveCookies are the cookies the live response set, by name (set
-	// before done closes).
-	liveCookies map[string]string
+	// paths where each of its values is. headerPlaces are the values its
+	// recorded headers carry, with where (analysis.EachHeaderValue).
+	recorded     []byte
+	headerPlaces map[string]analysis.HeaderPlace
+	pathsOnce    sync.Once
+	paths        map[string][]any
+	// liveHeader holds the live response's headers that headerPlaces
+	// name (set before done closes).
+	liveHeader http.Header
 
 	mu     sync.Mutex // guards live, parsed and body
 	live   any        // parsed live body
@@ -566,8 +566,11 @@ func (p *plan) Skip() string { return p.skip }
 func (p *plan) Done(status int, h http.Header, body []byte, err error) {
 	p.once.Do(func() {
 		p.failed = err != nil || status == 0 || status >= 400 && status != p.recordedStatus
-		if p.produces && len(p.setCookies) > 0 {
-			p.liveCookies = setCookies(h.Values("Set-Cookie"))
+		if p.produces && len(p.headerPlaces) > 0 && h != nil {
+			p.liveHeader = http.Header{}
+			for _, pl := range p.headerPlaces {
+				p.liveHeader[pl.Header] = h.Values(pl.Header)
+			}
 		}
 		if len(body) > 0 && p.produces {
 			// the live body, at its own size (a read buffer has slack)
@@ -577,32 +580,32 @@ func (p *plan) Done(status int, h http.Header, body []byte, err error) {
 	})
 }
 
-// cookiePath is the path of a value a response set as a cookie: the
-// cookie's name, found in the live response's Set-Cookie.
-type cookiePath string
-
-// setCookies returns the cookies Set-Cookie header values set, by name
-// (the last of a name wins); nil when none.
-func setCookies(headers []string) map[string]string {
-	var m map[string]string
-	for _, h := range headers {
-		if name, value, ok := analysis.SetCookie(h); ok {
-			if m == nil {
-				m = map[string]string{}
+// headerPlaces returns the values recorded response headers carry, with
+// where (the first place of a value wins); nil when none.
+func headerPlaces(h traffic.Fields) map[string]analysis.HeaderPlace {
+	var m map[string]analysis.HeaderPlace
+	for _, f := range h {
+		analysis.EachHeaderValue(f.Name, f.Value, func(pl analysis.HeaderPlace, v string) {
+			if !analysis.Dynamic(v) {
+				return
 			}
-			m[name] = value
-		}
+			if m == nil {
+				m = map[string]analysis.HeaderPlace{}
+			}
+			if _, seen := m[v]; !seen {
+				m[v] = pl
+			}
+		})
 	}
 	return m
 }
 
-// pathOf returns where v is in the producer's recorded response: a cookie
-// it set, or a place in its JSON body.
+// pathOf returns where v is in the producer's recorded response: a place
+// in its headers (a cookie it set, a Location, an ETag), or in its JSON
+// body.
 func (p *plan) pathOf(v string) ([]any, bool) {
-	for name, cv := range p.setCookies {
-		if cv == v {
-			return []any{cookiePath(name)}, true
-		}
+	if pl, ok := p.headerPlaces[v]; ok {
+		return []any{pl}, true
 	}
 	p.pathsOnce.Do(func() {
 		p.paths = map[string][]any{}
@@ -683,9 +686,8 @@ func (c *Correlator) retain(reg producerReg) {
 // value finds the live value at path in the producer's response.
 func (p *plan) value(path []any) (string, bool) {
 	if len(path) == 1 {
-		if name, ok := path[0].(cookiePath); ok {
-			v, ok := p.liveCookies[string(name)]
-			return v, ok && v != ""
+		if pl, ok := path[0].(analysis.HeaderPlace); ok {
+			return analysis.HeaderValue(p.liveHeader, pl)
 		}
 	}
 	p.mu.Lock()

@@ -670,3 +670,78 @@ func TestCookieSessionGetsLiveCookie(t *testing.T) {
 		})
 	}
 }
+
+// REST in headers: a form's answer carries a CSRF token in a header that
+// the create sends back; the create answers 201 with the new resource's
+// URL in Location and no body; a read answers its version in ETag, which
+// the update sends in If-Match. Each live value is carried in, and every
+// request succeeds; sent as recorded, the create is refused (403), the
+// read does not find the resource and the update fails its precondition.
+func TestHeaderValuesGetLiveValues(t *testing.T) {
+	var mu sync.Mutex
+	tokens, etags := map[string]bool{}, map[string]string{}
+	rnd := func() string { b := make([]byte, 12); rand.Read(b); return hex.EncodeToString(b) }
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		id := strings.TrimPrefix(r.URL.Path, "/items/")
+		switch {
+		case r.URL.Path == "/form":
+			tok := rnd()
+			tokens[tok] = true
+			w.Header().Set("X-CSRF-Token", tok)
+		case r.Method == "POST" && r.URL.Path == "/items":
+			if !tokens[r.Header.Get("X-CSRF-Token")] {
+				w.WriteHeader(403)
+				return
+			}
+			id := "item" + rnd()
+			etags[id] = rnd()
+			w.Header().Set("Location", "/items/"+id+"?rev=1")
+			w.WriteHeader(201)
+		case etags[id] == "":
+			w.WriteHeader(404)
+		case r.Method == "GET":
+			w.Header().Set("ETag", `W/"`+etags[id]+`"`)
+			w.Write([]byte(`{"name":"a"}`))
+		case r.Method == "PUT":
+			if r.Header.Get("If-Match") != `W/"`+etags[id]+`"` {
+				w.WriteHeader(412)
+				return
+			}
+			etags[id] = rnd()
+			w.WriteHeader(204)
+		}
+	}))
+	defer srv.Close()
+	const tok, id, etag = "f00dfeed0123456789abcdef", "item0123456789abcdef01234567", "e7a90123456789abcdef0123"
+	ms := time.Millisecond
+	rec := func(at time.Duration, method, path string, reqHeader, respHeader traffic.Fields, status int) traffic.Record {
+		r := ex(at, method, path, ``, ``, "")
+		r.Exchange.Request.Header = reqHeader
+		r.Exchange.Response.Header, r.Exchange.Response.Status = respHeader, status
+		return r
+	}
+	recs := []traffic.Record{
+		rec(0, "GET", "/form", nil, traffic.Fields{{Name: "X-CSRF-Token", Value: tok}}, 200),
+		rec(2*ms, "POST", "/items", traffic.Fields{{Name: "X-CSRF-Token", Value: tok}}, traffic.Fields{{Name: "Location", Value: "/items/" + id + "?rev=1"}}, 201),
+		rec(4*ms, "GET", "/items/"+id, nil, traffic.Fields{{Name: "Etag", Value: `W/"` + etag + `"`}}, 200),
+		rec(6*ms, "PUT", "/items/"+id, traffic.Fields{{Name: "If-Match", Value: `W/"` + etag + `"`}}, nil, 204),
+	}
+	target, _ := url.Parse(srv.URL)
+	sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{})
+	var got []string
+	_, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: correlate.New(), Results: func(r traffic.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprint(r.Endpoint, " ", r.Status))
+	}}, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	want := []string{"GET /form 200", "GET /items/" + id + " 200", "POST /items 201", "PUT /items/" + id + " 204"}
+	if !slices.Equal(got, want) {
+		t.Errorf("answered %v, want %v", got, want)
+	}
+}
