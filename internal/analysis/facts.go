@@ -202,7 +202,7 @@ func derive(pos uint64, rec traffic.Record, o *Options, vs *values) *Facts {
 		if m.FromClient {
 			w = InBody
 		}
-		vs.body(m.Payload, w, nil)
+		vs.body(m.Payload, w, nil, false)
 		client := m.FromClient && m.Opcode == traffic.OpText
 		if client {
 			f.Request = Body{Data: m.Payload, Truncated: m.Truncated}
@@ -234,7 +234,7 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options, vs *val
 	// the response returns: the request body, the URL, the headers, then
 	// the response (Values' order). Sends lists the URL's, the headers'
 	// and then the body's.
-	vs.body(f.Request.Data, InBody, f.Placeholders)
+	vs.body(f.Request.Data, InBody, f.Placeholders, isForm(q.Header))
 	if f.URL != nil {
 		path := f.URL.Path
 		last := strings.LastIndexByte(path, '/')
@@ -494,13 +494,17 @@ func jsonDoc(b []byte) []byte {
 	return b
 }
 
-// body adds the strings of a request body or message, then its
-// placeholders (phs when the caller found them already).
-func (vs *values) body(b []byte, w Where, phs []Placeholder) {
+// body adds the strings of a request body or message (a JSON document's,
+// or a form's values), then its placeholders (phs when the caller found
+// them already).
+func (vs *values) body(b []byte, w Where, phs []Placeholder, form bool) {
 	if len(b) == 0 {
 		return
 	}
-	if doc := jsonDoc(b); doc != nil {
+	if form {
+		// an HTML form or an OAuth token request: its values decoded
+		eachQueryValue(string(b), false, func(_, v string) { vs.add(v, w) })
+	} else if doc := jsonDoc(b); doc != nil {
 		sc := stringScanner{data: doc, min: MinValue}
 		for sc.next() {
 			if sc.raw != nil {
@@ -820,4 +824,11 @@ func ascii(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// isForm reports whether a request's body is a URL-encoded form
+// (application/x-www-form-urlencoded).
+func isForm(h traffic.Fields) bool {
+	ct := h.Get("Content-Type")
+	return len(ct) >= len("application/x-www-form-urlencoded") && strings.EqualFold(ct[:len("application/x-www-form-urlencoded")], "application/x-www-form-urlencoded")
 }

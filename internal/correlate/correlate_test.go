@@ -745,3 +745,62 @@ func TestHeaderValuesGetLiveValues(t *testing.T) {
 		t.Errorf("answered %v, want %v", got, want)
 	}
 }
+
+// OAuth's refresh: the token endpoint answers a refresh token in JSON, and
+// a later form POST sends it back URL-encoded (a token with + / = in it).
+// The live refresh token is carried in, encoded as the form encodes it.
+func TestFormBodyGetsLiveValue(t *testing.T) {
+	var mu sync.Mutex
+	issued := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := r.ParseForm(); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		switch r.PostForm.Get("grant_type") {
+		case "password":
+		case "refresh_token":
+			if !issued[r.PostForm.Get("refresh_token")] {
+				w.WriteHeader(400)
+				w.Write([]byte(`{"error":"invalid_grant"}`))
+				return
+			}
+		default:
+			w.WriteHeader(400)
+			return
+		}
+		b := make([]byte, 24)
+		rand.Read(b)
+		rt := base64.StdEncoding.EncodeToString(b) // + / = likely
+		issued[rt] = true
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"access_token": "at" + hex.EncodeToString(b[:8]), "refresh_token": rt})
+	}))
+	defer srv.Close()
+	const rt = "q+9Zr/0aB1c2D3e4F5g6H7i8J9k0L1m="
+	form := func(at time.Duration, body, resp string) traffic.Record {
+		r := ex(at, "POST", "/oauth/token", body, resp, "")
+		r.Exchange.Request.Header = traffic.Fields{{Name: "Content-Type", Value: "application/x-www-form-urlencoded"}}
+		return r
+	}
+	recs := []traffic.Record{
+		form(0, "grant_type=password&username=ada", `{"access_token":"at0123456789","refresh_token":"`+rt+`"}`),
+		form(2*time.Millisecond, "grant_type=refresh_token&refresh_token="+url.QueryEscape(rt), `{"access_token":"at9876543210","refresh_token":"r2"}`),
+	}
+	target, _ := url.Parse(srv.URL)
+	sched, _ := schedule.New(traffic.SliceSource(recs), schedule.Options{})
+	var got []int
+	_, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: correlate.New(), Results: func(r traffic.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r.Status)
+	}}, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int{200, 200}) {
+		t.Errorf("token requests answered %v, want 200 twice", got)
+	}
+}

@@ -252,6 +252,9 @@ func replaceBody(b []byte, size int64, pairs []string) ([]byte, int64) {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if bytes.Contains(b, []byte(pairs[i])) {
 			h = append(h, pairs[i], pairs[i+1])
+		} else if esc := url.QueryEscape(pairs[i]); esc != pairs[i] && bytes.Contains(b, []byte(esc)) {
+			// a form's value, URL-encoded (a token with + / =)
+			h = append(h, esc, url.QueryEscape(pairs[i+1]))
 		}
 	}
 	if h == nil {
