@@ -302,6 +302,14 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options, vs *val
 		}
 		vs.placeholderBytes(b, InResponse)
 	}
+	if x.Response != nil && f.Response.Data != nil && IsHTML(x.Response.Header) {
+		EachHTMLValue(f.Response.Data, func(_ HTMLPlace, hv string) {
+			if i := vs.add(hv, InResponse); i >= 0 && sized(hv) && !vs.list[i].returned {
+				vs.list[i].returned = true
+				vs.rets = append(vs.rets, int32(i))
+			}
+		})
+	}
 	if x.Response != nil {
 		for _, h := range x.Response.Header {
 			EachHeaderValue(h.Name, h.Value, func(_ HeaderPlace, hv string) {

@@ -372,6 +372,9 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 				p.recorded = bytes.Clone(f.Response.Data)
 				if x := ev.Record.Exchange; x != nil && x.Response != nil {
 					p.headerPlaces = headerPlaces(x.Response.Header)
+					if analysis.IsHTML(x.Response.Header) {
+						p.htmlPlaces = htmlPlaces(f.Response.Data)
+					}
 				}
 			}
 			src := &source{producer: p, value: v}
@@ -490,16 +493,20 @@ type plan struct {
 	// recorded headers carry, with where (analysis.EachHeaderValue).
 	recorded     []byte
 	headerPlaces map[string]analysis.HeaderPlace
-	pathsOnce    sync.Once
-	paths        map[string][]any
+	// htmlPlaces are the values its recorded HTML page carries, with
+	// where (analysis.EachHTMLValue).
+	htmlPlaces map[string]analysis.HTMLPlace
+	pathsOnce  sync.Once
+	paths      map[string][]any
 	// liveHeader holds the live response's headers that headerPlaces
 	// name (set before done closes).
 	liveHeader http.Header
 
-	mu     sync.Mutex // guards live, parsed and body
-	live   any        // parsed live body
-	parsed bool
-	body   []byte
+	mu       sync.Mutex // guards live, liveHTML, parsed and body
+	live     any        // parsed live body
+	liveHTML map[analysis.HTMLPlace]string
+	parsed   bool
+	body     []byte
 }
 
 func (p *plan) Wait(ctx context.Context) error {
@@ -580,6 +587,24 @@ func (p *plan) Done(status int, h http.Header, body []byte, err error) {
 	})
 }
 
+// htmlPlaces returns the values a recorded HTML page carries, with where
+// (the first place of a value wins); nil when none.
+func htmlPlaces(page []byte) map[string]analysis.HTMLPlace {
+	var m map[string]analysis.HTMLPlace
+	analysis.EachHTMLValue(page, func(pl analysis.HTMLPlace, v string) {
+		if !analysis.Dynamic(v) {
+			return
+		}
+		if m == nil {
+			m = map[string]analysis.HTMLPlace{}
+		}
+		if _, seen := m[v]; !seen {
+			m[v] = pl
+		}
+	})
+	return m
+}
+
 // headerPlaces returns the values recorded response headers carry, with
 // where (the first place of a value wins); nil when none.
 func headerPlaces(h traffic.Fields) map[string]analysis.HeaderPlace {
@@ -601,10 +626,13 @@ func headerPlaces(h traffic.Fields) map[string]analysis.HeaderPlace {
 }
 
 // pathOf returns where v is in the producer's recorded response: a place
-// in its headers (a cookie it set, a Location, an ETag), or in its JSON
-// body.
+// in its headers (a cookie it set, a Location, an ETag), in its HTML page
+// (a meta or input), or in its JSON body.
 func (p *plan) pathOf(v string) ([]any, bool) {
 	if pl, ok := p.headerPlaces[v]; ok {
+		return []any{pl}, true
+	}
+	if pl, ok := p.htmlPlaces[v]; ok {
 		return []any{pl}, true
 	}
 	p.pathsOnce.Do(func() {
@@ -694,10 +722,20 @@ func (p *plan) value(path []any) (string, bool) {
 	defer p.mu.Unlock()
 	if !p.parsed {
 		p.parsed = true
-		if json.Unmarshal(p.body, &p.live) != nil {
+		if len(p.htmlPlaces) > 0 {
+			// a page: its named metas and inputs
+			p.liveHTML = map[analysis.HTMLPlace]string{}
+			analysis.EachHTMLValue(p.body, func(pl analysis.HTMLPlace, v string) { p.liveHTML[pl] = v })
+		} else if json.Unmarshal(p.body, &p.live) != nil {
 			p.live = nil
 		}
 		p.body = nil
+	}
+	if len(path) == 1 {
+		if pl, ok := path[0].(analysis.HTMLPlace); ok {
+			v, ok := p.liveHTML[pl]
+			return v, ok
+		}
 	}
 	return analysis.Lookup(p.live, path)
 }

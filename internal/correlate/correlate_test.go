@@ -804,3 +804,70 @@ func TestFormBodyGetsLiveValue(t *testing.T) {
 		t.Errorf("token requests answered %v, want 200 twice", got)
 	}
 }
+
+// A server-rendered app's CSRF tokens: its page carries one in
+// <meta name="csrf-token"> (sent back in an X-CSRF-Token header by the
+// page's scripts) and one in a hidden <input name="authenticity_token">
+// (posted back, URL-encoded, in the form). Both are carried in from the
+// live page; sent as recorded, the server refused both posts (422).
+func TestHTMLValuesGetLiveValues(t *testing.T) {
+	var mu sync.Mutex
+	issued := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		token := func() string {
+			b := make([]byte, 24)
+			rand.Read(b)
+			tok := base64.StdEncoding.EncodeToString(b)
+			issued[tok] = true
+			return tok
+		}
+		switch {
+		case r.Method == "GET":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, `<!doctype html><html><head><meta name="csrf-token" content="%s"></head><body>
+<form method="post" action="/items"><input type="hidden" name="authenticity_token" value="%s" autocomplete="off"><input name="name"></form></body></html>`, token(), token())
+		case r.Header.Get("X-CSRF-Token") != "":
+			if !issued[r.Header.Get("X-CSRF-Token")] {
+				w.WriteHeader(422)
+				return
+			}
+			w.WriteHeader(201)
+		default:
+			r.ParseForm()
+			if !issued[r.PostForm.Get("authenticity_token")] {
+				w.WriteHeader(422)
+				return
+			}
+			w.WriteHeader(201)
+		}
+	}))
+	defer srv.Close()
+	const meta, hidden = "Zm9vYmFyMTIz+/mV0YXRva2VuMDAw", "aGlkZGVuMDEyMzQ1Njc4OQ+/=="
+	page := `<!doctype html><html><head><meta name="csrf-token" content="` + meta + `"></head><body>
+<form method="post" action="/items"><input type="hidden" name="authenticity_token" value="` + hidden + `" autocomplete="off"><input name="name"></form></body></html>`
+	get := ex(0, "GET", "/items/new", ``, page, "")
+	get.Exchange.Response.Header = traffic.Fields{{Name: "Content-Type", Value: "text/html; charset=utf-8"}}
+	post := ex(2*time.Millisecond, "POST", "/items", "authenticity_token="+url.QueryEscape(hidden)+"&name=x", ``, "")
+	post.Exchange.Request.Header = traffic.Fields{{Name: "Content-Type", Value: "application/x-www-form-urlencoded"}}
+	post.Exchange.Response.Status = 201
+	xhr := ex(3*time.Millisecond, "POST", "/api/items", `{"name":"y"}`, ``, "")
+	xhr.Exchange.Request.Header = traffic.Fields{{Name: "X-CSRF-Token", Value: meta}, {Name: "Content-Type", Value: "application/json"}}
+	xhr.Exchange.Response.Status = 201
+	target, _ := url.Parse(srv.URL)
+	sched, _ := schedule.New(traffic.SliceSource([]traffic.Record{get, post, xhr}), schedule.Options{})
+	var got []string
+	_, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: correlate.New(), Results: func(r traffic.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprint(r.Endpoint, " ", r.Status))
+	}}, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{"GET /items/new 200", "POST /api/items 201", "POST /items 201"}; !slices.Equal(got, want) {
+		t.Errorf("answered %v, want %v", got, want)
+	}
+}
