@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,42 +10,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/reprise/reprise/internal/webtest"
 )
 
-// cookieServer keeps sessions in a cookie its login sets, as a web app
-// does; /me answers 401 without a session it issued.
+// cookieServer is a fresh webtest.CookieApp.
 func cookieServer(t *testing.T) *httptest.Server {
-	var mu sync.Mutex
-	sessions := map[string]bool{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		b := make([]byte, 16)
-		rand.Read(b)
-		sid := hex.EncodeToString(b)
-		mu.Lock()
-		sessions[sid] = true
-		mu.Unlock()
-		http.SetCookie(w, &http.Cookie{Name: "sid", Value: sid, Path: "/", HttpOnly: true})
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"ok":true}`))
-	})
-	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie("sid")
-		mu.Lock()
-		ok := err == nil && sessions[c.Value]
-		mu.Unlock()
-		if !ok {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"name":"ada"}`))
-	})
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(webtest.CookieApp(0))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/reprise/reprise/internal/engine"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
+	"github.com/reprise/reprise/internal/webtest"
 )
 
 // sessionServer issues fresh ids, like the real API: replaying recorded
@@ -610,35 +611,10 @@ func TestCookieSessionGetsLiveCookie(t *testing.T) {
 	for _, recorded := range []string{"0123456789abcdef0123456789abcdef", "<redacted:1a2b3c4d>"} {
 		t.Run(recorded, func(t *testing.T) {
 			var mu sync.Mutex
-			sessions := map[string]bool{}
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path == "/login" {
-					time.Sleep(50 * time.Millisecond)
-					b := make([]byte, 16)
-					rand.Read(b)
-					sid := hex.EncodeToString(b)
-					mu.Lock()
-					sessions[sid] = true
-					mu.Unlock()
-					http.SetCookie(w, &http.Cookie{Name: "sid", Value: sid, Path: "/", HttpOnly: true})
-					http.SetCookie(w, &http.Cookie{Name: "theme", Value: "dark"})
-					w.WriteHeader(204)
-					return
-				}
-				c, err := r.Cookie("sid")
-				mu.Lock()
-				ok := err == nil && sessions[c.Value]
-				mu.Unlock()
-				if !ok {
-					w.WriteHeader(401)
-					return
-				}
-				w.Write([]byte(`{"name":"ada"}`))
-			}))
+			srv := httptest.NewServer(webtest.CookieApp(50 * time.Millisecond))
 			defer srv.Close()
 			ms := time.Millisecond
-			login := ex(0, "POST", "/login", `{"user":"ada"}`, ``, "")
-			login.Exchange.Response.Status = 204
+			login := ex(0, "POST", "/login", `{"user":"ada"}`, `{"ok":true}`, "")
 			login.Exchange.Response.Header = traffic.Fields{
 				{Name: "Set-Cookie", Value: "sid=" + recorded + "; Path=/; HttpOnly"},
 				{Name: "Set-Cookie", Value: "theme=dark"},
