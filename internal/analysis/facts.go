@@ -113,10 +113,13 @@ type Facts struct {
 	// query values, header values (bearer credentials split off) and JSON
 	// body strings, 8 to 512 bytes with a digit.
 	Sends []string
-	// Returns are the id-sized strings of the recorded JSON response and
-	// the values its headers carry (EachHeaderValue): correlation finds
-	// where one is when a later request uses it.
+	// Returns are the id-sized strings of the recorded JSON response, its
+	// HTML page (EachHTMLValue) and its headers (EachHeaderValue):
+	// correlation finds where one is when a later request uses it.
 	Returns []string
+	// Places says where the Returns found outside a JSON body are: a
+	// HeaderPlace or an HTMLPlace, by value (nil when none).
+	Places map[string]Place
 	// Placeholders are the redaction placeholders in the request body.
 	Placeholders []Placeholder
 	// Credentials are the bearer credentials the request sends: in an
@@ -234,7 +237,7 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options, vs *val
 	// the response returns: the request body, the URL, the headers, then
 	// the response (Values' order). Sends lists the URL's, the headers'
 	// and then the body's.
-	vs.body(f.Request.Data, InBody, f.Placeholders, isForm(q.Header))
+	vs.body(f.Request.Data, InBody, f.Placeholders, hasType(q.Header, "application/x-www-form-urlencoded"))
 	if f.URL != nil {
 		path := f.URL.Path
 		last := strings.LastIndexByte(path, '/')
@@ -294,30 +297,27 @@ func (f *Facts) exchange(x *traffic.Exchange, method string, o *Options, vs *val
 				} else {
 					i = vs.add(sc.str, InResponse)
 				}
-				if i >= 0 && sized(vs.list[i].S) && !vs.list[i].returned {
-					vs.list[i].returned = true
-					vs.rets = append(vs.rets, int32(i))
-				}
+				vs.ret(i)
 			}
 		}
 		vs.placeholderBytes(b, InResponse)
 	}
-	if x.Response != nil && f.Response.Data != nil && IsHTML(x.Response.Header) {
-		EachHTMLValue(f.Response.Data, func(_ HTMLPlace, hv string) {
-			if i := vs.add(hv, InResponse); i >= 0 && sized(hv) && !vs.list[i].returned {
-				vs.list[i].returned = true
-				vs.rets = append(vs.rets, int32(i))
-			}
-		})
-	}
 	if x.Response != nil {
+		// Values the response carries outside a JSON body, with where.
+		at := func(pl Place, v string) {
+			if !vs.ret(vs.add(v, InResponse)) {
+				return
+			}
+			if f.Places == nil {
+				f.Places = map[string]Place{}
+			}
+			f.Places[v] = pl
+		}
+		if f.Response.Data != nil && hasType(x.Response.Header, "text/html") {
+			EachHTMLValue(f.Response.Data, func(pl HTMLPlace, v string) { at(pl, v) })
+		}
 		for _, h := range x.Response.Header {
-			EachHeaderValue(h.Name, h.Value, func(_ HeaderPlace, hv string) {
-				if i := vs.add(hv, InResponse); i >= 0 && sized(hv) && !vs.list[i].returned {
-					vs.list[i].returned = true
-					vs.rets = append(vs.rets, int32(i))
-				}
-			})
+			EachHeaderValue(h.Name, h.Value, func(pl HeaderPlace, v string) { at(pl, v) })
 		}
 	}
 	f.noShapes = o.NoShapes
@@ -483,6 +483,17 @@ func (vs *values) send(v string, i int) {
 	}
 	vs.list[i].sent = true
 	vs.sends = append(vs.sends, int32(i))
+}
+
+// ret lists entry i (-1 for none) among the values returned, once, if it
+// is sized; it reports whether it did.
+func (vs *values) ret(i int) bool {
+	if i < 0 || !sized(vs.list[i].S) || vs.list[i].returned {
+		return false
+	}
+	vs.list[i].returned = true
+	vs.rets = append(vs.rets, int32(i))
+	return true
 }
 
 // sendBody lists the dynamic strings of the body among the values sent.
@@ -834,9 +845,9 @@ func ascii(b []byte) bool {
 	return true
 }
 
-// isForm reports whether a request's body is a URL-encoded form
-// (application/x-www-form-urlencoded).
-func isForm(h traffic.Fields) bool {
-	ct := h.Get("Content-Type")
-	return len(ct) >= len("application/x-www-form-urlencoded") && strings.EqualFold(ct[:len("application/x-www-form-urlencoded")], "application/x-www-form-urlencoded")
+// hasType reports whether headers say the body is of media type mt (lower
+// case), whatever its parameters and the case they are written in.
+func hasType(h traffic.Fields, mt string) bool {
+	ct := strings.TrimSpace(h.Get("Content-Type"))
+	return len(ct) >= len(mt) && strings.EqualFold(ct[:len(mt)], mt) && (len(ct) == len(mt) || ct[len(mt)] == ';' || ct[len(mt)] == ' ')
 }

@@ -6,6 +6,14 @@ import (
 	"strings"
 )
 
+// Place is where outside a JSON body a response carries a value: a
+// HeaderPlace or an HTMLPlace. The live response's value at the same
+// place is the one correlation carries in.
+type Place interface{ place() }
+
+func (HeaderPlace) place() {}
+func (HTMLPlace) place()   {}
+
 // HeaderPlace is where in a response's headers a value is, so that the
 // value at the same place of a live response can be found: the header
 // (canonical name) and, for a cookie, its name, for a URL, the path

@@ -2,11 +2,8 @@ package analysis
 
 import (
 	"bytes"
-	"strings"
 
 	"golang.org/x/net/html"
-
-	"github.com/reprise/reprise/internal/traffic"
 )
 
 // HTMLPlace is where in an HTML page a value is: the content of a <meta>
@@ -17,12 +14,6 @@ type HTMLPlace struct {
 
 // maxHTML bounds the page EachHTMLValue reads.
 const maxHTML = 4 << 20
-
-// IsHTML reports whether headers say the body is an HTML page.
-func IsHTML(h traffic.Fields) bool {
-	ct := strings.TrimSpace(h.Get("Content-Type"))
-	return len(ct) >= len("text/html") && strings.EqualFold(ct[:len("text/html")], "text/html")
-}
 
 // EachHTMLValue calls fn with each value an HTML page carries that a later
 // request may send back, and its place: the content of a named <meta> (a

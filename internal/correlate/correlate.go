@@ -370,12 +370,7 @@ func (c *Correlator) Plan(ev schedule.Event) Plan {
 				// a copy of the recorded body, so the producer does not
 				// hold on to the corpus block it was read from
 				p.recorded = bytes.Clone(f.Response.Data)
-				if x := ev.Record.Exchange; x != nil && x.Response != nil {
-					p.headerPlaces = headerPlaces(x.Response.Header)
-					if analysis.IsHTML(x.Response.Header) {
-						p.htmlPlaces = htmlPlaces(f.Response.Data)
-					}
-				}
+				p.places = f.Places
 			}
 			src := &source{producer: p, value: v}
 			fs.add(v, src, c.planned)
@@ -489,17 +484,14 @@ type plan struct {
 	failed bool // set before done closes
 
 	// recorded is the recorded response of a producer; pathsOnce and
-	// paths where each of its values is. headerPlaces are the values its
-	// recorded headers carry, with where (analysis.EachHeaderValue).
-	recorded     []byte
-	headerPlaces map[string]analysis.HeaderPlace
-	// htmlPlaces are the values its recorded HTML page carries, with
-	// where (analysis.EachHTMLValue).
-	htmlPlaces map[string]analysis.HTMLPlace
-	pathsOnce  sync.Once
-	paths      map[string][]any
-	// liveHeader holds the live response's headers that headerPlaces
-	// name (set before done closes).
+	// paths where each of its values is in its JSON body, places where
+	// the others are (Facts.Places, shared: read only).
+	recorded  []byte
+	places    map[string]analysis.Place
+	pathsOnce sync.Once
+	paths     map[string][]any
+	// liveHeader holds the live response's headers that places name (set
+	// before done closes).
 	liveHeader http.Header
 
 	mu       sync.Mutex // guards live, liveHTML, parsed and body
@@ -573,10 +565,12 @@ func (p *plan) Skip() string { return p.skip }
 func (p *plan) Done(status int, h http.Header, body []byte, err error) {
 	p.once.Do(func() {
 		p.failed = err != nil || status == 0 || status >= 400 && status != p.recordedStatus
-		if p.produces && len(p.headerPlaces) > 0 && h != nil {
-			p.liveHeader = http.Header{}
-			for _, pl := range p.headerPlaces {
-				p.liveHeader[pl.Header] = h.Values(pl.Header)
+		for _, pl := range p.places {
+			if hp, ok := pl.(analysis.HeaderPlace); ok && h != nil {
+				if p.liveHeader == nil {
+					p.liveHeader = http.Header{}
+				}
+				p.liveHeader[hp.Header] = h.Values(hp.Header)
 			}
 		}
 		if len(body) > 0 && p.produces {
@@ -587,52 +581,11 @@ func (p *plan) Done(status int, h http.Header, body []byte, err error) {
 	})
 }
 
-// htmlPlaces returns the values a recorded HTML page carries, with where
-// (the first place of a value wins); nil when none.
-func htmlPlaces(page []byte) map[string]analysis.HTMLPlace {
-	var m map[string]analysis.HTMLPlace
-	analysis.EachHTMLValue(page, func(pl analysis.HTMLPlace, v string) {
-		if !analysis.Dynamic(v) {
-			return
-		}
-		if m == nil {
-			m = map[string]analysis.HTMLPlace{}
-		}
-		if _, seen := m[v]; !seen {
-			m[v] = pl
-		}
-	})
-	return m
-}
-
-// headerPlaces returns the values recorded response headers carry, with
-// where (the first place of a value wins); nil when none.
-func headerPlaces(h traffic.Fields) map[string]analysis.HeaderPlace {
-	var m map[string]analysis.HeaderPlace
-	for _, f := range h {
-		analysis.EachHeaderValue(f.Name, f.Value, func(pl analysis.HeaderPlace, v string) {
-			if !analysis.Dynamic(v) {
-				return
-			}
-			if m == nil {
-				m = map[string]analysis.HeaderPlace{}
-			}
-			if _, seen := m[v]; !seen {
-				m[v] = pl
-			}
-		})
-	}
-	return m
-}
-
 // pathOf returns where v is in the producer's recorded response: a place
 // in its headers (a cookie it set, a Location, an ETag), in its HTML page
 // (a meta or input), or in its JSON body.
 func (p *plan) pathOf(v string) ([]any, bool) {
-	if pl, ok := p.headerPlaces[v]; ok {
-		return []any{pl}, true
-	}
-	if pl, ok := p.htmlPlaces[v]; ok {
+	if pl, ok := p.places[v]; ok {
 		return []any{pl}, true
 	}
 	p.pathsOnce.Do(func() {
@@ -722,8 +675,8 @@ func (p *plan) value(path []any) (string, bool) {
 	defer p.mu.Unlock()
 	if !p.parsed {
 		p.parsed = true
-		if len(p.htmlPlaces) > 0 {
-			// a page: its named metas and inputs
+		if p.page() {
+			// its named metas and inputs
 			p.liveHTML = map[analysis.HTMLPlace]string{}
 			analysis.EachHTMLValue(p.body, func(pl analysis.HTMLPlace, v string) { p.liveHTML[pl] = v })
 		} else if json.Unmarshal(p.body, &p.live) != nil {
@@ -738,6 +691,17 @@ func (p *plan) value(path []any) (string, bool) {
 		}
 	}
 	return analysis.Lookup(p.live, path)
+}
+
+// page reports whether the producer's answer is an HTML page (a value of
+// it has an HTMLPlace).
+func (p *plan) page() bool {
+	for _, pl := range p.places {
+		if _, ok := pl.(analysis.HTMLPlace); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // add remembers where v came from (s), or that the client sent it first
