@@ -64,22 +64,20 @@ type Truth struct {
 }
 
 // Injected returns every request's injected delay, sorted ascending.
-func (t Truth) Injected() []time.Duration {
-	d := make([]time.Duration, len(t.Requests))
-	for i, r := range t.Requests {
-		d[i] = r.Injected()
-	}
-	slices.Sort(d)
-	return d
-}
+func (t Truth) Injected() []time.Duration { return t.sorted(RequestTruth.Injected) }
 
 // Served returns every request's measured time in the server (arrival to
 // the end of handling), sorted ascending: its injected delay as the
 // server's clock kept it, plus the handling.
 func (t Truth) Served() []time.Duration {
+	return t.sorted(func(r RequestTruth) time.Duration { return r.Served })
+}
+
+// sorted returns of(r) for every request r, sorted ascending.
+func (t Truth) sorted(of func(RequestTruth) time.Duration) []time.Duration {
 	d := make([]time.Duration, len(t.Requests))
 	for i, r := range t.Requests {
-		d[i] = r.Served
+		d[i] = of(r)
 	}
 	slices.Sort(d)
 	return d
