@@ -1,12 +1,15 @@
 package correlate_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -799,10 +802,18 @@ func TestHTMLValuesGetLiveValues(t *testing.T) {
 			issued[tok] = true
 			return tok
 		}
+		time.Sleep(20 * time.Millisecond) // slow, one request at a time
 		switch {
 		case r.Method == "GET":
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprintf(w, `<!doctype html><html><head><meta name="csrf-token" content="%s"></head><body>
+			var out io.Writer = w
+			if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+				w.Header().Set("Content-Encoding", "gzip")
+				gz := gzip.NewWriter(w)
+				defer gz.Close()
+				out = gz
+			}
+			fmt.Fprintf(out, `<!doctype html><html><head><meta name="csrf-token" content="%s"></head><body>
 <form method="post" action="/items"><input type="hidden" name="authenticity_token" value="%s" autocomplete="off"><input name="name"></form></body></html>`, token(), token())
 		case r.Header.Get("X-CSRF-Token") != "":
 			if !issued[r.Header.Get("X-CSRF-Token")] {
@@ -823,8 +834,14 @@ func TestHTMLValuesGetLiveValues(t *testing.T) {
 	const meta, hidden = "Zm9vYmFyMTIz+/mV0YXRva2VuMDAw", "aGlkZGVuMDEyMzQ1Njc4OQ+/=="
 	page := `<!doctype html><html><head><meta name="csrf-token" content="` + meta + `"></head><body>
 <form method="post" action="/items"><input type="hidden" name="authenticity_token" value="` + hidden + `" autocomplete="off"><input name="name"></form></body></html>`
-	get := ex(0, "GET", "/items/new", ``, page, "")
-	get.Exchange.Response.Header = traffic.Fields{{Name: "Content-Type", Value: "text/html; charset=utf-8"}}
+	// a browser's page load: asked and answered compressed
+	var zpage bytes.Buffer
+	gz := gzip.NewWriter(&zpage)
+	gz.Write([]byte(page))
+	gz.Close()
+	get := ex(0, "GET", "/items/new", ``, zpage.String(), "")
+	get.Exchange.Request.Header = traffic.Fields{{Name: "Accept-Encoding", Value: "gzip, deflate, br"}}
+	get.Exchange.Response.Header = traffic.Fields{{Name: "Content-Type", Value: "text/html; charset=utf-8"}, {Name: "Content-Encoding", Value: "gzip"}}
 	post := ex(2*time.Millisecond, "POST", "/items", "authenticity_token="+url.QueryEscape(hidden)+"&name=x", ``, "")
 	post.Exchange.Request.Header = traffic.Fields{{Name: "Content-Type", Value: "application/x-www-form-urlencoded"}}
 	post.Exchange.Response.Status = 201
@@ -832,7 +849,8 @@ func TestHTMLValuesGetLiveValues(t *testing.T) {
 	xhr.Exchange.Request.Header = traffic.Fields{{Name: "X-CSRF-Token", Value: meta}, {Name: "Content-Type", Value: "application/json"}}
 	xhr.Exchange.Response.Status = 201
 	target, _ := url.Parse(srv.URL)
-	sched, _ := schedule.New(traffic.SliceSource([]traffic.Record{get, post, xhr}), schedule.Options{})
+	// three copies, each with its own page and tokens
+	sched, _ := schedule.New(traffic.SliceSource([]traffic.Record{get, post, xhr}), schedule.Options{Multiply: 3})
 	var got []string
 	_, err := engine.Run(context.Background(), engine.Config{Target: target, Correlator: correlate.New(), Results: func(r traffic.Result) {
 		mu.Lock()
@@ -843,7 +861,11 @@ func TestHTMLValuesGetLiveValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(got)
-	if want := []string{"GET /items/new 200", "POST /api/items 201", "POST /items 201"}; !slices.Equal(got, want) {
+	var want []string
+	for _, w := range []string{"GET /items/new 200", "POST /api/items 201", "POST /items 201"} {
+		want = append(want, w, w, w)
+	}
+	if !slices.Equal(got, want) {
 		t.Errorf("answered %v, want %v", got, want)
 	}
 }
