@@ -134,6 +134,7 @@ func replayFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "only", Usage: "replay only the endpoints matching `PATTERN` ('GET /health', '/v1/sessions*', 'WS /v1/updates'; * is any characters); repeatable"},
 		&cli.StringSliceFlag{Name: "skip", Usage: "leave out the endpoints matching `PATTERN` (as --only); repeatable"},
 		&cli.BoolFlag{Name: "http1", Usage: "force HTTP/1.1 on https:// targets (HTTP/2 is used when offered)"},
+		&cli.BoolFlag{Name: "net-http", Hidden: true, Usage: "send plain-HTTP requests with net/http's client instead of reprise's own HTTP/1.1 client (for comparing the two)"},
 		&cli.BoolFlag{Name: "insecure", Usage: "skip TLS certificate verification"},
 		&cli.StringSliceFlag{Name: "ca-cert", Usage: "PEM `FILE` of CA certificates to trust beside the system's (a private CA); repeatable"},
 		&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE` (PEM) for mutual TLS, with --key"},
@@ -253,6 +254,7 @@ func readReplayFlags(c *cli.Context, corpusPath string) (replay.Options, error) 
 	o.Engine = engine.Config{
 		Target:          target,
 		HTTP1:           c.Bool("http1"),
+		NetHTTP:         c.Bool("net-http"),
 		Insecure:        c.Bool("insecure"),
 		Timeout:         c.Duration("timeout"),
 		MaxInFlight:     c.Int("max-in-flight"),

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,6 +94,9 @@ type limitedConn struct {
 	cl   *connLimiter
 	once sync.Once
 }
+
+// Unwrap returns the connection dialed.
+func (c *limitedConn) Unwrap() net.Conn { return c.Conn }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
@@ -191,8 +195,45 @@ func (ps *pools) closeIdle() {
 }
 
 // newTransport builds an HTTP transport of the lane holding at most conns
-// connections to the target (0: no bound of its own).
-func (l *lane) newTransport(conns int) *http.Transport {
+// connections to the target (0: no bound of its own): the lane's own
+// HTTP/1.1 client for a plain-HTTP target reached without a proxy,
+// net/http's for the rest (and for anything else a request names).
+func (l *lane) newTransport(conns int) http.RoundTripper {
+	t := l.netTransport(conns)
+	u := l.cfg.Target
+	if u.Scheme != "http" || l.cfg.NetHTTP || l.proxied() {
+		return t
+	}
+	idle := max(conns, 1)
+	if conns == 0 {
+		idle = l.cfg.MaxInFlight
+	}
+	return newH1Transport(hostPort(u), u.Host, conns, idle, poolIdle, l.dial, t)
+}
+
+// proxied reports whether requests to the target go through a proxy.
+func (l *lane) proxied() bool {
+	if l.cfg.Proxy == nil {
+		return false
+	}
+	p, err := l.cfg.Proxy(&http.Request{URL: l.cfg.Target, Header: http.Header{}})
+	return err != nil || p != nil
+}
+
+// hostPort is the address a URL's host is dialed at.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// netTransport builds net/http's transport of the lane.
+func (l *lane) netTransport(conns int) *http.Transport {
 	t := &http.Transport{
 		Proxy:               l.cfg.Proxy,
 		DialContext:         l.dial,

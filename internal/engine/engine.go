@@ -34,6 +34,9 @@ type Config struct {
 	// HTTP1 disables HTTP/2 (otherwise used on https:// when the server
 	// offers it).
 	HTTP1 bool
+	// NetHTTP sends plain-HTTP requests through net/http's transport
+	// instead of the lane's own HTTP/1.1 client (h1Transport).
+	NetHTTP bool
 	// Insecure skips TLS certificate verification.
 	Insecure bool
 	// TLSConfig is the client TLS configuration of HTTP and WebSocket

@@ -1,0 +1,436 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"time"
+)
+
+// h1Transport is one client's connections to a plain-HTTP target: an
+// HTTP/1.1 round tripper that writes the request and reads its answer on
+// the calling goroutine. net/http's transport hands every request to two
+// goroutines of its connection (a writer and a reader) and back over
+// channels; at tens of thousands of requests a second on one core those
+// hand-offs and the run-queue waits they cause are a large part of a
+// request's cost. The request is written by net/http's own Request.Write
+// and the answer read by http.ReadResponse, so what goes on the wire and
+// how an answer is framed are net/http's.
+//
+// It keeps net/http's client behaviour where a replay can see it:
+//   - at most maxConns connections (0: no bound of its own), requests
+//     queueing for one beyond that; at most maxIdle kept idle, for at
+//     most idleFor;
+//   - a request whose reused connection the server closed before any
+//     byte of an answer came is sent again on another connection, once
+//     per connection, whatever its method (see resendable); a pooled
+//     connection the server already closed is never written to;
+//   - the request's context bounds it, through the answer's body: its
+//     deadline is the connection's, and its cancellation cuts it;
+//   - httptrace events (GetConn, DNS and connect from the dialer, GotConn,
+//     WroteRequest, GotFirstResponseByte, Got1xxResponse) as net/http
+//     gives them, so request phases mean the same.
+//
+// Requests for any other host or scheme, and through a proxy, go to
+// other, a net/http transport.
+type h1Transport struct {
+	addr     string // host:port of the target
+	host     string // the target's URL host, as requests name it
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	maxConns int
+	maxIdle  int
+	idleFor  time.Duration
+	other    http.RoundTripper
+	now      func() time.Time
+
+	mu      sync.Mutex
+	idle    []*h1Conn // most recently used last
+	open    int
+	waiters []*h1Waiter
+}
+
+// h1Conn is one connection with its buffers.
+type h1Conn struct {
+	t     *h1Transport
+	c     net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	idled time.Time // when it went idle
+	used  bool      // it carried a request before
+	keys  []string  // header names being written
+	probe *prober
+}
+
+// h1Waiter is a request waiting for a connection: it receives an idle
+// connection, or nil granting it a slot to dial one.
+type h1Waiter struct {
+	ch chan *h1Conn
+}
+
+// maxH1Attempts bounds how many connections a request is tried on, each
+// failing before any byte of an answer came.
+const maxH1Attempts = 4
+
+func newH1Transport(addr, host string, maxConns, maxIdle int, idleFor time.Duration,
+	dial func(ctx context.Context, network, addr string) (net.Conn, error), other http.RoundTripper) *h1Transport {
+	return &h1Transport{addr: addr, host: host, dial: dial, maxConns: maxConns, maxIdle: max(maxIdle, 1),
+		idleFor: idleFor, other: other, now: time.Now}
+}
+
+// RoundTrip sends req and reads its answer's head; the body is read
+// through the connection, which goes back to the pool at its end.
+func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host != t.host {
+		return t.other.RoundTrip(req)
+	}
+	ctx := req.Context()
+	trace := httptrace.ContextClientTrace(ctx)
+	if err := validateRequest(req); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	r := req
+	for attempt := 1; ; attempt++ {
+		if trace != nil && trace.GetConn != nil {
+			trace.GetConn(t.addr)
+		}
+		pc, err := t.get(ctx)
+		if err != nil {
+			closeBody(r)
+			return nil, err
+		}
+		if trace != nil && trace.GotConn != nil {
+			info := httptrace.GotConnInfo{Conn: pc.c, Reused: pc.used}
+			if pc.used {
+				info.WasIdle, info.IdleTime = true, t.now().Sub(pc.idled)
+			}
+			trace.GotConn(info)
+		}
+		resp, answered, err := pc.roundTrip(ctx, r, trace)
+		if err == nil {
+			return resp, nil
+		}
+		// A reused connection the server closed as the request went
+		// (its keep-alive timeout ran out): the server read nothing of
+		// it, so it goes again on another connection.
+		if !pc.used || answered || attempt == maxH1Attempts || ctx.Err() != nil || !isClosedByPeer(err) {
+			return nil, err
+		}
+		body, gerr := rewind(req)
+		if gerr != nil {
+			return nil, err
+		}
+		r2 := *req
+		r2.Body = body
+		r = &r2
+	}
+}
+
+// rewind returns a fresh copy of a request's body for another attempt.
+func rewind(req *http.Request) (io.ReadCloser, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req.Body, nil
+	}
+	if req.GetBody == nil {
+		return nil, errors.New("request body cannot be sent again")
+	}
+	return req.GetBody()
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// isClosedByPeer reports whether err is the server closing or resetting
+// the connection.
+func isClosedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		classify(err) == ErrReset
+}
+
+// roundTrip writes req on the connection and reads the answer's head.
+// answered says some byte of an answer came (so the server read the
+// request).
+func (pc *h1Conn) roundTrip(ctx context.Context, req *http.Request, trace *httptrace.ClientTrace) (resp *http.Response, answered bool, err error) {
+	if d, ok := ctx.Deadline(); ok {
+		pc.c.SetDeadline(d)
+	} else {
+		pc.c.SetDeadline(time.Time{})
+	}
+	// Cancelling the request cuts its connection; the error then reads
+	// as the context's.
+	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(aLongTimeAgo) })
+	fail := func(e error) (*http.Response, bool, error) {
+		stop()
+		pc.close()
+		if ce := ctx.Err(); ce != nil {
+			e = ce
+		}
+		return nil, answered, e
+	}
+	if err := pc.write(req, trace); err != nil {
+		return fail(err)
+	}
+	if err := pc.bw.Flush(); err != nil {
+		return fail(err)
+	}
+	if _, err := pc.br.Peek(1); err != nil {
+		return fail(err)
+	}
+	answered = true
+	if trace != nil && trace.GotFirstResponseByte != nil {
+		trace.GotFirstResponseByte()
+	}
+	for informational := 0; ; informational++ {
+		resp, err = http.ReadResponse(pc.br, req)
+		if err != nil {
+			return fail(malformed(err))
+		}
+		// 1xx answers (100 Continue, 103 Early Hints) come before the
+		// answer; 101 is an answer.
+		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+		if informational == 5 {
+			return fail(errors.New("net/http: too many 1xx informational responses"))
+		}
+		if trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	keep := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	if resp.Body == http.NoBody {
+		pc.done(stop, keep)
+		return resp, true, nil
+	}
+	resp.Body = &h1Body{rc: resp.Body, pc: pc, ctx: ctx, stop: stop, keep: keep}
+	return resp, true, nil
+}
+
+// write writes req to the connection's buffer: with writeRequest when it
+// can, else net/http's Request.Write. As with net/http's transport, the
+// request counts as written (WroteRequest) before the buffer is flushed.
+func (pc *h1Conn) write(req *http.Request, trace *httptrace.ClientTrace) error {
+	if trace != nil && (trace.WroteHeaderField != nil || trace.WroteHeaders != nil) {
+		return req.Write(pc.bw)
+	}
+	ok, err := writeRequest(pc.bw, req, &pc.keys)
+	if !ok {
+		return req.Write(pc.bw)
+	}
+	if err != nil {
+		closeBody(req)
+	}
+	if trace != nil && trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+	}
+	return err
+}
+
+// malformed marks an error reading an answer that is the answer's fault
+// (a header line without a colon, a bad status line or length) rather
+// than the connection's.
+func malformed(err error) error {
+	var ne net.Error
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || classify(err) == ErrReset {
+		return err
+	}
+	return &malformedError{err}
+}
+
+type malformedError struct{ err error }
+
+func (e *malformedError) Error() string { return "malformed HTTP response: " + e.err.Error() }
+func (e *malformedError) Unwrap() error { return e.err }
+
+// done ends a request on the connection: back to the pool when it can
+// carry another, closed otherwise.
+func (pc *h1Conn) done(stop func() bool, keep bool) {
+	if !stop() {
+		// The cancellation fired: the connection's deadline is gone.
+		keep = false
+	}
+	if keep {
+		pc.t.put(pc)
+	} else {
+		pc.close()
+	}
+}
+
+// aLongTimeAgo is a deadline in the past: set on a connection, it ends
+// what is waiting on it.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// h1Body is an answer's body read through its connection.
+type h1Body struct {
+	rc   io.ReadCloser
+	pc   *h1Conn
+	ctx  context.Context
+	stop func() bool
+	keep bool
+	over bool // the connection was given back or closed
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	if b.over {
+		return 0, io.EOF
+	}
+	n, err := b.rc.Read(p)
+	switch {
+	case err == io.EOF:
+		b.over = true
+		b.pc.done(b.stop, b.keep)
+	case err != nil:
+		b.over = true
+		b.stop()
+		b.pc.close()
+		if ce := b.ctx.Err(); ce != nil {
+			err = ce
+		}
+	}
+	return n, err
+}
+
+// Close before the end of the body closes the connection (what is left
+// of the answer is not read), as net/http's transport does.
+func (b *h1Body) Close() error {
+	if !b.over {
+		b.over = true
+		b.stop()
+		b.pc.close()
+	}
+	return b.rc.Close()
+}
+
+// get returns a connection for a request: an idle one still open, a new
+// one when the bound allows, else the first one given back. An idle
+// connection the server closed (or that sat idle past idleFor) is closed
+// here, never written to.
+func (t *h1Transport) get(ctx context.Context) (*h1Conn, error) {
+	t.mu.Lock()
+	for len(t.idle) > 0 {
+		pc := t.idle[len(t.idle)-1]
+		t.idle[len(t.idle)-1] = nil
+		t.idle = t.idle[:len(t.idle)-1]
+		t.mu.Unlock()
+		if (t.idleFor <= 0 || t.now().Sub(pc.idled) <= t.idleFor) && pc.probe.alive() {
+			return pc, nil
+		}
+		pc.c.Close()
+		t.mu.Lock()
+		t.open--
+	}
+	if t.maxConns <= 0 || t.open < t.maxConns {
+		t.open++
+		t.mu.Unlock()
+		return t.connect(ctx)
+	}
+	w := &h1Waiter{ch: make(chan *h1Conn, 1)}
+	t.waiters = append(t.waiters, w)
+	t.mu.Unlock()
+	select {
+	case pc := <-w.ch:
+		if pc == nil {
+			return t.connect(ctx)
+		}
+		return pc, nil
+	case <-ctx.Done():
+		t.mu.Lock()
+		for i, o := range t.waiters {
+			if o == w {
+				t.waiters = append(t.waiters[:i], t.waiters[i+1:]...)
+				t.mu.Unlock()
+				return nil, ctx.Err()
+			}
+		}
+		t.mu.Unlock()
+		// Handed something as it gave up: pass it on.
+		if pc := <-w.ch; pc != nil {
+			t.put(pc)
+		} else {
+			t.release()
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// connect dials a connection for a slot already counted in open.
+func (t *h1Transport) connect(ctx context.Context) (*h1Conn, error) {
+	c, err := t.dial(ctx, "tcp", t.addr)
+	if err != nil {
+		t.release()
+		return nil, err
+	}
+	return &h1Conn{t: t, c: c, br: bufio.NewReaderSize(c, 4<<10), bw: bufio.NewWriterSize(c, 4<<10), probe: newProber(c)}, nil
+}
+
+// put gives a connection back after a request: to the first request
+// waiting, else to the idle list.
+func (t *h1Transport) put(pc *h1Conn) {
+	pc.used = true
+	pc.idled = t.now()
+	// The request's deadline is not the idle connection's.
+	pc.c.SetDeadline(time.Time{})
+	t.mu.Lock()
+	if len(t.waiters) > 0 {
+		w := t.waiters[0]
+		t.waiters = t.waiters[1:]
+		t.mu.Unlock()
+		w.ch <- pc
+		return
+	}
+	if len(t.idle) >= t.maxIdle {
+		t.open--
+		t.mu.Unlock()
+		pc.c.Close()
+		return
+	}
+	t.idle = append(t.idle, pc)
+	t.mu.Unlock()
+}
+
+// close closes a connection in use and frees its slot.
+func (pc *h1Conn) close() {
+	pc.c.Close()
+	pc.t.release()
+}
+
+// release frees a connection slot: to the first request waiting, which
+// dials, or back to the count.
+func (t *h1Transport) release() {
+	t.mu.Lock()
+	if len(t.waiters) > 0 {
+		w := t.waiters[0]
+		t.waiters = t.waiters[1:]
+		t.mu.Unlock()
+		w.ch <- nil
+		return
+	}
+	t.open--
+	t.mu.Unlock()
+}
+
+// CloseIdleConnections closes the connections no request is using.
+func (t *h1Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.open -= len(idle)
+	t.mu.Unlock()
+	for _, pc := range idle {
+		pc.c.Close()
+	}
+	if ci, ok := t.other.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
