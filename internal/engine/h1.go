@@ -85,34 +85,98 @@ func newH1Transport(addr, host string, maxConns, maxIdle int, idleFor time.Durat
 
 // RoundTrip sends req and reads its answer's head; the body is read
 // through the connection, which goes back to the pool at its end.
+// Request events go to the request's httptrace.ClientTrace.
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host != t.host {
 		return t.other.RoundTrip(req)
 	}
+	var ev h1Events = noEvents{}
+	if ct := httptrace.ContextClientTrace(req.Context()); ct != nil {
+		ev = clientTrace{ct}
+	}
+	return t.roundTrip(req, ev)
+}
+
+// h1Events receives the events of a request in the lane's own client:
+// the request's phases straight (no closures, no trace in the context),
+// or an httptrace.ClientTrace.
+type h1Events interface {
+	GetConn(hostPort string)
+	// ConnectStart and ConnectDone bracket a dial.
+	ConnectStart()
+	ConnectDone()
+	GotConn(httptrace.GotConnInfo)
+	// WroteRequest: the request is in the connection's buffer.
+	WroteRequest(error)
+	GotFirstResponseByte()
+	Got1xxResponse(code int, h http.Header) error
+}
+
+type noEvents struct{}
+
+func (noEvents) GetConn(string)                        {}
+func (noEvents) ConnectStart()                         {}
+func (noEvents) ConnectDone()                          {}
+func (noEvents) GotConn(httptrace.GotConnInfo)         {}
+func (noEvents) WroteRequest(error)                    {}
+func (noEvents) GotFirstResponseByte()                 {}
+func (noEvents) Got1xxResponse(int, http.Header) error { return nil }
+
+// clientTrace gives a request's events to its httptrace.ClientTrace.
+// The dialer reports DNS and connect events to it through the context,
+// and net/http's Request.Write its header and WroteRequest events.
+type clientTrace struct{ t *httptrace.ClientTrace }
+
+func (c clientTrace) GetConn(hostPort string) {
+	if c.t.GetConn != nil {
+		c.t.GetConn(hostPort)
+	}
+}
+func (c clientTrace) ConnectStart() {}
+func (c clientTrace) ConnectDone()  {}
+func (c clientTrace) GotConn(i httptrace.GotConnInfo) {
+	if c.t.GotConn != nil {
+		c.t.GotConn(i)
+	}
+}
+func (c clientTrace) WroteRequest(err error) {
+	if c.t.WroteRequest != nil {
+		c.t.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+	}
+}
+func (c clientTrace) GotFirstResponseByte() {
+	if c.t.GotFirstResponseByte != nil {
+		c.t.GotFirstResponseByte()
+	}
+}
+func (c clientTrace) Got1xxResponse(code int, h http.Header) error {
+	if c.t.Got1xxResponse != nil {
+		return c.t.Got1xxResponse(code, textproto.MIMEHeader(h))
+	}
+	return nil
+}
+
+// roundTrip is RoundTrip for a request to the target, its events to ev.
+func (t *h1Transport) roundTrip(req *http.Request, ev h1Events) (*http.Response, error) {
 	ctx := req.Context()
-	trace := httptrace.ContextClientTrace(ctx)
 	if err := validateRequest(req); err != nil {
 		closeBody(req)
 		return nil, err
 	}
 	r := req
 	for attempt := 1; ; attempt++ {
-		if trace != nil && trace.GetConn != nil {
-			trace.GetConn(t.addr)
-		}
-		pc, err := t.get(ctx)
+		ev.GetConn(t.addr)
+		pc, err := t.get(ctx, ev)
 		if err != nil {
 			closeBody(r)
 			return nil, err
 		}
-		if trace != nil && trace.GotConn != nil {
-			info := httptrace.GotConnInfo{Conn: pc.c, Reused: pc.used}
-			if pc.used {
-				info.WasIdle, info.IdleTime = true, t.now().Sub(pc.idled)
-			}
-			trace.GotConn(info)
+		info := httptrace.GotConnInfo{Conn: pc.c, Reused: pc.used}
+		if pc.used {
+			info.WasIdle, info.IdleTime = true, t.now().Sub(pc.idled)
 		}
-		resp, answered, err := pc.roundTrip(ctx, r, trace)
+		ev.GotConn(info)
+		resp, answered, err := pc.roundTrip(ctx, r, ev)
 		if err == nil {
 			return resp, nil
 		}
@@ -159,7 +223,7 @@ func isClosedByPeer(err error) bool {
 // roundTrip writes req on the connection and reads the answer's head.
 // answered says some byte of an answer came (so the server read the
 // request).
-func (pc *h1Conn) roundTrip(ctx context.Context, req *http.Request, trace *httptrace.ClientTrace) (resp *http.Response, answered bool, err error) {
+func (pc *h1Conn) roundTrip(ctx context.Context, req *http.Request, ev h1Events) (resp *http.Response, answered bool, err error) {
 	if d, ok := ctx.Deadline(); ok {
 		pc.c.SetDeadline(d)
 	} else {
@@ -176,7 +240,7 @@ func (pc *h1Conn) roundTrip(ctx context.Context, req *http.Request, trace *httpt
 		}
 		return nil, answered, e
 	}
-	if err := pc.write(req, trace); err != nil {
+	if err := pc.write(req, ev); err != nil {
 		return fail(err)
 	}
 	if err := pc.bw.Flush(); err != nil {
@@ -186,9 +250,7 @@ func (pc *h1Conn) roundTrip(ctx context.Context, req *http.Request, trace *httpt
 		return fail(err)
 	}
 	answered = true
-	if trace != nil && trace.GotFirstResponseByte != nil {
-		trace.GotFirstResponseByte()
-	}
+	ev.GotFirstResponseByte()
 	for informational := 0; ; informational++ {
 		resp, err = http.ReadResponse(pc.br, req)
 		if err != nil {
@@ -202,10 +264,8 @@ func (pc *h1Conn) roundTrip(ctx context.Context, req *http.Request, trace *httpt
 		if informational == 5 {
 			return fail(errors.New("net/http: too many 1xx informational responses"))
 		}
-		if trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
-				return fail(err)
-			}
+		if err := ev.Got1xxResponse(resp.StatusCode, resp.Header); err != nil {
+			return fail(err)
 		}
 	}
 	keep := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
@@ -218,22 +278,26 @@ func (pc *h1Conn) roundTrip(ctx context.Context, req *http.Request, trace *httpt
 }
 
 // write writes req to the connection's buffer: with writeRequest when it
-// can, else net/http's Request.Write. As with net/http's transport, the
-// request counts as written (WroteRequest) before the buffer is flushed.
-func (pc *h1Conn) write(req *http.Request, trace *httptrace.ClientTrace) error {
-	if trace != nil && (trace.WroteHeaderField != nil || trace.WroteHeaders != nil) {
+// can, else net/http's Request.Write (which reports to a ClientTrace
+// itself). As with net/http's transport, the request counts as written
+// (WroteRequest) before the buffer is flushed.
+func (pc *h1Conn) write(req *http.Request, ev h1Events) error {
+	ct, traced := ev.(clientTrace)
+	if traced && (ct.t.WroteHeaderField != nil || ct.t.WroteHeaders != nil) {
 		return req.Write(pc.bw)
 	}
 	ok, err := writeRequest(pc.bw, req, &pc.keys)
 	if !ok {
-		return req.Write(pc.bw)
+		err = req.Write(pc.bw)
+		if !traced {
+			ev.WroteRequest(err)
+		}
+		return err
 	}
 	if err != nil {
 		closeBody(req)
 	}
-	if trace != nil && trace.WroteRequest != nil {
-		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
-	}
+	ev.WroteRequest(err)
 	return err
 }
 
@@ -316,7 +380,7 @@ func (b *h1Body) Close() error {
 // one when the bound allows, else the first one given back. An idle
 // connection the server closed (or that sat idle past idleFor) is closed
 // here, never written to.
-func (t *h1Transport) get(ctx context.Context) (*h1Conn, error) {
+func (t *h1Transport) get(ctx context.Context, ev h1Events) (*h1Conn, error) {
 	t.mu.Lock()
 	for len(t.idle) > 0 {
 		pc := t.idle[len(t.idle)-1]
@@ -333,7 +397,7 @@ func (t *h1Transport) get(ctx context.Context) (*h1Conn, error) {
 	if t.maxConns <= 0 || t.open < t.maxConns {
 		t.open++
 		t.mu.Unlock()
-		return t.connect(ctx)
+		return t.connect(ctx, ev)
 	}
 	w := &h1Waiter{ch: make(chan *h1Conn, 1)}
 	t.waiters = append(t.waiters, w)
@@ -341,7 +405,7 @@ func (t *h1Transport) get(ctx context.Context) (*h1Conn, error) {
 	select {
 	case pc := <-w.ch:
 		if pc == nil {
-			return t.connect(ctx)
+			return t.connect(ctx, ev)
 		}
 		return pc, nil
 	case <-ctx.Done():
@@ -365,8 +429,10 @@ func (t *h1Transport) get(ctx context.Context) (*h1Conn, error) {
 }
 
 // connect dials a connection for a slot already counted in open.
-func (t *h1Transport) connect(ctx context.Context) (*h1Conn, error) {
+func (t *h1Transport) connect(ctx context.Context, ev h1Events) (*h1Conn, error) {
+	ev.ConnectStart()
 	c, err := t.dial(ctx, "tcp", t.addr)
+	ev.ConnectDone()
 	if err != nil {
 		t.release()
 		return nil, err

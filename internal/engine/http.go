@@ -83,10 +83,16 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	}
 	res := t.res
 
-	// The trace runs on the transport's goroutines: its times are atomics.
+	// The request's phases: straight from the lane's own client, else
+	// from an httptrace on the transport's goroutines (hence atomics).
 	ph := &t.ph
-	trace := ph.trace(l.now, step.markWritten)
-	reqCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, trace), l.cfg.Timeout)
+	ph.now, ph.written = l.now, step.markWritten
+	reqCtx := ctx
+	h1 := l.direct(client)
+	if h1 == nil {
+		reqCtx = httptrace.WithClientTrace(ctx, ph.trace())
+	}
+	reqCtx, cancel := context.WithTimeout(reqCtx, l.cfg.Timeout)
 	defer cancel()
 	req, err := l.buildRequest(reqCtx, &q, l.parsed(x.Request.URL, q.URL, fx))
 	if err != nil {
@@ -106,7 +112,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	if isMutation(q.Method) {
 		mut = l.ws.sendMutation(x.Flow, req.URL.Path, q.Body.Data, res.Sent)
 	}
-	resp, err := l.do(client, req)
+	resp, err := l.do(client, h1, req, ph)
 	var body []byte
 	wantShape := false
 	if err == nil {
@@ -161,16 +167,33 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	t.settle(res)
 }
 
+// direct returns the lane's own client of an exchange's client when
+// requests go straight to it (see do), nil otherwise.
+func (l *lane) direct(client *http.Client) *h1Transport {
+	if l.cfg.FollowRedirects || l.cfg.Target.User != nil {
+		return nil
+	}
+	h1, _ := client.Transport.(*h1Transport)
+	return h1
+}
+
 // do sends req through client. Unless redirects are followed (or the
 // target carries credentials for the client to send), it goes straight to
 // the client's transport: http.Client.Do would copy every request's
-// headers for redirects that are never followed. Errors read as the
-// client's.
-func (l *lane) do(client *http.Client, req *http.Request) (*http.Response, error) {
+// headers for redirects that are never followed. The lane's own client
+// (h1, from direct) reports the request's phases to ph itself. Errors
+// read as the client's.
+func (l *lane) do(client *http.Client, h1 *h1Transport, req *http.Request, ph *phases) (*http.Response, error) {
 	if l.cfg.FollowRedirects || req.URL.User != nil {
 		return client.Do(req)
 	}
-	resp, err := client.Transport.RoundTrip(req)
+	var resp *http.Response
+	var err error
+	if h1 != nil && req.URL.Host == h1.host && req.URL.Scheme == "http" {
+		resp, err = h1.roundTrip(req, ph)
+	} else {
+		resp, err = client.Transport.RoundTrip(req)
+	}
 	if err != nil {
 		op := req.Method[:1] + strings.ToLower(req.Method[1:])
 		return nil, &url.Error{Op: op, URL: req.URL.String(), Err: err}
@@ -390,37 +413,47 @@ func responseHeadSize(resp *http.Response) int64 {
 	return int64(n + 2)
 }
 
-// phases times a request's phases as k6 names them, from httptrace
-// events that arrive on the transport's goroutines (hence atomics; each
-// holds the runner clock's reading, 0 when the event did not happen).
+// phases times a request's phases as k6 names them, from the events of
+// the lane's own client (h1Events) or of an httptrace, which arrive on
+// the transport's goroutines (hence atomics; each holds the runner
+// clock's reading, 0 when the event did not happen).
 type phases struct {
 	getConn, dnsStart, connectStart, connectDone atomic.Int64
 	tlsStart, tlsDone, gotConn, wrote, firstByte atomic.Int64
 	writes                                       atomic.Int32 // times the request was written
 	now                                          func() time.Duration
+	written                                      func() // called as the request is written
 }
 
 // at notes the clock in v, once.
 func (p *phases) at(v *atomic.Int64) { v.CompareAndSwap(0, int64(p.now())) }
 
-func (p *phases) trace(now func() time.Duration, written func()) *httptrace.ClientTrace {
-	p.now = now
+func (p *phases) GetConn(string)                        { p.at(&p.getConn) }
+func (p *phases) ConnectStart()                         { p.at(&p.connectStart) }
+func (p *phases) ConnectDone()                          { p.connectDone.Store(int64(p.now())) }
+func (p *phases) GotConn(httptrace.GotConnInfo)         { p.at(&p.gotConn) }
+func (p *phases) GotFirstResponseByte()                 { p.at(&p.firstByte) }
+func (p *phases) Got1xxResponse(int, http.Header) error { return nil }
+func (p *phases) WroteRequest(err error) {
+	p.at(&p.wrote)
+	if err == nil {
+		p.writes.Add(1)
+	}
+	p.written()
+}
+
+// trace is an httptrace reporting to p, for net/http's transport.
+func (p *phases) trace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
-		GetConn:           func(string) { p.at(&p.getConn) },
-		DNSStart:          func(httptrace.DNSStartInfo) { p.at(&p.dnsStart) },
-		ConnectStart:      func(string, string) { p.at(&p.connectStart) },
-		ConnectDone:       func(string, string, error) { p.connectDone.Store(int64(now())) },
-		TLSHandshakeStart: func() { p.at(&p.tlsStart) },
-		TLSHandshakeDone:  func(tls.ConnectionState, error) { p.tlsDone.Store(int64(now())) },
-		GotConn:           func(httptrace.GotConnInfo) { p.at(&p.gotConn) },
-		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			p.at(&p.wrote)
-			if i.Err == nil {
-				p.writes.Add(1)
-			}
-			written()
-		},
-		GotFirstResponseByte: func() { p.at(&p.firstByte) },
+		GetConn:              p.GetConn,
+		DNSStart:             func(httptrace.DNSStartInfo) { p.at(&p.dnsStart) },
+		ConnectStart:         func(string, string) { p.ConnectStart() },
+		ConnectDone:          func(string, string, error) { p.ConnectDone() },
+		TLSHandshakeStart:    func() { p.at(&p.tlsStart) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { p.tlsDone.Store(int64(p.now())) },
+		GotConn:              p.GotConn,
+		WroteRequest:         func(i httptrace.WroteRequestInfo) { p.WroteRequest(i.Err) },
+		GotFirstResponseByte: p.GotFirstResponseByte,
 	}
 }
 

@@ -95,6 +95,7 @@ func TestRequestPhases(t *testing.T) {
 		tls  bool
 	}{
 		{"http", Config{Target: mustURL(plain.URL)}, false},
+		{"http net/http", Config{Target: mustURL(plain.URL), NetHTTP: true}, false},
 		{"https http/1.1", Config{Target: mustURL(tlsSrv.URL), Insecure: true, HTTP1: true}, true},
 		{"https h2", Config{Target: mustURL(tlsSrv.URL), Insecure: true}, true},
 	} {
