@@ -65,6 +65,9 @@ type h1Conn struct {
 	used  bool      // it carried a request before
 	keys  []string  // header names being written
 	probe *prober
+	// watched is the context whose end cuts the connection (see watch).
+	watched context.Context
+	unwatch func() bool
 }
 
 // h1Waiter is a request waiting for a connection: it receives an idle
@@ -94,7 +97,20 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if ct := httptrace.ContextClientTrace(req.Context()); ct != nil {
 		ev = clientTrace{ct}
 	}
-	return t.roundTrip(req, ev)
+	u := h1Until{ctx: req.Context()}
+	u.deadline, _ = u.ctx.Deadline()
+	return t.roundTrip(req, ev, u)
+}
+
+// h1Until bounds a request: its context cancels it (cutting its
+// connection), its deadline ends it (the connection's deadline).
+type h1Until struct {
+	ctx      context.Context
+	deadline time.Time // zero: none
+	// sticky: ctx outlives the request (the run's context, the lane's
+	// own requests): its cancellation is watched once per connection
+	// rather than once per request.
+	sticky bool
 }
 
 // h1Events receives the events of a request in the lane's own client:
@@ -156,9 +172,9 @@ func (c clientTrace) Got1xxResponse(code int, h http.Header) error {
 	return nil
 }
 
-// roundTrip is RoundTrip for a request to the target, its events to ev.
-func (t *h1Transport) roundTrip(req *http.Request, ev h1Events) (*http.Response, error) {
-	ctx := req.Context()
+// roundTrip is RoundTrip for a request to the target, its events to ev,
+// bounded by u.
+func (t *h1Transport) roundTrip(req *http.Request, ev h1Events, u h1Until) (*http.Response, error) {
 	if err := validateRequest(req); err != nil {
 		closeBody(req)
 		return nil, err
@@ -166,7 +182,7 @@ func (t *h1Transport) roundTrip(req *http.Request, ev h1Events) (*http.Response,
 	r := req
 	for attempt := 1; ; attempt++ {
 		ev.GetConn(t.addr)
-		pc, err := t.get(ctx, ev)
+		pc, err := t.get(u, ev)
 		if err != nil {
 			closeBody(r)
 			return nil, err
@@ -176,14 +192,14 @@ func (t *h1Transport) roundTrip(req *http.Request, ev h1Events) (*http.Response,
 			info.WasIdle, info.IdleTime = true, t.now().Sub(pc.idled)
 		}
 		ev.GotConn(info)
-		resp, answered, err := pc.roundTrip(ctx, r, ev)
+		resp, answered, err := pc.roundTrip(u, r, ev)
 		if err == nil {
 			return resp, nil
 		}
 		// A reused connection the server closed as the request went
 		// (its keep-alive timeout ran out): the server read nothing of
 		// it, so it goes again on another connection.
-		if !pc.used || answered || attempt == maxH1Attempts || ctx.Err() != nil || !isClosedByPeer(err) {
+		if !pc.used || answered || attempt == maxH1Attempts || u.ctx.Err() != nil || !isClosedByPeer(err) {
 			return nil, err
 		}
 		body, gerr := rewind(req)
@@ -223,22 +239,30 @@ func isClosedByPeer(err error) bool {
 // roundTrip writes req on the connection and reads the answer's head.
 // answered says some byte of an answer came (so the server read the
 // request).
-func (pc *h1Conn) roundTrip(ctx context.Context, req *http.Request, ev h1Events) (resp *http.Response, answered bool, err error) {
-	if d, ok := ctx.Deadline(); ok {
-		pc.c.SetDeadline(d)
-	} else {
-		pc.c.SetDeadline(time.Time{})
-	}
+func (pc *h1Conn) roundTrip(u h1Until, req *http.Request, ev h1Events) (resp *http.Response, answered bool, err error) {
 	// Cancelling the request cuts its connection; the error then reads
 	// as the context's.
-	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(aLongTimeAgo) })
+	pc.c.SetDeadline(u.deadline)
+	var stop func() bool
+	if u.sticky {
+		pc.watch(u.ctx)
+	} else {
+		stop = context.AfterFunc(u.ctx, pc.cut)
+	}
 	fail := func(e error) (*http.Response, bool, error) {
-		stop()
+		if stop != nil {
+			stop()
+		}
 		pc.close()
-		if ce := ctx.Err(); ce != nil {
+		if ce := u.ctx.Err(); ce != nil {
 			e = ce
 		}
 		return nil, answered, e
+	}
+	// Checked after the deadline is set: a cancellation from now on
+	// cuts the connection.
+	if err := u.ctx.Err(); err != nil {
+		return fail(err)
 	}
 	if err := pc.write(req, ev); err != nil {
 		return fail(err)
@@ -270,10 +294,10 @@ func (pc *h1Conn) roundTrip(ctx context.Context, req *http.Request, ev h1Events)
 	}
 	keep := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
 	if resp.Body == http.NoBody {
-		pc.done(stop, keep)
+		pc.done(u, stop, keep)
 		return resp, true, nil
 	}
-	resp.Body = &h1Body{rc: resp.Body, pc: pc, ctx: ctx, stop: stop, keep: keep}
+	resp.Body = &h1Body{rc: resp.Body, pc: pc, u: u, stop: stop, keep: keep}
 	return resp, true, nil
 }
 
@@ -319,8 +343,8 @@ func (e *malformedError) Unwrap() error { return e.err }
 
 // done ends a request on the connection: back to the pool when it can
 // carry another, closed otherwise.
-func (pc *h1Conn) done(stop func() bool, keep bool) {
-	if !stop() {
+func (pc *h1Conn) done(u h1Until, stop func() bool, keep bool) {
+	if (stop != nil && !stop()) || u.ctx.Err() != nil {
 		// The cancellation fired: the connection's deadline is gone.
 		keep = false
 	}
@@ -331,6 +355,21 @@ func (pc *h1Conn) done(stop func() bool, keep bool) {
 	}
 }
 
+// cut ends what waits on the connection.
+func (pc *h1Conn) cut() { pc.c.SetDeadline(aLongTimeAgo) }
+
+// watch cuts the connection when ctx ends, from now until it closes or
+// another context is watched.
+func (pc *h1Conn) watch(ctx context.Context) {
+	if pc.watched == ctx {
+		return
+	}
+	if pc.unwatch != nil {
+		pc.unwatch()
+	}
+	pc.watched, pc.unwatch = ctx, context.AfterFunc(ctx, pc.cut)
+}
+
 // aLongTimeAgo is a deadline in the past: set on a connection, it ends
 // what is waiting on it.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -339,7 +378,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 type h1Body struct {
 	rc   io.ReadCloser
 	pc   *h1Conn
-	ctx  context.Context
+	u    h1Until
 	stop func() bool
 	keep bool
 	over bool // the connection was given back or closed
@@ -353,12 +392,14 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	switch {
 	case err == io.EOF:
 		b.over = true
-		b.pc.done(b.stop, b.keep)
+		b.pc.done(b.u, b.stop, b.keep)
 	case err != nil:
 		b.over = true
-		b.stop()
+		if b.stop != nil {
+			b.stop()
+		}
 		b.pc.close()
-		if ce := b.ctx.Err(); ce != nil {
+		if ce := b.u.ctx.Err(); ce != nil {
 			err = ce
 		}
 	}
@@ -370,7 +411,9 @@ func (b *h1Body) Read(p []byte) (int, error) {
 func (b *h1Body) Close() error {
 	if !b.over {
 		b.over = true
-		b.stop()
+		if b.stop != nil {
+			b.stop()
+		}
 		b.pc.close()
 	}
 	return b.rc.Close()
@@ -380,7 +423,7 @@ func (b *h1Body) Close() error {
 // one when the bound allows, else the first one given back. An idle
 // connection the server closed (or that sat idle past idleFor) is closed
 // here, never written to.
-func (t *h1Transport) get(ctx context.Context, ev h1Events) (*h1Conn, error) {
+func (t *h1Transport) get(u h1Until, ev h1Events) (*h1Conn, error) {
 	t.mu.Lock()
 	for len(t.idle) > 0 {
 		pc := t.idle[len(t.idle)-1]
@@ -390,46 +433,62 @@ func (t *h1Transport) get(ctx context.Context, ev h1Events) (*h1Conn, error) {
 		if (t.idleFor <= 0 || t.now().Sub(pc.idled) <= t.idleFor) && pc.probe.alive() {
 			return pc, nil
 		}
-		pc.c.Close()
+		pc.closeConn()
 		t.mu.Lock()
 		t.open--
 	}
 	if t.maxConns <= 0 || t.open < t.maxConns {
 		t.open++
 		t.mu.Unlock()
-		return t.connect(ctx, ev)
+		return t.connect(u, ev)
 	}
 	w := &h1Waiter{ch: make(chan *h1Conn, 1)}
 	t.waiters = append(t.waiters, w)
 	t.mu.Unlock()
+	var timeout <-chan time.Time
+	if !u.deadline.IsZero() {
+		tm := time.NewTimer(time.Until(u.deadline))
+		defer tm.Stop()
+		timeout = tm.C
+	}
+	var err error
 	select {
 	case pc := <-w.ch:
 		if pc == nil {
-			return t.connect(ctx, ev)
+			return t.connect(u, ev)
 		}
 		return pc, nil
-	case <-ctx.Done():
-		t.mu.Lock()
-		for i, o := range t.waiters {
-			if o == w {
-				t.waiters = append(t.waiters[:i], t.waiters[i+1:]...)
-				t.mu.Unlock()
-				return nil, ctx.Err()
-			}
-		}
-		t.mu.Unlock()
-		// Handed something as it gave up: pass it on.
-		if pc := <-w.ch; pc != nil {
-			t.put(pc)
-		} else {
-			t.release()
-		}
-		return nil, ctx.Err()
+	case <-u.ctx.Done():
+		err = u.ctx.Err()
+	case <-timeout:
+		err = context.DeadlineExceeded
 	}
+	t.mu.Lock()
+	for i, o := range t.waiters {
+		if o == w {
+			t.waiters = append(t.waiters[:i], t.waiters[i+1:]...)
+			t.mu.Unlock()
+			return nil, err
+		}
+	}
+	t.mu.Unlock()
+	// Handed something as it gave up: pass it on.
+	if pc := <-w.ch; pc != nil {
+		t.put(pc)
+	} else {
+		t.release()
+	}
+	return nil, err
 }
 
 // connect dials a connection for a slot already counted in open.
-func (t *h1Transport) connect(ctx context.Context, ev h1Events) (*h1Conn, error) {
+func (t *h1Transport) connect(u h1Until, ev h1Events) (*h1Conn, error) {
+	ctx := u.ctx
+	if !u.deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, u.deadline)
+		defer cancel()
+	}
 	ev.ConnectStart()
 	c, err := t.dial(ctx, "tcp", t.addr)
 	ev.ConnectDone()
@@ -458,7 +517,7 @@ func (t *h1Transport) put(pc *h1Conn) {
 	if len(t.idle) >= t.maxIdle {
 		t.open--
 		t.mu.Unlock()
-		pc.c.Close()
+		pc.closeConn()
 		return
 	}
 	t.idle = append(t.idle, pc)
@@ -467,8 +526,16 @@ func (t *h1Transport) put(pc *h1Conn) {
 
 // close closes a connection in use and frees its slot.
 func (pc *h1Conn) close() {
-	pc.c.Close()
+	pc.closeConn()
 	pc.t.release()
+}
+
+// closeConn closes the connection, its slot left to the caller.
+func (pc *h1Conn) closeConn() {
+	if pc.unwatch != nil {
+		pc.unwatch()
+	}
+	pc.c.Close()
 }
 
 // release frees a connection slot: to the first request waiting, which
@@ -494,7 +561,7 @@ func (t *h1Transport) CloseIdleConnections() {
 	t.open -= len(idle)
 	t.mu.Unlock()
 	for _, pc := range idle {
-		pc.c.Close()
+		pc.closeConn()
 	}
 	if ci, ok := t.other.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()

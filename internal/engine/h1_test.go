@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/reprise/reprise/internal/traffic"
 )
 
 // h1For builds the lane's own client for srv, as a lane does.
@@ -311,6 +313,57 @@ func BenchmarkH1RoundTrip(b *testing.B) {
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+			}
+		})
+	}
+}
+
+// The lane's requests through its own client, held by a server that never
+// answers: those still in flight when the run ends are cut at the end of
+// its grace (and say so), and a request's timeout ends it as a timeout.
+func TestOwnClientRequestsEndOnTimeAndWhenCut(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/quick" {
+			return
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	rec := func(i int, path string) traffic.Record {
+		return traffic.Record{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{
+			Flow: fmt.Sprint("f", i), Start: time.Duration(i) * time.Millisecond,
+			Request: traffic.Request{Method: "POST", URL: path}, Response: &traffic.Response{Status: 200}}}
+	}
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"cut", Config{Duration: 200 * time.Millisecond, Grace: 100 * time.Millisecond, Timeout: time.Minute}, ErrCut},
+		{"timeout", Config{Timeout: 150 * time.Millisecond}, ErrTimeout},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.cfg.Target = mustURL(srv.URL)
+			recs := []traffic.Record{rec(0, "/quick")}
+			for i := 1; i <= 5; i++ {
+				recs = append(recs, rec(i, "/held"))
+			}
+			start := time.Now()
+			_, col := runRecords(t, c.cfg, recs, 1)
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("the run took %v", took)
+			}
+			got := map[string]int{}
+			for _, r := range col.byKind(traffic.ResultHTTP) {
+				got[r.Error]++
+			}
+			if got[""] != 1 || got[c.want] != 5 {
+				t.Errorf("results by error %v, want 1 answered and 5 %q", got, c.want)
 			}
 		})
 	}

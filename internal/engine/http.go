@@ -38,10 +38,23 @@ func isJSON(ct string) bool {
 }
 
 // hop-by-hop and per-connection headers are never replayed as recorded.
-var skipHeaders = map[string]bool{
-	"host": true, "content-length": true, "connection": true, "keep-alive": true,
-	"proxy-connection": true, "proxy-authorization": true, "te": true, "trailer": true,
-	"transfer-encoding": true, "upgrade": true,
+var skipHeaders = []string{
+	"host", "content-length", "connection", "keep-alive", "proxy-connection",
+	"proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
+}
+
+// skipHeader reports whether a recorded header is one of skipHeaders or
+// an HTTP/2 pseudo-header, whatever its case (without lowering it).
+func skipHeader(name string) bool {
+	if strings.HasPrefix(name, ":") {
+		return true
+	}
+	for _, s := range skipHeaders {
+		if len(s) == len(name) && strings.EqualFold(s, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // exchange sends one recorded exchange and settles its ticket. It runs on
@@ -85,15 +98,18 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 
 	// The request's phases: straight from the lane's own client, else
 	// from an httptrace on the transport's goroutines (hence atomics).
+	// The lane's own client takes the timeout as a deadline and watches
+	// the run's context itself: no context per request.
 	ph := &t.ph
 	ph.now, ph.written = l.now, step.markWritten
 	reqCtx := ctx
 	h1 := l.direct(client)
 	if h1 == nil {
-		reqCtx = httptrace.WithClientTrace(ctx, ph.trace())
+		var cancel context.CancelFunc
+		reqCtx, cancel = context.WithTimeout(httptrace.WithClientTrace(ctx, ph.trace()), l.cfg.Timeout)
+		defer cancel()
 	}
-	reqCtx, cancel := context.WithTimeout(reqCtx, l.cfg.Timeout)
-	defer cancel()
+	deadline := time.Now().Add(l.cfg.Timeout)
 	req, err := l.buildRequest(reqCtx, &q, l.parsed(x.Request.URL, q.URL, fx))
 	if err != nil {
 		res.Error = ErrOther
@@ -112,7 +128,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	if isMutation(q.Method) {
 		mut = l.ws.sendMutation(x.Flow, req.URL.Path, q.Body.Data, res.Sent)
 	}
-	resp, err := l.do(client, h1, req, ph)
+	resp, err := l.do(client, h1, req, ph, deadline)
 	var body []byte
 	wantShape := false
 	if err == nil {
@@ -181,16 +197,16 @@ func (l *lane) direct(client *http.Client) *h1Transport {
 // target carries credentials for the client to send), it goes straight to
 // the client's transport: http.Client.Do would copy every request's
 // headers for redirects that are never followed. The lane's own client
-// (h1, from direct) reports the request's phases to ph itself. Errors
-// read as the client's.
-func (l *lane) do(client *http.Client, h1 *h1Transport, req *http.Request, ph *phases) (*http.Response, error) {
+// (h1, from direct) reports the request's phases to ph itself and ends
+// the request at deadline. Errors read as the client's.
+func (l *lane) do(client *http.Client, h1 *h1Transport, req *http.Request, ph *phases, deadline time.Time) (*http.Response, error) {
 	if l.cfg.FollowRedirects || req.URL.User != nil {
 		return client.Do(req)
 	}
 	var resp *http.Response
 	var err error
 	if h1 != nil && req.URL.Host == h1.host && req.URL.Scheme == "http" {
-		resp, err = h1.roundTrip(req, ph)
+		resp, err = h1.roundTrip(req, ph, h1Until{ctx: req.Context(), deadline: deadline, sticky: true})
 	} else {
 		resp, err = client.Transport.RoundTrip(req)
 	}
@@ -338,22 +354,32 @@ func resendable(h http.Header) {
 }
 
 // header builds live headers from recorded ones: hop-by-hop fields
-// dropped, auth and user rules applied.
+// dropped, auth and user rules applied. The values share one array (a
+// header's slice is capped, so a second value of it copies).
 func (l *lane) header(recorded traffic.Fields) http.Header {
 	h := make(http.Header, len(recorded)+len(l.cfg.SetHeaders))
+	vals := make([]string, 0, len(recorded)+len(l.cfg.SetHeaders))
+	one := func(v string) []string {
+		vals = append(vals, v)
+		n := len(vals)
+		return vals[n-1 : n : n]
+	}
 	for _, f := range recorded {
-		lname := strings.ToLower(f.Name)
-		if skipHeaders[lname] || strings.HasPrefix(lname, ":") {
+		if skipHeader(f.Name) {
 			continue
 		}
 		v := f.Value
-		if l.cfg.AuthToken != "" && lname == "authorization" {
+		if l.cfg.AuthToken != "" && strings.EqualFold(f.Name, "authorization") {
 			if _, ok := traffic.Bearer(v); ok {
 				v = "Bearer " + l.cfg.AuthToken
 			}
 		}
 		name := http.CanonicalHeaderKey(f.Name)
-		h[name] = append(h[name], v)
+		if vs, ok := h[name]; ok {
+			h[name] = append(vs, v)
+		} else {
+			h[name] = one(v)
+		}
 	}
 	// Every key of h is canonical: a rule's name finds its header by the
 	// canonical form, whatever its case.
@@ -361,7 +387,7 @@ func (l *lane) header(recorded traffic.Fields) http.Header {
 		delete(h, http.CanonicalHeaderKey(name))
 	}
 	for _, f := range l.cfg.SetHeaders {
-		h[http.CanonicalHeaderKey(f.Name)] = []string{f.Value}
+		h[http.CanonicalHeaderKey(f.Name)] = one(f.Value)
 	}
 	return h
 }
