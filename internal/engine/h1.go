@@ -275,7 +275,13 @@ func (pc *h1Conn) roundTrip(u h1Until, req *http.Request, ev h1Events) (resp *ht
 	}
 	answered = true
 	ev.GotFirstResponseByte()
+	length := int64(-1) // of a body framed by readHead
 	for informational := 0; ; informational++ {
+		var ok bool
+		if resp, length, ok = readHead(pc.br, req); ok {
+			break
+		}
+		length = -1
 		resp, err = http.ReadResponse(pc.br, req)
 		if err != nil {
 			return fail(malformed(err))
@@ -293,11 +299,17 @@ func (pc *h1Conn) roundTrip(u h1Until, req *http.Request, ev h1Events) (resp *ht
 		}
 	}
 	keep := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
-	if resp.Body == http.NoBody {
+	if length == 0 || resp.Body == http.NoBody {
+		resp.Body = http.NoBody
 		pc.done(u, stop, keep)
 		return resp, true, nil
 	}
-	resp.Body = &h1Body{rc: resp.Body, pc: pc, u: u, stop: stop, keep: keep}
+	b := &h1Body{rc: resp.Body, pc: pc, u: u, stop: stop, keep: keep, left: length}
+	if length > 0 {
+		b.rc = nil
+	}
+	resp.Body = b
+
 	return resp, true, nil
 }
 
@@ -374,9 +386,12 @@ func (pc *h1Conn) watch(ctx context.Context) {
 // what is waiting on it.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// h1Body is an answer's body read through its connection.
+// h1Body is an answer's body read through its connection: through rc
+// (net/http's body reader) when http.ReadResponse read the head, else
+// the next left bytes of the connection.
 type h1Body struct {
 	rc   io.ReadCloser
+	left int64
 	pc   *h1Conn
 	u    h1Until
 	stop func() bool
@@ -388,7 +403,23 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	if b.over {
 		return 0, io.EOF
 	}
-	n, err := b.rc.Read(p)
+	var n int
+	var err error
+	if b.rc != nil {
+		n, err = b.rc.Read(p)
+	} else {
+		if int64(len(p)) > b.left {
+			p = p[:b.left]
+		}
+		n, err = b.pc.br.Read(p)
+		b.left -= int64(n)
+		switch {
+		case b.left == 0:
+			err = io.EOF
+		case err == io.EOF:
+			err = io.ErrUnexpectedEOF
+		}
+	}
 	switch {
 	case err == io.EOF:
 		b.over = true
@@ -415,6 +446,9 @@ func (b *h1Body) Close() error {
 			b.stop()
 		}
 		b.pc.close()
+	}
+	if b.rc == nil {
+		return nil
 	}
 	return b.rc.Close()
 }
