@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -48,6 +50,7 @@ type h1Transport struct {
 	idleFor  time.Duration
 	other    http.RoundTripper
 	now      func() time.Time
+	maxHead  int64 // bound of an answer's head
 
 	mu      sync.Mutex
 	idle    []*h1Conn // most recently used last
@@ -65,6 +68,7 @@ type h1Conn struct {
 	used  bool      // it carried a request before
 	keys  []string  // header names being written
 	probe *prober
+	head  headLimit // what br reads from
 	// watched is the context whose end cuts the connection (see watch).
 	watched context.Context
 	unwatch func() bool
@@ -76,6 +80,10 @@ type h1Waiter struct {
 	ch chan *h1Conn
 }
 
+// maxHeadBytes bounds an answer's head, as net/http's transport does
+// by default.
+const maxHeadBytes = 10 << 20
+
 // maxH1Attempts bounds how many connections a request is tried on, each
 // failing before any byte of an answer came.
 const maxH1Attempts = 4
@@ -83,7 +91,7 @@ const maxH1Attempts = 4
 func newH1Transport(addr, host string, maxConns, maxIdle int, idleFor time.Duration,
 	dial func(ctx context.Context, network, addr string) (net.Conn, error), other http.RoundTripper) *h1Transport {
 	return &h1Transport{addr: addr, host: host, dial: dial, maxConns: maxConns, maxIdle: max(maxIdle, 1),
-		idleFor: idleFor, other: other, now: time.Now}
+		idleFor: idleFor, other: other, now: time.Now, maxHead: maxHeadBytes}
 }
 
 // RoundTrip sends req and reads its answer's head; the body is read
@@ -270,6 +278,9 @@ func (pc *h1Conn) roundTrip(u h1Until, req *http.Request, ev h1Events) (resp *ht
 	if err := pc.bw.Flush(); err != nil {
 		return fail(err)
 	}
+	// An answer's head is bounded, as net/http bounds it (a server
+	// sending headers without end is not read into memory without end).
+	pc.head.left = pc.t.maxHead
 	if _, err := pc.br.Peek(1); err != nil {
 		return fail(err)
 	}
@@ -298,6 +309,7 @@ func (pc *h1Conn) roundTrip(u h1Until, req *http.Request, ev h1Events) (resp *ht
 			return fail(err)
 		}
 	}
+	pc.head.left = math.MaxInt64
 	keep := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
 	if length == 0 || resp.Body == http.NoBody {
 		resp.Body = http.NoBody
@@ -365,6 +377,28 @@ func (pc *h1Conn) done(u h1Until, stop func() bool, keep bool) {
 	} else {
 		pc.close()
 	}
+}
+
+// headLimit reads a connection, at most left bytes (while an answer's
+// head is read; unbounded for its body).
+type headLimit struct {
+	c    net.Conn
+	left int64
+}
+
+// errHeadTooLarge is net/http's error for a head over its bound.
+var errHeadTooLarge = fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", maxHeadBytes)
+
+func (h *headLimit) Read(p []byte) (int, error) {
+	if h.left <= 0 {
+		return 0, errHeadTooLarge
+	}
+	if int64(len(p)) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.c.Read(p)
+	h.left -= int64(n)
+	return n, err
 }
 
 // cut ends what waits on the connection.
@@ -530,7 +564,10 @@ func (t *h1Transport) connect(u h1Until, ev h1Events) (*h1Conn, error) {
 		t.release()
 		return nil, err
 	}
-	return &h1Conn{t: t, c: c, br: bufio.NewReaderSize(c, 4<<10), bw: bufio.NewWriterSize(c, 4<<10), probe: newProber(c)}, nil
+	pc := &h1Conn{t: t, c: c, bw: bufio.NewWriterSize(c, 4<<10), probe: newProber(c)}
+	pc.head.c, pc.head.left = c, math.MaxInt64
+	pc.br = bufio.NewReaderSize(&pc.head, 4<<10)
+	return pc, nil
 }
 
 // put gives a connection back after a request: to the first request

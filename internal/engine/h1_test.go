@@ -368,3 +368,26 @@ func TestOwnClientRequestsEndOnTimeAndWhenCut(t *testing.T) {
 		})
 	}
 }
+
+// A server sending header lines without end is not read into memory
+// without end: past the bound of a head the answer fails as a protocol
+// error, as net/http's transport fails it.
+func TestH1BoundsTheHead(t *testing.T) {
+	url, _ := rawServer(t, func(w *bufio.Writer, n int) bool {
+		io.WriteString(w, "HTTP/1.1 200 OK\r\n")
+		line := "X-Filler: " + strings.Repeat("y", 1000) + "\r\n"
+		for i := 0; i < 1000; i++ {
+			if _, err := io.WriteString(w, line); err != nil {
+				break
+			}
+		}
+		return true
+	})
+	l := newLane(Config{Target: mustURL(url), MaxInFlight: 4, MaxConns: 8, Timeout: 5 * time.Second}, &clock{start: time.Now()})
+	tr := l.newTransport(0).(*h1Transport)
+	tr.maxHead = 64 << 10
+	_, _, err := get(t, tr, context.Background(), url+"/")
+	if err == nil || classify(err) != ErrProtocol || !strings.Contains(err.Error(), "exceeded") {
+		t.Fatalf("an endless head: %v (%s), want a protocol error", err, classify(err))
+	}
+}
