@@ -225,6 +225,9 @@ func rewind(req *http.Request) (io.ReadCloser, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return req.Body, nil
 	}
+	if b, ok := req.Body.(*replayBody); ok {
+		return newReplayBody(b.data), nil
+	}
 	if req.GetBody == nil {
 		return nil, errors.New("request body cannot be sent again")
 	}

@@ -110,7 +110,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 		defer cancel()
 	}
 	deadline := time.Now().Add(l.cfg.Timeout)
-	req, err := l.buildRequest(reqCtx, &q, l.parsed(x.Request.URL, q.URL, fx))
+	req, err := l.buildRequest(reqCtx, &q, l.parsed(x.Request.URL, q.URL, fx), h1 != nil)
 	if err != nil {
 		res.Error = ErrOther
 		res.Sent = l.now()
@@ -128,7 +128,7 @@ func (l *lane) exchange(ctx context.Context, ev schedule.Event, t *ticket, step 
 	if isMutation(q.Method) {
 		mut = l.ws.sendMutation(x.Flow, req.URL.Path, q.Body.Data, res.Sent)
 	}
-	resp, err := l.do(client, h1, req, ph, deadline)
+	resp, err := l.do(ctx, client, h1, req, ph, deadline)
 	var body []byte
 	wantShape := false
 	if err == nil {
@@ -199,14 +199,14 @@ func (l *lane) direct(client *http.Client) *h1Transport {
 // headers for redirects that are never followed. The lane's own client
 // (h1, from direct) reports the request's phases to ph itself and ends
 // the request at deadline. Errors read as the client's.
-func (l *lane) do(client *http.Client, h1 *h1Transport, req *http.Request, ph *phases, deadline time.Time) (*http.Response, error) {
+func (l *lane) do(ctx context.Context, client *http.Client, h1 *h1Transport, req *http.Request, ph *phases, deadline time.Time) (*http.Response, error) {
 	if l.cfg.FollowRedirects || req.URL.User != nil {
 		return client.Do(req)
 	}
 	var resp *http.Response
 	var err error
 	if h1 != nil && req.URL.Host == h1.host && req.URL.Scheme == "http" {
-		resp, err = h1.roundTrip(req, ph, h1Until{ctx: req.Context(), deadline: deadline, sticky: true})
+		resp, err = h1.roundTrip(req, ph, h1Until{ctx: ctx, deadline: deadline, sticky: true})
 	} else {
 		resp, err = client.Transport.RoundTrip(req)
 	}
@@ -261,7 +261,7 @@ func readBody(resp *http.Response, keep bool) ([]byte, int64, error) {
 	if resp.ContentLength >= 0 {
 		size = min(resp.ContentLength, maxKeptBody) + 1
 	}
-	buf, err := readAll(io.LimitReader(resp.Body, maxKeptBody), make([]byte, 0, size))
+	buf, err := readAll(resp.Body, make([]byte, 0, size), maxKeptBody)
 	n := int64(len(buf))
 	if err == nil {
 		var m int64
@@ -271,13 +271,16 @@ func readBody(resp *http.Response, keep bool) ([]byte, int64, error) {
 	return buf, n, err
 }
 
-// readAll is io.ReadAll into buf.
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
+// readAll is io.ReadAll into buf, of at most limit bytes.
+func readAll(r io.Reader, buf []byte, limit int) ([]byte, error) {
 	for {
+		if len(buf) >= limit {
+			return buf, nil
+		}
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		n, err := r.Read(buf[len(buf):min(cap(buf), limit)])
 		buf = buf[:len(buf)+n]
 		if err != nil {
 			if err == io.EOF {
@@ -310,26 +313,37 @@ func (l *lane) parsed(recorded, sent string, fx *analysis.Facts) *url.URL {
 }
 
 // buildRequest makes the live request for a recorded one whose request
-// target parses to target (nil when it does not parse).
-func (l *lane) buildRequest(ctx context.Context, q *traffic.Request, target *url.URL) (*http.Request, error) {
+// target parses to target (nil when it does not parse). A request for
+// the lane's own client (direct) carries no context (the client is given
+// the run's) and a body it can read again without a GetBody closure.
+func (l *lane) buildRequest(ctx context.Context, q *traffic.Request, target *url.URL, direct bool) (*http.Request, error) {
 	if target == nil {
 		return nil, fmt.Errorf("recorded URL %q does not parse", q.URL)
 	}
 	u := l.join(target, l.cfg.Target.Scheme)
-	var body io.Reader = http.NoBody
-	if len(q.Body.Data) > 0 {
-		body = bytes.NewReader(q.Body.Data)
-	}
 	method := q.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	// The URL is set as a value, never printed and parsed again.
-	req, err := http.NewRequestWithContext(ctx, method, "", body)
-	if err != nil {
-		return nil, err
+	var req *http.Request
+	if direct {
+		req = &http.Request{Method: method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Body: http.NoBody}
+		if len(q.Body.Data) > 0 {
+			req.Body, req.ContentLength = newReplayBody(q.Body.Data), int64(len(q.Body.Data))
+		}
+	} else {
+		var body io.Reader = http.NoBody
+		if len(q.Body.Data) > 0 {
+			body = bytes.NewReader(q.Body.Data)
+		}
+		// The URL is set as a value, never printed and parsed again.
+		var err error
+		if req, err = http.NewRequestWithContext(ctx, method, "", body); err != nil {
+			return nil, err
+		}
+		req.URL = u
 	}
-	req.URL, req.Host = u, u.Host
+	req.Host = u.Host
 	req.Header = l.header(q.Header)
 	l.reorigin(req.Header, q.Host)
 	resendable(req.Header)
@@ -414,10 +428,29 @@ func (l *lane) reorigin(h http.Header, recordedHost string) {
 	}
 }
 
+// replayBody is a request body of recorded bytes, read again (from its
+// start) for another attempt.
+type replayBody struct {
+	bytes.Reader
+	data []byte
+}
+
+func newReplayBody(data []byte) *replayBody {
+	b := &replayBody{data: data}
+	b.Reset(data)
+	return b
+}
+
+func (*replayBody) Close() error { return nil }
+
 // requestSize estimates the bytes of a request on the wire (HTTP/1.1
 // framing).
 func requestSize(req *http.Request, body int) int64 {
-	n := len(req.Method) + 1 + len(req.URL.RequestURI()) + len(" HTTP/1.1\r\n") + len("Host: \r\n") + len(req.URL.Host)
+	uri := max(len(req.URL.EscapedPath()), 1) // an empty path goes as "/"
+	if req.URL.RawQuery != "" || req.URL.ForceQuery {
+		uri += 1 + len(req.URL.RawQuery)
+	}
+	n := len(req.Method) + 1 + uri + len(" HTTP/1.1\r\n") + len("Host: \r\n") + len(req.URL.Host)
 	for k, vs := range req.Header {
 		for _, v := range vs {
 			n += len(k) + len(v) + 4
