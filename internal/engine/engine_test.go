@@ -31,6 +31,24 @@ func (c *collected) add(r traffic.Result) {
 	c.mu.Unlock()
 }
 
+// holdingServer holds every request but those for quick until the test
+// ends (or the client gives up).
+func holdingServer(t *testing.T, quick string) *httptest.Server {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if quick != "" && r.URL.Path == quick {
+			return
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	return srv
+}
+
 func (c *collected) byKind(k traffic.ResultKind) []traffic.Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -156,15 +174,7 @@ func TestUnreachableTargetIsCounted(t *testing.T) {
 // A target that holds requests fills the in-flight bound: later requests
 // are counted as not sent, and the run still ends on time.
 func TestInFlightLimitNotSent(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := holdingServer(t, "")
 	var recs []traffic.Record
 	for i := 0; i < 10; i++ {
 		recs = append(recs, exchange(fmt.Sprint("f", i), time.Duration(i)*time.Millisecond, "GET", "/", 200))

@@ -581,11 +581,7 @@ func (t *h1Transport) put(pc *h1Conn) {
 	// The request's deadline is not the idle connection's.
 	pc.c.SetDeadline(time.Time{})
 	t.mu.Lock()
-	if len(t.waiters) > 0 {
-		w := t.waiters[0]
-		t.waiters = t.waiters[1:]
-		t.mu.Unlock()
-		w.ch <- pc
+	if t.handOff(pc) {
 		return
 	}
 	if len(t.idle) >= t.maxIdle {
@@ -616,15 +612,24 @@ func (pc *h1Conn) closeConn() {
 // dials, or back to the count.
 func (t *h1Transport) release() {
 	t.mu.Lock()
-	if len(t.waiters) > 0 {
-		w := t.waiters[0]
-		t.waiters = t.waiters[1:]
-		t.mu.Unlock()
-		w.ch <- nil
+	if t.handOff(nil) {
 		return
 	}
 	t.open--
 	t.mu.Unlock()
+}
+
+// handOff gives pc (nil: a free slot) to the first request waiting, if
+// any. Called with t.mu held, it releases it when it hands off.
+func (t *h1Transport) handOff(pc *h1Conn) bool {
+	if len(t.waiters) == 0 {
+		return false
+	}
+	w := t.waiters[0]
+	t.waiters = t.waiters[1:]
+	t.mu.Unlock()
+	w.ch <- pc
+	return true
 }
 
 // CloseIdleConnections closes the connections no request is using.

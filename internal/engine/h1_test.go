@@ -131,15 +131,7 @@ func TestH1SkipsConnectionsTheServerClosed(t *testing.T) {
 // A request cancelled while the server holds it ends at once, as
 // cancelled; one whose deadline passes ends as a timeout.
 func TestH1CancelAndTimeout(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := holdingServer(t, "")
 	tr := h1For(t, srv, 0)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -322,18 +314,7 @@ func BenchmarkH1RoundTrip(b *testing.B) {
 // answers: those still in flight when the run ends are cut at the end of
 // its grace (and say so), and a request's timeout ends it as a timeout.
 func TestOwnClientRequestsEndOnTimeAndWhenCut(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/quick" {
-			return
-		}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := holdingServer(t, "/quick")
 	rec := func(i int, path string) traffic.Record {
 		return traffic.Record{Kind: traffic.KindExchange, Exchange: &traffic.Exchange{
 			Flow: fmt.Sprint("f", i), Start: time.Duration(i) * time.Millisecond,
