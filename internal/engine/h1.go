@@ -21,9 +21,11 @@ import (
 // goroutines of its connection (a writer and a reader) and back over
 // channels; at tens of thousands of requests a second on one core those
 // hand-offs and the run-queue waits they cause are a large part of a
-// request's cost. The request is written by net/http's own Request.Write
-// and the answer read by http.ReadResponse, so what goes on the wire and
-// how an answer is framed are net/http's.
+// request's cost. What goes on the wire and how an answer is framed are
+// net/http's: the request is written as Request.Write writes it
+// (writeRequest, or Request.Write itself for anything unusual), and the
+// answer read as http.ReadResponse reads it (readHead for the common
+// head, ReadResponse itself for the rest).
 //
 // It keeps net/http's client behaviour where a replay can see it:
 //   - at most maxConns connections (0: no bound of its own), requests
@@ -33,8 +35,9 @@ import (
 //     byte of an answer came is sent again on another connection, once
 //     per connection, whatever its method (see resendable); a pooled
 //     connection the server already closed is never written to;
-//   - the request's context bounds it, through the answer's body: its
-//     deadline is the connection's, and its cancellation cuts it;
+//   - the request's deadline and context bound it, through the answer's
+//     body: the deadline is the connection's, and the context's end cuts
+//     it (see h1Until);
 //   - httptrace events (GetConn, DNS and connect from the dialer, GotConn,
 //     WroteRequest, GotFirstResponseByte, Got1xxResponse) as net/http
 //     gives them, so request phases mean the same.
@@ -261,10 +264,7 @@ func (pc *h1Conn) roundTrip(u h1Until, req *http.Request, ev h1Events) (resp *ht
 		stop = context.AfterFunc(u.ctx, pc.cut)
 	}
 	fail := func(e error) (*http.Response, bool, error) {
-		if stop != nil {
-			stop()
-		}
-		pc.close()
+		pc.done(u, stop, false)
 		if ce := u.ctx.Err(); ce != nil {
 			e = ce
 		}
@@ -319,12 +319,9 @@ func (pc *h1Conn) roundTrip(u h1Until, req *http.Request, ev h1Events) (resp *ht
 		pc.done(u, stop, keep)
 		return resp, true, nil
 	}
-	b := &h1Body{rc: resp.Body, pc: pc, u: u, stop: stop, keep: keep, left: length}
-	if length > 0 {
-		b.rc = nil
-	}
-	resp.Body = b
-
+	// rc is nil when readHead read the head: the body is the next
+	// length bytes.
+	resp.Body = &h1Body{rc: resp.Body, pc: pc, u: u, stop: stop, keep: keep, left: length}
 	return resp, true, nil
 }
 
@@ -368,8 +365,8 @@ type malformedError struct{ err error }
 func (e *malformedError) Error() string { return "malformed HTTP response: " + e.err.Error() }
 func (e *malformedError) Unwrap() error { return e.err }
 
-// done ends a request on the connection: back to the pool when it can
-// carry another, closed otherwise.
+// done ends a request on the connection, its cancellation stopped: back
+// to the pool when it can carry another (keep), closed otherwise.
 func (pc *h1Conn) done(u h1Until, stop func() bool, keep bool) {
 	if (stop != nil && !stop()) || u.ctx.Err() != nil {
 		// The cancellation fired: the connection's deadline is gone.
@@ -463,10 +460,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 		b.pc.done(b.u, b.stop, b.keep)
 	case err != nil:
 		b.over = true
-		if b.stop != nil {
-			b.stop()
-		}
-		b.pc.close()
+		b.pc.done(b.u, b.stop, false)
 		if ce := b.u.ctx.Err(); ce != nil {
 			err = ce
 		}
@@ -479,10 +473,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 func (b *h1Body) Close() error {
 	if !b.over {
 		b.over = true
-		if b.stop != nil {
-			b.stop()
-		}
-		b.pc.close()
+		b.pc.done(b.u, b.stop, false)
 	}
 	if b.rc == nil {
 		return nil
