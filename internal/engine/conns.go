@@ -5,10 +5,11 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/reprise/reprise/internal/netconf"
 )
 
 // Connections to the target are bounded the way real clients bound them:
@@ -208,7 +209,7 @@ func (l *lane) newTransport(conns int) http.RoundTripper {
 	if conns == 0 {
 		idle = l.cfg.MaxInFlight
 	}
-	return newH1Transport(hostPort(u), u.Host, conns, idle, poolIdle, l.dial, t)
+	return newH1Transport(netconf.HostPort(u), u.Host, conns, idle, poolIdle, l.dial, t)
 }
 
 // proxied reports whether requests to the target go through a proxy.
@@ -218,18 +219,6 @@ func (l *lane) proxied() bool {
 	}
 	p, err := l.cfg.Proxy(&http.Request{URL: l.cfg.Target, Header: http.Header{}})
 	return err != nil || p != nil
-}
-
-// hostPort is the address a URL's host is dialed at.
-func hostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-	}
-	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // netTransport builds net/http's transport of the lane.

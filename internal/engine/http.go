@@ -205,7 +205,9 @@ func (l *lane) do(ctx context.Context, client *http.Client, h1 *h1Transport, req
 	}
 	var resp *http.Response
 	var err error
-	if h1 != nil && req.URL.Host == h1.host && req.URL.Scheme == "http" {
+	if h1 != nil {
+		// buildRequest put the request on the target, and gave it no
+		// context: the lane's own client bounds it.
 		resp, err = h1.roundTrip(req, ph, h1Until{ctx: ctx, deadline: deadline, sticky: true})
 	} else {
 		resp, err = client.Transport.RoundTrip(req)

@@ -70,7 +70,7 @@ func (n *Network) Check(ctx context.Context, target *url.URL, timeout time.Durat
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	addr := hostPort(target)
+	addr := HostPort(target)
 	p, from, err := n.ProxyFor(target)
 	if err != nil {
 		return fmt.Errorf("proxy for %s: %w", target, err)

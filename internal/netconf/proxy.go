@@ -84,12 +84,12 @@ func (n *Network) Direct(target *url.URL) bool {
 	if p, _, err := n.ProxyFor(target); p != nil || err != nil {
 		return false
 	}
-	_, ok := n.override(hostPort(target))
+	_, ok := n.override(HostPort(target))
 	return !ok
 }
 
-// hostPort is target's host:port, with the scheme's default port.
-func hostPort(target *url.URL) string {
+// HostPort is target's host:port, with the scheme's default port.
+func HostPort(target *url.URL) string {
 	port := target.Port()
 	if port == "" {
 		port = "80"

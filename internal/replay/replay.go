@@ -23,6 +23,7 @@ import (
 	"github.com/reprise/reprise/internal/engine"
 	"github.com/reprise/reprise/internal/happyapi"
 	"github.com/reprise/reprise/internal/metrics"
+	"github.com/reprise/reprise/internal/netconf"
 	"github.com/reprise/reprise/internal/routes"
 	"github.com/reprise/reprise/internal/schedule"
 	"github.com/reprise/reprise/internal/traffic"
@@ -634,14 +635,7 @@ func every(interval time.Duration, fn func()) (stop func()) {
 // preflight dials the target once, so a target that is down or mistyped
 // gives one clear line instead of a report of nothing but failures.
 func preflight(ctx context.Context, target *url.URL, timeout time.Duration, flag string) error {
-	host := target.Host
-	if target.Port() == "" {
-		port := "80"
-		if target.Scheme == "https" {
-			port = "443"
-		}
-		host = net.JoinHostPort(target.Hostname(), port)
-	}
+	host := netconf.HostPort(target)
 	if timeout <= 0 || timeout > 5*time.Second {
 		timeout = 5 * time.Second
 	}
