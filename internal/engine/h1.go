@@ -33,7 +33,8 @@ import (
 //     most idleFor;
 //   - a request whose reused connection the server closed before any
 //     byte of an answer came is sent again on another connection, once
-//     per connection, whatever its method (see resendable); a pooled
+//     per connection, whatever its method (as net/http does for requests
+//     resendable marks); a pooled
 //     connection the server already closed is never written to;
 //   - the request's deadline and context bound it, through the answer's
 //     body: the deadline is the connection's, and the context's end cuts

@@ -348,7 +348,10 @@ func (l *lane) buildRequest(ctx context.Context, q *traffic.Request, target *url
 	req.Host = u.Host
 	req.Header = l.header(q.Header)
 	l.reorigin(req.Header, q.Host)
-	resendable(req.Header)
+	if !direct {
+		// The lane's own client resends any method itself.
+		resendable(req.Header)
+	}
 	return req, nil
 }
 
